@@ -1,0 +1,1 @@
+"""Scheduling: pure domain rules for 1-1 chats and the storage that enforces them."""

@@ -1,0 +1,100 @@
+"""The database engine: SQLite tuned for concurrent writers, transactions, and migrations on start.
+
+SQLite serialises writers; taking the write lock at BEGIN (`BEGIN IMMEDIATE`) instead of at the
+first write turns "database is locked" upgrade deadlocks into orderly waiting under `busy_timeout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """Create the engine; for SQLite, set WAL, busy_timeout, foreign keys and explicit BEGINs."""
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_async_engine(url, pool_size=5, max_overflow=10, pool_timeout=60)
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql"):
+        raise ValueError(
+            "PostgreSQL support (asyncpg) is not built yet; use a sqlite+aiosqlite:/// URL."
+        )
+    raise ValueError(f"unsupported database URL {url!r}; use sqlite+aiosqlite:///path/to/file")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit at the driver level so that SQLAlchemy's "begin" event below decides the BEGIN.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("duet_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@asynccontextmanager
+async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction: holds SQLite's write lock from the start, commits on success."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(duet_write=True)
+        async with conn.begin():
+            yield conn
+
+
+@asynccontextmanager
+async def read_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction: a consistent snapshot that never blocks writers (WAL)."""
+    async with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _alembic_config(connection: Connection) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending Alembic migration; idempotent, so it runs on each start."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(duet_write=True)
+        await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
+        await conn.commit()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The applied revision, for `/readyz` and operators."""
+    from alembic.runtime.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+        )

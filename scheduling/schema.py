@@ -1,0 +1,248 @@
+"""Tables of Duet, as SQLAlchemy Core metadata; the migrations in `migrations/` create them.
+
+Integrity rules that must hold under any concurrency live in the database, not only in code:
+unique keys, foreign keys and (in the migration) triggers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants as naive UTC so comparisons in SQL (triggers, ranges) are plain and exact."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: Duet stores only aware instants")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), nullable=True),
+    sa.Column("headline", sa.String(200), nullable=False, server_default=""),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("employee_requests_allowed", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("join_opens_before_s", sa.Integer, nullable=False, server_default="300"),
+    sa.Column("join_grace_after_s", sa.Integer, nullable=False, server_default="120"),
+    sa.Column("support_url", sa.String(500), nullable=False, server_default=""),
+    sa.Column("media_mode", sa.String(16), nullable=False, server_default="p2p"),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+event_days = sa.Table(
+    "event_days",
+    metadata,
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("start_time", sa.Time, nullable=False),
+    sa.Column("end_time", sa.Time, nullable=False),
+    sa.Column("durations", sa.String(100), nullable=False),  # "10,15,20,30"
+)
+
+event_companies = sa.Table(
+    "event_companies",
+    metadata,
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("slot_quota", sa.Integer, nullable=False),
+    sa.CheckConstraint("slot_quota >= 0", name="quota_not_negative"),
+)
+
+availabilities = sa.Table(
+    "availabilities",
+    metadata,
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("employee_id", sa.String(64), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
+    sa.Column("background", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("experience_level", sa.String(100), nullable=False, server_default=""),
+    sa.Column("languages", sa.String(500), nullable=False, server_default="[]"),
+    sa.Column("topics", sa.String(1000), nullable=False, server_default="[]"),
+    sa.Column("custom_question", sa.String(500), nullable=False, server_default=""),
+    sa.Column("published_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+availability_days = sa.Table(
+    "availability_days",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("employee_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("duration_min", sa.Integer, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["event_id", "employee_id"],
+        ["availabilities.event_id", "availabilities.employee_id"],
+        ondelete="CASCADE",
+    ),
+)
+
+slots = sa.Table(
+    "slots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("employee_id", sa.String(64), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("employee_id", "starts_at"),
+    sa.CheckConstraint("ends_at > starts_at", name="slot_positive_length"),
+    sa.Index("ix_slots_event_employee", "event_id", "employee_id"),
+    sa.Index("ix_slots_event_company", "event_id", "company_id", "published"),
+)
+
+chats = sa.Table(
+    "chats",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("employee_id", sa.String(64), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("participant_id", sa.String(64), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("initiator", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # Set only while the chat holds its slot: UNIQUE means one slot, one chat, under any race.
+    sa.Column(
+        "slot_id",
+        sa.Integer,
+        sa.ForeignKey("slots.id", ondelete="RESTRICT"),
+        nullable=True,
+        unique=True,
+    ),
+    sa.Column("starts_at", UTCDateTime, nullable=True),
+    sa.Column("ends_at", UTCDateTime, nullable=True),
+    sa.Column("request_message", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("answer", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("decline_message", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("cancel_reason", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("no_show_side", sa.String(16), nullable=False, server_default=""),
+    sa.Column("ics_sequence", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_chats_employee", "event_id", "employee_id", "state"),
+    sa.Index("ix_chats_participant", "participant_id", "state"),
+    # One open request per pair: asking the same person twice is a mistake, not a feature.
+    sa.Index(
+        "uq_chats_open_pair",
+        "event_id",
+        "employee_id",
+        "participant_id",
+        unique=True,
+        sqlite_where=sa.text("state IN ('requested', 'approved', 'confirmed')"),
+        postgresql_where=sa.text("state IN ('requested', 'approved', 'confirmed')"),
+    ),
+)
+
+chat_history = sa.Table(
+    "chat_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_id", sa.String(64), nullable=False),
+    sa.Column("actor_side", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(2000), nullable=False, server_default=""),
+    sa.Index("ix_chat_history_chat", "chat_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("sender_id", sa.String(64), nullable=False),
+    sa.Column("client_msg_id", sa.String(64), nullable=False),
+    sa.Column("text", sa.String(2000), nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("chat_id", "seq"),
+    sa.UniqueConstraint("chat_id", "sender_id", "client_msg_id"),
+)
+
+attendance = sa.Table(
+    "attendance",
+    metadata,
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("first_joined_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,410 @@
+"""Storage of chat requests: every transition a compare-and-swap on the old state, with history.
+
+The state machine itself is the pure `states.transition`; this module applies it to rows, claims
+and frees slots in the same transaction, and lets the database's constraints settle races.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduling.errors import DomainError, ErrorKind, from_integrity_error
+from scheduling.model import ChatState, ChatView, Role, Side
+from scheduling.quota import can_approve
+from scheduling.schema import availabilities, chat_history, chats, slots, users
+from scheduling.states import Action, Tab, TransitionError, states_in_tab, transition
+from scheduling.store_events import EventRecord
+
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a person on one side of the chat, or the system (room lifecycle)."""
+
+    user_id: str
+    side: Side
+
+
+SYSTEM = Actor("system", Side.SYSTEM)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRecord:
+    id: str
+    event_id: str
+    company_id: str
+    employee_id: str
+    employee_name: str
+    participant_id: str
+    participant_name: str
+    initiator: Side
+    state: ChatState
+    slot_id: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    request_message: str
+    answer: str
+    decline_message: str
+    cancel_reason: str
+    no_show_side: str
+    ics_sequence: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def view(self) -> ChatView:
+        return ChatView(self.state, self.starts_at, self.ends_at)
+
+    def side_of(self, user_id: str) -> Side | None:
+        if user_id == self.employee_id:
+            return Side.EMPLOYEE
+        if user_id == self.participant_id:
+            return Side.PARTICIPANT
+        return None
+
+    def peer_of(self, user_id: str) -> tuple[str, str]:
+        if user_id == self.employee_id:
+            return self.participant_id, self.participant_name
+        return self.employee_id, self.employee_name
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    actor_id: str
+    actor_side: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str
+
+
+_employee = users.alias("employee")
+_participant = users.alias("participant")
+_chat_select = sa.select(
+    chats, _employee.c.name.label("employee_name"), _participant.c.name.label("participant_name")
+).select_from(
+    chats.join(_employee, _employee.c.id == chats.c.employee_id).join(
+        _participant, _participant.c.id == chats.c.participant_id
+    )
+)
+
+
+def _record(row: sa.RowMapping) -> ChatRecord:
+    return ChatRecord(
+        id=row["id"],
+        event_id=row["event_id"],
+        company_id=row["company_id"],
+        employee_id=row["employee_id"],
+        employee_name=row["employee_name"],
+        participant_id=row["participant_id"],
+        participant_name=row["participant_name"],
+        initiator=Side(row["initiator"]),
+        state=ChatState(row["state"]),
+        slot_id=row["slot_id"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        request_message=row["request_message"],
+        answer=row["answer"],
+        decline_message=row["decline_message"],
+        cancel_reason=row["cancel_reason"],
+        no_show_side=row["no_show_side"],
+        ics_sequence=row["ics_sequence"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _text(value: str, field: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise DomainError(
+            ErrorKind.INVALID, f"The {field} is limited to {MAX_TEXT} characters.", field=field
+        )
+    return value
+
+
+async def get_chat(conn: AsyncConnection, chat_id: str) -> ChatRecord | None:
+    row = (await conn.execute(_chat_select.where(chats.c.id == chat_id))).mappings().first()
+    return None if row is None else _record(row)
+
+
+async def require_chat(conn: AsyncConnection, chat_id: str, user_id: str, role: Role) -> ChatRecord:
+    """The chat, if this person may see it (its two members, or an organizer)."""
+    chat = await get_chat(conn, chat_id)
+    if chat is None or (role != Role.ORGANIZER and chat.side_of(user_id) is None):
+        # The same answer for "missing" and "not yours": chat ids are not for probing.
+        raise DomainError(ErrorKind.NOT_FOUND, "There is no such chat among yours.")
+    return chat
+
+
+async def create_request(
+    conn: AsyncConnection,
+    event: EventRecord,
+    *,
+    employee_id: str,
+    participant_id: str,
+    initiator: Side,
+    message: str,
+    answer: str,
+    now: datetime,
+) -> ChatRecord:
+    """A new request: from a participant to a published employee, or an employee's invitation."""
+    employee = (
+        (await conn.execute(sa.select(users).where(users.c.id == employee_id))).mappings().first()
+    )
+    if employee is None or employee["role"] != Role.EMPLOYEE.value:
+        raise DomainError(ErrorKind.NOT_FOUND, "There is no such employee.", field="employee_id")
+    participant = (
+        (await conn.execute(sa.select(users).where(users.c.id == participant_id)))
+        .mappings()
+        .first()
+    )
+    if participant is None or participant["role"] != Role.PARTICIPANT.value:
+        raise DomainError(
+            ErrorKind.NOT_FOUND, "There is no such participant.", field="participant_id"
+        )
+    published = (
+        await conn.execute(
+            sa.select(availabilities.c.status).where(
+                availabilities.c.event_id == event.id, availabilities.c.employee_id == employee_id
+            )
+        )
+    ).scalar()
+    if initiator == Side.PARTICIPANT and published != "published":
+        raise DomainError(
+            ErrorKind.WRONG_STATE,
+            "This employee has not confirmed their availability yet, so requests are not open.",
+        )
+    if initiator == Side.EMPLOYEE:
+        if not event.employee_requests_allowed:
+            raise DomainError(
+                ErrorKind.FORBIDDEN, "This event does not let employees send requests."
+            )
+        if published != "published":
+            raise DomainError(
+                ErrorKind.WRONG_STATE, "Confirm your availability before sending requests."
+            )
+    chat_id = uuid.uuid4().hex
+    try:
+        await conn.execute(
+            chats.insert().values(
+                id=chat_id,
+                event_id=event.id,
+                company_id=employee["company_id"],
+                employee_id=employee_id,
+                participant_id=participant_id,
+                initiator=initiator.value,
+                state=ChatState.REQUESTED.value,
+                request_message=_text(message, "message"),
+                answer=_text(answer, "answer"),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    except IntegrityError as exc:
+        raise from_integrity_error(exc) from exc
+    actor_id = participant_id if initiator == Side.PARTICIPANT else employee_id
+    await _log(
+        conn, chat_id, now, Actor(actor_id, initiator), "request", None, ChatState.REQUESTED, ""
+    )
+    chat = await get_chat(conn, chat_id)
+    assert chat is not None
+    return chat
+
+
+async def _log(
+    conn: AsyncConnection,
+    chat_id: str,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    old: ChatState | None,
+    new: ChatState,
+    reason: str,
+) -> None:
+    await conn.execute(
+        chat_history.insert().values(
+            chat_id=chat_id,
+            at=now,
+            actor_id=actor.user_id,
+            actor_side=actor.side.value,
+            action=action,
+            from_state=None if old is None else old.value,
+            to_state=new.value,
+            reason=reason,
+        )
+    )
+
+
+async def act(
+    conn: AsyncConnection,
+    chat: ChatRecord,
+    action: Action,
+    actor: Actor,
+    now: datetime,
+    *,
+    text: str = "",
+    slot_id: int | None = None,
+) -> ChatRecord:
+    """Apply one state-machine action as a compare-and-swap on the chat's current state."""
+    if actor.side != Side.SYSTEM and chat.side_of(actor.user_id) != actor.side:
+        raise DomainError(ErrorKind.FORBIDDEN, "This chat is not yours to change.")
+    try:
+        new_state = transition(chat.state, action, actor.side, chat.initiator)
+    except TransitionError as exc:
+        kind = ErrorKind.WRONG_STATE if exc.code == "wrong_state" else ErrorKind.FORBIDDEN
+        raise DomainError(kind, exc.message, state=chat.state.value) from exc
+    values: dict[str, object] = {"state": new_state.value, "updated_at": now}
+    text = _text(text, "message")
+    if action == Action.DECLINE:
+        if not text:
+            raise DomainError(
+                ErrorKind.INVALID,
+                "Please add a short message when declining, for example pointing to a colleague or the booth.",
+                field="message",
+            )
+        values["decline_message"] = text
+    elif action == Action.APPROVE:
+        await _check_capacity(conn, chat, now)
+    elif action in (Action.BOOK, Action.RESCHEDULE):
+        if slot_id is None:
+            raise DomainError(ErrorKind.INVALID, "Pick a slot.", field="slot_id")
+        slot = await _claimable_slot(conn, chat, slot_id, now)
+        values |= {"slot_id": slot_id, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"]}
+        if action == Action.RESCHEDULE:
+            if slot_id == chat.slot_id:
+                raise DomainError(
+                    ErrorKind.INVALID, "That is already the chat's slot.", field="slot_id"
+                )
+            values["ics_sequence"] = chat.ics_sequence + 1
+    elif action == Action.CANCEL:
+        values |= {"cancel_reason": text, "slot_id": None, "ics_sequence": chat.ics_sequence + 1}
+    elif action == Action.NO_SHOW:
+        values["no_show_side"] = text
+    where = [chats.c.id == chat.id, chats.c.state == chat.state.value]
+    where.append(
+        chats.c.slot_id.is_(None) if chat.slot_id is None else chats.c.slot_id == chat.slot_id
+    )
+    try:
+        result = await conn.execute(chats.update().where(*where).values(**values))
+    except IntegrityError as exc:
+        raise from_integrity_error(exc) from exc
+    if result.rowcount != 1:
+        raise DomainError(
+            ErrorKind.WRONG_STATE, "This chat was changed meanwhile; reload and try again."
+        )
+    await _log(conn, chat.id, now, actor, action.value, chat.state, new_state, text)
+    updated = await get_chat(conn, chat.id)
+    assert updated is not None
+    return updated
+
+
+async def _check_capacity(conn: AsyncConnection, chat: ChatRecord, now: datetime) -> None:
+    """Refuse approving when approved-but-unscheduled chats already promise every free slot."""
+    free = (
+        await conn.execute(
+            sa.select(sa.func.count()).where(
+                slots.c.event_id == chat.event_id,
+                slots.c.employee_id == chat.employee_id,
+                slots.c.published,
+                slots.c.starts_at > now,
+                ~sa.exists().where(chats.c.slot_id == slots.c.id),
+            )
+        )
+    ).scalar_one()
+    approved = (
+        await conn.execute(
+            sa.select(sa.func.count()).where(
+                chats.c.event_id == chat.event_id,
+                chats.c.employee_id == chat.employee_id,
+                chats.c.state == ChatState.APPROVED.value,
+            )
+        )
+    ).scalar_one()
+    if not can_approve(int(free), int(approved)):
+        raise DomainError(
+            ErrorKind.NO_FREE_SLOT,
+            f"Ensure you have slots available: {free} free slot(s) and {approved} approved request(s) "
+            "still waiting for one. Add slots before approving more.",
+            free_slots=int(free),
+            approved_unscheduled=int(approved),
+        )
+
+
+async def _claimable_slot(
+    conn: AsyncConnection, chat: ChatRecord, slot_id: int, now: datetime
+) -> sa.RowMapping:
+    slot = (await conn.execute(sa.select(slots).where(slots.c.id == slot_id))).mappings().first()
+    if slot is None or slot["employee_id"] != chat.employee_id or slot["event_id"] != chat.event_id:
+        raise DomainError(
+            ErrorKind.INVALID, "That slot is not one of this employee's slots.", field="slot_id"
+        )
+    if not slot["published"]:
+        raise DomainError(ErrorKind.INVALID, "That slot is not offered yet.", field="slot_id")
+    if slot["starts_at"] <= now:
+        raise DomainError(
+            ErrorKind.INVALID, "That slot has already started; pick a later one.", field="slot_id"
+        )
+    taken = (await conn.execute(sa.select(chats.c.id).where(chats.c.slot_id == slot_id))).first()
+    if taken is not None:
+        raise DomainError(
+            ErrorKind.SLOT_TAKEN,
+            "That slot was just taken by someone else; please pick another one.",
+        )
+    return slot
+
+
+async def list_chats(
+    conn: AsyncConnection, user_id: str, role: Role, event_id: str | None, tab: Tab | None
+) -> list[ChatRecord]:
+    q = _chat_select
+    if role == Role.EMPLOYEE:
+        q = q.where(chats.c.employee_id == user_id)
+    elif role == Role.PARTICIPANT:
+        q = q.where(chats.c.participant_id == user_id)
+    if event_id is not None:
+        q = q.where(chats.c.event_id == event_id)
+    if tab is not None:
+        q = q.where(chats.c.state.in_([s.value for s in states_in_tab(tab)]))
+    q = q.order_by(sa.func.coalesce(chats.c.starts_at, chats.c.created_at), chats.c.created_at)
+    return [_record(r) for r in (await conn.execute(q)).mappings().all()]
+
+
+async def history(conn: AsyncConnection, chat_id: str) -> list[HistoryEntry]:
+    rows = (
+        (
+            await conn.execute(
+                sa.select(chat_history)
+                .where(chat_history.c.chat_id == chat_id)
+                .order_by(chat_history.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        HistoryEntry(
+            r["at"],
+            r["actor_id"],
+            r["actor_side"],
+            r["action"],
+            r["from_state"],
+            r["to_state"],
+            r["reason"],
+        )
+        for r in rows
+    ]
+
+
+async def ended_unsettled(conn: AsyncConnection, before: datetime) -> list[ChatRecord]:
+    """Confirmed chats whose slot ended before `before`: to settle as completed or no-show."""
+    q = _chat_select.where(chats.c.state == ChatState.CONFIRMED.value, chats.c.ends_at < before)
+    return [_record(r) for r in (await conn.execute(q)).mappings().all()]

@@ -1,0 +1,316 @@
+"""Storage of events, companies, quotas and people (the organizer's side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduling.errors import DomainError, ErrorKind
+from scheduling.model import EventDay, JoinPolicy, Role
+from scheduling.schema import companies, event_companies, event_days, events, slots, users
+
+ALLOWED_DURATIONS = (10, 15, 20, 30)
+MEDIA_MODES = ("p2p", "relay")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: str
+    name: str
+    timezone: str
+    days: tuple[EventDay, ...]
+    quotas: dict[str, int]
+    employee_requests_allowed: bool
+    join_policy: JoinPolicy
+    support_url: str
+    media_mode: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def day(self, day: date) -> EventDay:
+        for d in self.days:
+            if d.day == day:
+                return d
+        raise DomainError(ErrorKind.INVALID, f"{day.isoformat()} is not a day of this event.")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    name: str
+    role: Role
+    company_id: str | None
+    headline: str = ""
+
+
+def validate_event_fields(
+    timezone: str, days: list[EventDay], join_policy: JoinPolicy, media_mode: str
+) -> None:
+    """Reject an event that could not produce a sensible slot grid, with the field at fault."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DomainError(
+            ErrorKind.INVALID,
+            f"{timezone!r} is not an IANA time zone (e.g. Europe/Berlin).",
+            field="timezone",
+        ) from exc
+    if not days:
+        raise DomainError(ErrorKind.INVALID, "An event needs at least one day.", field="days")
+    seen: set[date] = set()
+    for d in days:
+        if d.day in seen:
+            raise DomainError(ErrorKind.INVALID, f"{d.day} is listed twice.", field="days")
+        seen.add(d.day)
+        if d.end <= d.start:
+            raise DomainError(
+                ErrorKind.INVALID,
+                f"On {d.day} the end time must be after the start time.",
+                field="days",
+            )
+        if not d.durations or any(m not in ALLOWED_DURATIONS for m in d.durations):
+            raise DomainError(
+                ErrorKind.INVALID,
+                f"Chat durations on {d.day} must be chosen from {', '.join(map(str, ALLOWED_DURATIONS))} minutes.",
+                field="days",
+            )
+    if join_policy.opens_before_s < 0 or join_policy.opens_before_s > 3600:
+        raise DomainError(
+            ErrorKind.INVALID,
+            "The Join button may open 0 to 60 minutes early.",
+            field="join_opens_before_s",
+        )
+    if join_policy.grace_after_s < 0 or join_policy.grace_after_s > 1800:
+        raise DomainError(
+            ErrorKind.INVALID,
+            "The grace period after a slot is 0 to 30 minutes.",
+            field="join_grace_after_s",
+        )
+    if media_mode not in MEDIA_MODES:
+        raise DomainError(ErrorKind.INVALID, "media_mode is 'p2p' or 'relay'.", field="media_mode")
+
+
+async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
+    """Record a person the host platform vouched for (JWT), so foreign keys and names resolve."""
+    if user.company_id is not None:
+        await ensure_company(conn, user.company_id, user.company_id)
+    row = (await conn.execute(sa.select(users.c.id).where(users.c.id == user.id))).first()
+    values = {"name": user.name, "role": user.role.value, "company_id": user.company_id}
+    if row is None:
+        await conn.execute(users.insert().values(id=user.id, headline=user.headline, **values))
+    else:
+        await conn.execute(users.update().where(users.c.id == user.id).values(**values))
+
+
+async def ensure_company(conn: AsyncConnection, company_id: str, name: str) -> None:
+    exists = (
+        await conn.execute(sa.select(companies.c.id).where(companies.c.id == company_id))
+    ).first()
+    if exists is None:
+        await conn.execute(companies.insert().values(id=company_id, name=name))
+
+
+async def get_user(conn: AsyncConnection, user_id: str) -> UserRecord | None:
+    row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
+    if row is None:
+        return None
+    return UserRecord(row["id"], row["name"], Role(row["role"]), row["company_id"], row["headline"])
+
+
+async def list_users(conn: AsyncConnection, role: Role | None = None) -> list[UserRecord]:
+    q = sa.select(users).order_by(users.c.role, users.c.company_id, users.c.name)
+    if role is not None:
+        q = q.where(users.c.role == role.value)
+    rows = (await conn.execute(q)).mappings().all()
+    return [
+        UserRecord(r["id"], r["name"], Role(r["role"]), r["company_id"], r["headline"])
+        for r in rows
+    ]
+
+
+async def company_names(conn: AsyncConnection) -> dict[str, str]:
+    rows = (await conn.execute(sa.select(companies.c.id, companies.c.name))).all()
+    return {r.id: r.name for r in rows}
+
+
+async def save_event(
+    conn: AsyncConnection,
+    *,
+    event_id: str,
+    name: str,
+    timezone: str,
+    days: list[EventDay],
+    quotas: dict[str, int],
+    employee_requests_allowed: bool,
+    join_policy: JoinPolicy,
+    support_url: str,
+    media_mode: str,
+    created_by: str,
+    now: datetime,
+) -> EventRecord:
+    """Create or replace an event's settings; days with published slots must stay."""
+    validate_event_fields(timezone, days, join_policy, media_mode)
+    if not name.strip():
+        raise DomainError(ErrorKind.INVALID, "The event needs a name.", field="name")
+    for company_id, quota in quotas.items():
+        if quota < 0 or quota > 10_000:
+            raise DomainError(
+                ErrorKind.INVALID, f"The quota for {company_id} must be 0 to 10000.", field="quotas"
+            )
+    values = {
+        "name": name.strip(),
+        "timezone": timezone,
+        "employee_requests_allowed": employee_requests_allowed,
+        "join_opens_before_s": join_policy.opens_before_s,
+        "join_grace_after_s": join_policy.grace_after_s,
+        "support_url": support_url,
+        "media_mode": media_mode,
+    }
+    existing = (await conn.execute(sa.select(events.c.id).where(events.c.id == event_id))).first()
+    if existing is None:
+        await conn.execute(
+            events.insert().values(id=event_id, created_by=created_by, created_at=now, **values)
+        )
+    else:
+        await _check_days_keep_slots(conn, event_id, {d.day for d in days})
+        await conn.execute(events.update().where(events.c.id == event_id).values(**values))
+        await conn.execute(event_days.delete().where(event_days.c.event_id == event_id))
+    await conn.execute(
+        event_days.insert(),
+        [
+            {
+                "event_id": event_id,
+                "day": d.day,
+                "start_time": d.start,
+                "end_time": d.end,
+                "durations": ",".join(str(m) for m in sorted(d.durations)),
+            }
+            for d in days
+        ],
+    )
+    for company_id, quota in quotas.items():
+        await set_quota(conn, event_id, company_id, quota)
+    record = await get_event(conn, event_id)
+    assert record is not None
+    return record
+
+
+async def _check_days_keep_slots(conn: AsyncConnection, event_id: str, days: set[date]) -> None:
+    rows = (
+        await conn.execute(
+            sa.select(slots.c.day, sa.func.count())
+            .where(slots.c.event_id == event_id, slots.c.published)
+            .group_by(slots.c.day)
+        )
+    ).all()
+    for day, count in rows:
+        if day not in days:
+            raise DomainError(
+                ErrorKind.WRONG_STATE,
+                f"{day} cannot be removed: employees already published {count} slots on it.",
+                field="days",
+            )
+
+
+async def set_quota(conn: AsyncConnection, event_id: str, company_id: str, quota: int) -> None:
+    """Set a company's 1-1 slot quota; never below what the company already published."""
+    await ensure_company(conn, company_id, company_id)
+    used = await published_count(conn, event_id, company_id)
+    if quota < used:
+        raise DomainError(
+            ErrorKind.QUOTA,
+            f"{company_id} already published {used} slots; the quota cannot go below that.",
+            field="quotas",
+        )
+    found = (
+        await conn.execute(
+            sa.select(event_companies.c.slot_quota).where(
+                event_companies.c.event_id == event_id, event_companies.c.company_id == company_id
+            )
+        )
+    ).first()
+    if found is None:
+        await conn.execute(
+            event_companies.insert().values(
+                event_id=event_id, company_id=company_id, slot_quota=quota
+            )
+        )
+    else:
+        await conn.execute(
+            event_companies.update()
+            .where(
+                event_companies.c.event_id == event_id, event_companies.c.company_id == company_id
+            )
+            .values(slot_quota=quota)
+        )
+
+
+async def published_count(conn: AsyncConnection, event_id: str, company_id: str) -> int:
+    q = sa.select(sa.func.count()).where(
+        slots.c.event_id == event_id, slots.c.company_id == company_id, slots.c.published
+    )
+    return int((await conn.execute(q)).scalar_one())
+
+
+async def get_event(conn: AsyncConnection, event_id: str) -> EventRecord | None:
+    row = (await conn.execute(sa.select(events).where(events.c.id == event_id))).mappings().first()
+    if row is None:
+        return None
+    day_rows = (
+        (
+            await conn.execute(
+                sa.select(event_days)
+                .where(event_days.c.event_id == event_id)
+                .order_by(event_days.c.day)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    quota_rows = (
+        (
+            await conn.execute(
+                sa.select(event_companies).where(event_companies.c.event_id == event_id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return EventRecord(
+        id=row["id"],
+        name=row["name"],
+        timezone=row["timezone"],
+        days=tuple(
+            EventDay(
+                d["day"],
+                d["start_time"],
+                d["end_time"],
+                tuple(int(x) for x in d["durations"].split(",")),
+            )
+            for d in day_rows
+        ),
+        quotas={q["company_id"]: q["slot_quota"] for q in quota_rows},
+        employee_requests_allowed=bool(row["employee_requests_allowed"]),
+        join_policy=JoinPolicy(row["join_opens_before_s"], row["join_grace_after_s"]),
+        support_url=row["support_url"],
+        media_mode=row["media_mode"],
+    )
+
+
+async def require_event(conn: AsyncConnection, event_id: str) -> EventRecord:
+    record = await get_event(conn, event_id)
+    if record is None:
+        raise DomainError(ErrorKind.NOT_FOUND, "There is no such event.")
+    return record
+
+
+async def list_events(conn: AsyncConnection) -> list[EventRecord]:
+    ids = (await conn.execute(sa.select(events.c.id).order_by(events.c.created_at))).scalars().all()
+    found = [await get_event(conn, i) for i in ids]
+    return [e for e in found if e is not None]

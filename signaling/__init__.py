@@ -1,0 +1,1 @@
+"""Duet signaling package."""

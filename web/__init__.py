@@ -1,0 +1,1 @@
+"""Duet web package."""

@@ -1,0 +1,115 @@
+"""Bearer-token authentication: the host platform mints HS256 JWTs; Duet only verifies them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from aiohttp import web
+
+from scheduling.model import Role
+from scheduling.store_events import UserRecord
+from web.problems import Problem
+
+ALGORITHM = "HS256"
+PRINCIPAL_KEY = web.RequestKey("principal", "Principal")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in person, as the token says."""
+
+    user_id: str
+    role: Role
+    company_id: str | None
+    name: str
+
+    def as_user(self) -> UserRecord:
+        return UserRecord(self.user_id, self.name, self.role, self.company_id)
+
+
+def mint_token(
+    secret: str, user: UserRecord, now: datetime, ttl: timedelta = timedelta(hours=12)
+) -> str:
+    """What a host platform does; Duet uses it for the dev login and tests."""
+    claims = {
+        "sub": user.id,
+        "role": user.role.value,
+        "company": user.company_id,
+        "name": user.name,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str, now: datetime) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={
+                "require": ["sub", "role", "exp"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise Problem(
+            401, "bad_token", "Your sign-in token is not valid; please sign in again."
+        ) from exc
+    # Expiry is checked against the injected clock, not PyJWT's hidden wall-clock read.
+    if int(claims["exp"]) <= int(now.timestamp()):
+        raise Problem(401, "token_expired", "Your sign-in has expired; please sign in again.")
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise Problem(401, "bad_token", "Your sign-in token names an unknown role.") from exc
+    company = claims.get("company")
+    if role == Role.EMPLOYEE and not company:
+        raise Problem(401, "bad_token", "An employee's token must name their company.")
+    return Principal(
+        str(claims["sub"]),
+        role,
+        str(company) if company else None,
+        str(claims.get("name") or claims["sub"]),
+    )
+
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def auth_middleware(
+    secret: str, now: Callable[[], datetime]
+) -> Callable[[web.Request, _Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            request[PRINCIPAL_KEY] = verify_token(secret, header[7:].strip(), now())
+        return await handler(request)
+
+    return middleware
+
+
+def principal(request: web.Request, *roles: Role) -> Principal:
+    """The caller, or 401; with roles given, 403 for anyone else."""
+    who: Principal | None = request.get(PRINCIPAL_KEY)
+    if who is None:
+        raise Problem(
+            401, "sign_in_needed", "Please sign in first (Authorization: Bearer <token>)."
+        )
+    if roles and who.role not in roles:
+        wanted = " or ".join(r.value for r in roles)
+        raise Problem(
+            403,
+            "wrong_role",
+            f"Only an {wanted} can do this."
+            if wanted[0] in "aeiou"
+            else f"Only a {wanted} can do this.",
+        )
+    return who

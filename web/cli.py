@@ -1,0 +1,82 @@
+"""`duet serve`, `duet demo`, `duet migrate`: the command line of a Duet node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from scheduling.clock import SystemClock
+from scheduling.db import make_engine, migrate
+from web.app import create_app
+from web.config import Config, ConfigError, load_config
+from web.demo import seed_or_refresh
+
+
+def _config(args: argparse.Namespace, **forced: object) -> Config:
+    path = (
+        Path(args.config)
+        if args.config
+        else (Path(os.environ["DUET_CONFIG"]) if "DUET_CONFIG" in os.environ else None)
+    )
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return load_config(path, os.environ, **overrides, **forced)
+
+
+async def _prepare_demo(config: Config) -> str:
+    engine = make_engine(config.database_url)
+    try:
+        await migrate(engine)
+        return await seed_or_refresh(engine, SystemClock().now())
+    finally:
+        await engine.dispose()
+
+
+def _serve(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="duet", description="Scheduled 1-1 video chats for career fairs."
+    )
+    parser.add_argument(
+        "--config", help="TOML config file (or DUET_CONFIG); DUET_* variables override it"
+    )
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run a Duet node")
+    sub.add_parser("demo", help="seed or refresh the demo event, then serve with the demo sign-in")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            config = _config(args, dev_login=True)
+            result = asyncio.run(_prepare_demo(config))
+            print(
+                f"Demo event {result}. Open http://{config.host}:{config.port}/ and sign in as Ada and as Sam."
+            )
+            _serve(config)
+        elif args.command == "migrate":
+            config = _config(args)
+            engine = make_engine(config.database_url)
+            asyncio.run(migrate(engine))
+            asyncio.run(engine.dispose())
+        else:
+            _serve(_config(args))
+    except ConfigError as exc:
+        parser.error(f"configuration: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

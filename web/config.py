@@ -1,0 +1,127 @@
+"""Typed, frozen configuration from an optional TOML file and DUET_* environment variables.
+
+Unknown keys are rejected on both paths: a typo in a deployment must fail loudly at start-up,
+not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DUET_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/duet.sqlite3"
+    # HS256 secret shared with the host platform that mints users' tokens.
+    jwt_secret: str = ""
+    # Where a generated secret is kept when jwt_secret is empty (dev and demo only).
+    secret_file: str = "var/jwt_secret"
+    # Offers a sign-in page listing seeded users. Never enable in production.
+    dev_login: bool = False
+    # Origins allowed to open the WebSocket; empty means only the app's own origin.
+    allowed_origins: tuple[str, ...] = ()
+    broker: str = "memory"  # "memory" | "redis"
+    redis_url: str = ""
+    node_id: str = ""
+    turn_secret: str = ""
+    turn_urls: tuple[str, ...] = ()
+    ticket_ttl_s: int = 60
+    reconnect_grace_s: int = 60
+    heartbeat_s: float = 20.0
+    max_msg_size: int = 64 * 1024
+    max_server_peers: int = 20
+    precall_max_s: int = 60
+    log_level: str = "INFO"
+    static_dir: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if self.broker not in ("memory", "redis"):
+            raise ConfigError("broker must be 'memory' or 'redis'")
+        if self.broker == "redis" and not self.redis_url:
+            raise ConfigError("broker = 'redis' needs redis_url (e.g. redis://127.0.0.1:6379/0)")
+        if not 0 < self.port < 65536:
+            raise ConfigError("port must be 1..65535")
+        if self.ticket_ttl_s <= 0 or self.reconnect_grace_s <= 0:
+            raise ConfigError("ticket_ttl_s and reconnect_grace_s must be positive")
+
+    def with_secret(self) -> Config:
+        """Fill an empty jwt_secret from (or into) secret_file, so dev tokens survive a restart."""
+        if self.jwt_secret:
+            return self
+        path = Path(self.secret_file)
+        if path.exists():
+            secret = path.read_text().strip()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            path.write_text(secret)
+            path.chmod(0o600)
+        return dataclasses.replace(self, jwt_secret=secret)
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            if isinstance(raw, list | tuple):
+                return tuple(str(x) for x in raw)
+            return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: cannot read {raw!r} as {type(default).__name__}") from exc
+
+
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Config:
+    """Build the config: defaults < file < environment < explicit overrides (tests, CLI flags)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown key(s) in {path}: {', '.join(unknown)}")
+        values |= {k: _coerce(k, v) for k, v in data.items()}
+    for key, raw in (env or {}).items():
+        if not key.startswith(ENV_PREFIX) or key == "DUET_CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown environment variable {key}")
+        values[name] = _coerce(name, raw)
+    unknown = sorted(set(overrides) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    values |= overrides
+    return Config(**values)

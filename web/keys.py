@@ -1,0 +1,18 @@
+"""Typed application keys: the only way handlers reach shared resources (no module globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduling.clock import Clock
+from scheduling.store_chats import ChatRecord
+from web.config import Config
+
+CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+# Called after a chat changed state or slot, so live rooms can close or move at once.
+CHAT_CHANGED = web.AppKey("chat_changed", Callable[[ChatRecord], Awaitable[None]])

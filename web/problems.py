@@ -1,0 +1,102 @@
+"""RFC 9457 problem+json responses, and the middleware that turns every failure into one.
+
+A person reads `detail`; a program switches on `type` (and `code`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from scheduling.errors import DomainError, ErrorKind
+
+log = logging.getLogger("duet.web")
+
+PROBLEM_TYPE_BASE = "https://duet.example/problems/"
+CONTENT_TYPE = "application/problem+json"
+
+_STATUS = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.WRONG_STATE: 409,
+    ErrorKind.SLOT_TAKEN: 409,
+    ErrorKind.QUOTA: 409,
+    ErrorKind.NO_FREE_SLOT: 409,
+    ErrorKind.OVERLAP: 409,
+    ErrorKind.DUPLICATE: 409,
+}
+_TITLES = {
+    400: "Bad request",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid field",
+    429: "Too many requests",
+    500: "Server error",
+}
+
+
+class Problem(Exception):
+    """An HTTP error with a problem+json body; raise it from handlers, the middleware answers."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        body = {
+            "type": PROBLEM_TYPE_BASE + self.code,
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            **self.extra,
+        }
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return web.Response(
+            status=self.status, body=orjson.dumps(body), content_type=CONTENT_TYPE, headers=headers
+        )
+
+
+def from_domain(err: DomainError) -> Problem:
+    return Problem(_STATUS[err.kind], err.kind.value, err.message, **err.extra)
+
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Every error leaves as problem+json with a sentence; nothing escapes as a bare 500 page."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response()
+    except DomainError as err:
+        return from_domain(err).response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = {
+            404: "There is nothing at this address.",
+            405: f"{request.method} is not supported here.",
+            413: "The request body is too large.",
+        }.get(exc.status, exc.reason)
+        return Problem(exc.status, f"http_{exc.status}", detail).response()
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return Problem(
+            500, "server_error", "Something went wrong on our side; please try again."
+        ).response()
