@@ -99,6 +99,7 @@ class ErrorCode(StrEnum):
     ALREADY_JOINED = "already_joined"
     PEER_ABSENT = "peer_absent"
     NOT_SUPPORTED = "not_supported"
+    UNAVAILABLE = "unavailable"
 
 
 class ProtocolError(Exception):

@@ -6,18 +6,25 @@ start and stop the same way and nothing outlives the app.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from rooms.broker import Broker
+from rooms.broker_memory import MemoryBroker
+from rooms.broker_redis import RedisBroker
 from scheduling.clock import Clock, SystemClock
 from scheduling.db import make_engine, migrate
-from web import api_availability, api_chats, api_dev, api_events, api_system
+from signaling.node import NodeSettings, SignalingNode
+from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
+from web import api_availability, api_chats, api_dev, api_events, api_join, api_system
+from web.api_join import ice_servers
 from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
-from web.keys import CLOCK, CONFIG, ENGINE
+from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
 from web.problems import problem_middleware
 
 
@@ -27,6 +34,30 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     yield
     await engine.dispose()
+
+
+def _broker(config: Config, clock: Clock) -> Broker:
+    node_id = config.node_id or uuid.uuid4().hex[:12]
+    if config.broker == "redis":
+        return RedisBroker(config.redis_url, node_id)
+    return MemoryBroker(clock, node_id)
+
+
+async def _signaling(app: web.Application) -> AsyncIterator[None]:
+    """The live side: broker, signaling node, and the hook that closes rooms on cancel."""
+    config = app[CONFIG]
+    node = SignalingNode(
+        app[ENGINE],
+        _broker(config, app[CLOCK]),
+        app[CLOCK],
+        NodeSettings(secret=config.jwt_secret, reconnect_grace_s=config.reconnect_grace_s),
+        lambda chat, user_id, expires: ice_servers(config, chat, user_id, expires),
+    )
+    await node.start()
+    app[NODE] = node
+    app[CHAT_CHANGED] = node.chat_changed
+    yield
+    await node.close()
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
@@ -44,7 +75,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     )
     app[CONFIG] = config
     app[CLOCK] = clock
+    app[WS_SETTINGS] = WsSettings(config.allowed_origins, config.heartbeat_s, config.max_msg_size)
     app.cleanup_ctx.append(_database)
-    for module in (api_system, api_dev, api_events, api_availability, api_chats):
+    app.cleanup_ctx.append(_signaling)
+    for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
         app.add_routes(module.routes)
+    app.router.add_get("/api/v1/ws", ws_handler)
     return app

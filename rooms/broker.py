@@ -1,0 +1,79 @@
+"""The broker: one small interface for what rooms share across server nodes.
+
+- a seat directory: which node and connection holds each person's seat in a chat, its presence
+  state and media flags (with a TTL in Redis, so a crashed node's seats expire);
+- fan-out: deliver an opaque payload to one node (the payload names chat, user and connection);
+- claim-once keys, for single-use join tickets.
+
+`MemoryBroker` serves one process; `RedisBroker` lets the two people of a chat sit on different
+nodes. Pub/sub only notifies: chat messages are stored in the database before anyone is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class SeatState(StrEnum):
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+
+
+@dataclass(frozen=True, slots=True)
+class SeatRecord:
+    """One person's seat in one chat's room, as every node sees it."""
+
+    node_id: str
+    conn_id: str
+    state: SeatState
+    name: str
+    mic: bool = True
+    camera: bool = True
+    screen: bool = False
+    can_restart_ice: bool = True
+    # mid -> "camera" | "screen", the labels of this person's outgoing tracks
+    tracks: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeatRecord:
+        return cls(**{**data, "state": SeatState(data["state"])})
+
+
+Deliver = Callable[[bytes], Awaitable[None]]
+OnReconnect = Callable[[], Awaitable[None]]
+
+
+class BrokerUnavailable(Exception):
+    """The shared store did not answer; callers tell the user to retry instead of crashing."""
+
+
+class Broker(Protocol):
+    node_id: str
+
+    async def start(self, deliver: Deliver, on_reconnect: OnReconnect | None = None) -> None:
+        """Begin receiving payloads for this node; `on_reconnect` re-registers live seats."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def send(self, node_id: str, payload: bytes) -> None:
+        """Deliver `payload` to `node_id` (this node included); best effort, never blocks long."""
+        ...
+
+    async def put_seat(self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int) -> None: ...
+
+    async def get_seat(self, chat_id: str, user_id: str) -> SeatRecord | None: ...
+
+    async def delete_seat(self, chat_id: str, user_id: str, conn_id: str) -> bool:
+        """Remove the seat only if `conn_id` still holds it (a newer tab's seat stays)."""
+        ...
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        """True the first time `key` is claimed within `ttl_s`, False afterwards."""
+        ...

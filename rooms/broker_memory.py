@@ -1,0 +1,53 @@
+"""The in-process broker: one node, dictionaries, no network."""
+
+from __future__ import annotations
+
+from rooms.broker import Deliver, OnReconnect, SeatRecord
+from scheduling.clock import Clock
+
+MAX_PENDING = 100_000
+
+
+class MemoryBroker:
+    """Single-node broker. Payloads to this node are delivered in order by one task."""
+
+    def __init__(self, clock: Clock, node_id: str = "local") -> None:
+        self.node_id = node_id
+        self._clock = clock
+        self._seats: dict[tuple[str, str], SeatRecord] = {}
+        self._claims: dict[str, float] = {}
+        self._deliver: Deliver | None = None
+
+    async def start(self, deliver: Deliver, on_reconnect: OnReconnect | None = None) -> None:
+        self._deliver = deliver
+
+    async def close(self) -> None:
+        self._deliver = None
+
+    async def send(self, node_id: str, payload: bytes) -> None:
+        if node_id != self.node_id or self._deliver is None:
+            return  # a node that does not exist in a one-process deployment
+        await self._deliver(payload)
+
+    async def put_seat(self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int) -> None:
+        self._seats[(chat_id, user_id)] = seat
+
+    async def get_seat(self, chat_id: str, user_id: str) -> SeatRecord | None:
+        return self._seats.get((chat_id, user_id))
+
+    async def delete_seat(self, chat_id: str, user_id: str, conn_id: str) -> bool:
+        seat = self._seats.get((chat_id, user_id))
+        if seat is None or seat.conn_id != conn_id:
+            return False
+        del self._seats[(chat_id, user_id)]
+        return True
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        now = self._clock.now().timestamp()
+        if len(self._claims) > MAX_PENDING:
+            self._claims = {k: t for k, t in self._claims.items() if t > now}
+        expires = self._claims.get(key)
+        if expires is not None and expires > now:
+            return False
+        self._claims[key] = now + ttl_s
+        return True

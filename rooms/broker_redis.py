@@ -1,0 +1,161 @@
+"""The Redis broker: seats in Redis hashes with TTLs, one pub/sub channel per node.
+
+Measured here (docs/performance.md, ../shared/notes/signaling-performance.md): awaiting one
+PUBLISH per message collapses near 3.7k msgs/s, so a single task publishes in pipelined batches
+from a bounded queue. The listener reconnects with backoff after Redis restarts and then asks the
+node to write its live seats back, since a restarted Redis remembers nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+import msgpack
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from rooms.broker import BrokerUnavailable, Deliver, OnReconnect, SeatRecord
+
+log = logging.getLogger("duet.broker.redis")
+
+OUTBOX_LIMIT = 50_000
+BATCH = 512
+_DELETE_IF_CONN = """
+if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisBroker:
+    def __init__(self, url: str, node_id: str, prefix: str = "duet") -> None:
+        self.node_id = node_id
+        self._prefix = prefix
+        # A blocking pool: under load the default pool raises MaxConnectionsError and loses work.
+        self._pool = redis.BlockingConnectionPool.from_url(url, max_connections=32, timeout=5)
+        self._redis = redis.Redis(connection_pool=self._pool)
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_LIMIT)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deliver: Deliver | None = None
+        self._on_reconnect: OnReconnect | None = None
+        self._delete_script = self._redis.register_script(_DELETE_IF_CONN)
+        self.dropped = 0
+
+    def _channel(self, node_id: str) -> str:
+        return f"{self._prefix}:node:{node_id}"
+
+    def _seat_key(self, chat_id: str, user_id: str) -> str:
+        return f"{self._prefix}:seat:{chat_id}:{user_id}"
+
+    async def start(self, deliver: Deliver, on_reconnect: OnReconnect | None = None) -> None:
+        self._deliver = deliver
+        self._on_reconnect = on_reconnect
+        subscribed = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._listen(subscribed), name=f"redis-listen-{self.node_id}"),
+            asyncio.create_task(self._publish_loop(), name=f"redis-publish-{self.node_id}"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscribed.wait(), 10)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._redis.aclose()
+        await self._pool.aclose()
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        delay = 0.1
+        first = True
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel(self.node_id))
+                subscribed.set()
+                delay = 0.1
+                if not first and self._on_reconnect is not None:
+                    await self._on_reconnect()
+                first = False
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message is not None and self._deliver is not None:
+                        await self._deliver(message["data"])
+            except (RedisError, OSError) as exc:
+                log.warning("redis listener lost (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    async def _publish_loop(self) -> None:
+        delay = 0.1
+        while True:
+            batch = [await self._outbox.get()]
+            while len(batch) < BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            while True:
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for channel, payload in batch:
+                            pipe.publish(channel, payload)
+                        await pipe.execute()
+                    delay = 0.1
+                    break
+                except (RedisError, OSError) as exc:
+                    log.warning("redis publish failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+
+    async def send(self, node_id: str, payload: bytes) -> None:
+        if node_id == self.node_id and self._deliver is not None:
+            await self._deliver(payload)  # same node: no Redis hop
+            return
+        try:
+            self._outbox.put_nowait((self._channel(node_id), payload))
+        except asyncio.QueueFull:
+            self.dropped += 1  # notification only: the data is in the database
+            log.error("redis outbox full; dropped a notification to %s", node_id)
+
+    async def put_seat(self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int) -> None:
+        key = self._seat_key(chat_id, user_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key, mapping={"conn": seat.conn_id, "data": msgpack.packb(seat.to_dict())}
+                )
+                pipe.expire(key, ttl_s)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def get_seat(self, chat_id: str, user_id: str) -> SeatRecord | None:
+        try:
+            data = await self._redis.hget(self._seat_key(chat_id, user_id), "data")
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        return None if data is None else SeatRecord.from_dict(msgpack.unpackb(data))
+
+    async def delete_seat(self, chat_id: str, user_id: str, conn_id: str) -> bool:
+        try:
+            return bool(
+                await self._delete_script(keys=[self._seat_key(chat_id, user_id)], args=[conn_id])
+            )
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        try:
+            return bool(
+                await self._redis.set(f"{self._prefix}:claim:{key}", b"1", nx=True, ex=ttl_s)
+            )
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc

@@ -1,0 +1,562 @@
+"""The signaling node: joins, presence, relaying and the chat panel for the sockets on this node.
+
+Rooms are not objects held in one place: each node knows its own sockets, and the broker's seat
+directory says where everyone else's are. A connection tracks its peer's node and connection
+from presence messages, so relaying an offer or a candidate is one hop with no lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgpack
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rooms import attendance, chatlog
+from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
+from rooms.tickets import TicketError, TicketProblem, verify_ticket
+from rooms.timeline import pending_warnings, room_times, to_ms
+from scheduling.clock import Clock
+from scheduling.db import read_tx
+from scheduling.join_window import JoinClosedReason, join_window
+from scheduling.model import ChatState
+from scheduling.store_chats import ChatRecord, get_chat
+from scheduling.store_events import EventRecord, require_event
+from signaling import messages as m
+from signaling.close_codes import CloseCode
+from signaling.codec import ErrorCode, decode_server, encode
+from signaling.connection import Connection
+
+log = logging.getLogger("duet.signaling.node")
+
+SEAT_TTL_S = 90
+SETTLE_EVERY_S = 30
+
+IceServersFor = Callable[[ChatRecord, str, datetime], Sequence[m.IceServer]]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    secret: str
+    reconnect_grace_s: int = 60
+
+
+class JoinRefused(Exception):
+    def __init__(self, code: CloseCode) -> None:
+        super().__init__(code.reason)
+        self.code = code
+
+
+def _flags(seat: SeatRecord | None) -> m.MediaFlags:
+    if seat is None:
+        return m.MediaFlags(mic=False, camera=False, screen=False)
+    return m.MediaFlags(mic=seat.mic, camera=seat.camera, screen=seat.screen)
+
+
+def _peer_info(user_id: str, name: str, seat: SeatRecord | None) -> m.PeerInfo:
+    state = "absent" if seat is None else seat.state.value
+    return m.PeerInfo(
+        present=seat is not None, state=state, user_id=user_id, name=name, media_state=_flags(seat)
+    )  # type: ignore[arg-type]
+
+
+def _entry(msg: chatlog.StoredMessage) -> m.ChatEntry:
+    return m.ChatEntry(
+        seq=msg.seq,
+        client_msg_id=msg.client_msg_id,
+        sender_id=msg.sender_id,
+        text=msg.text,
+        sent_at=to_ms(msg.sent_at),
+    )
+
+
+class SignalingNode:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        broker: Broker,
+        clock: Clock,
+        settings: NodeSettings,
+        ice_servers_for: IceServersFor,
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.clock = clock
+        self.settings = settings
+        self.ice_servers_for = ice_servers_for
+        self.local: dict[tuple[str, str], Connection] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._settle_timer: Any = None
+        self.stats = {"relayed": 0, "joins": 0, "refused": 0}
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._deliver, self._rewrite_seats)
+        self._schedule_settle()
+
+    async def close(self) -> None:
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+        for conn in list(self.local.values()):
+            conn.closing = False
+            conn.close(CloseCode.GOING_AWAY)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broker.close()
+
+    def spawn(self, coro: Any, name: str) -> None:
+        """Run work a timer started; tracked so shutdown cancels it (no orphan tasks)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _schedule_settle(self) -> None:
+        self._settle_timer = self.clock.call_at(
+            self.clock.now() + timedelta(seconds=SETTLE_EVERY_S),
+            lambda: self.spawn(self._settle(), "settle"),
+        )
+
+    async def _settle(self) -> None:
+        try:
+            await attendance.settle_ended(self.engine, self.clock.now())
+        finally:
+            self._schedule_settle()
+
+    async def _rewrite_seats(self) -> None:
+        """After the shared store came back empty (a Redis restart), write our live seats again."""
+        for conn in list(self.local.values()):
+            if conn.joined and not conn.closing:
+                seat = self._own_seat(conn)
+                await self.broker.put_seat(
+                    conn.chat_id,
+                    conn.user_id,
+                    replace(
+                        seat,
+                        node_id=self.broker.node_id,
+                        conn_id=conn.conn_id,
+                        state=SeatState.CONNECTED,
+                    ),
+                    SEAT_TTL_S,
+                )
+
+    def _own_seat(self, conn: Connection) -> SeatRecord:
+        if conn.seat is None:
+            return SeatRecord(
+                self.broker.node_id,
+                conn.conn_id,
+                SeatState.CONNECTED,
+                conn.user_id,
+                can_restart_ice=conn.can_restart_ice,
+            )
+        return conn.seat
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    async def _deliver(self, payload: bytes) -> None:
+        """A payload from the broker: a message (or a close) for one seat on this node."""
+        env = msgpack.unpackb(payload)
+        msg = decode_server(env["m"]) if env.get("m") is not None else None
+        self._deliver_local(
+            env["c"], env["u"], env.get("x"), msg, env.get("close"), env.get("peer")
+        )
+
+    def _deliver_local(
+        self,
+        chat_id: str,
+        user_id: str,
+        conn_id: str | None,
+        msg: m.ServerMessage | None,
+        close: int | None,
+        peer: dict[str, Any] | None,
+    ) -> None:
+        conn = self.local.get((chat_id, user_id))
+        if conn is None or (conn_id is not None and conn.conn_id != conn_id):
+            return
+        if peer is not None:
+            conn.peer_node = peer["node"]
+            conn.peer_conn = peer["conn"]
+            conn.peer_connected = peer["connected"]
+            conn.peer_can_restart_ice = peer["ice"]
+        if close is not None:
+            conn.close(CloseCode(close), msg)
+        elif msg is not None:
+            conn.send(msg)
+
+    async def _to_seat(
+        self,
+        node_id: str,
+        chat_id: str,
+        user_id: str,
+        msg: m.ServerMessage | None,
+        *,
+        conn_id: str | None = None,
+        close: CloseCode | None = None,
+        peer: dict[str, Any] | None = None,
+    ) -> None:
+        if node_id == self.broker.node_id:
+            self._deliver_local(
+                chat_id, user_id, conn_id, msg, None if close is None else int(close), peer
+            )
+            return
+        env = {
+            "c": chat_id,
+            "u": user_id,
+            "x": conn_id,
+            "m": None if msg is None else encode(msg, binary=True),
+            "close": None if close is None else int(close),
+            "peer": peer,
+        }
+        await self.broker.send(node_id, msgpack.packb(env))
+
+    # --- join ------------------------------------------------------------------------------------
+
+    async def join(self, conn: Connection, msg: m.Join) -> None:
+        """Admit the socket to its seat or raise JoinRefused with the documented close code."""
+        now = self.clock.now()
+        try:
+            ticket = verify_ticket(self.settings.secret, msg.ticket, now)
+        except TicketError as exc:
+            raise JoinRefused(
+                CloseCode.TICKET_EXPIRED
+                if exc.problem == TicketProblem.EXPIRED
+                else CloseCode.TICKET_INVALID
+            ) from exc
+        ttl = max(1, (ticket.expires_ms - to_ms(now)) // 1000 + 5)
+        if not await self.broker.claim_once(f"ticket:{ticket.nonce}", ttl):
+            raise JoinRefused(CloseCode.TICKET_USED)
+        async with read_tx(self.engine) as db:
+            chat = await get_chat(db, ticket.chat_id)
+            event = None if chat is None else await require_event(db, chat.event_id)
+        if chat is None or event is None or chat.side_of(ticket.user_id) is None:
+            raise JoinRefused(CloseCode.NOT_A_MEMBER)
+        window = join_window(chat.view, event.join_policy, now)
+        if not window.is_open:
+            raise JoinRefused(
+                {
+                    JoinClosedReason.CANCELLED: CloseCode.CHAT_CANCELLED,
+                    JoinClosedReason.ENDED: CloseCode.CHAT_ENDED,
+                    JoinClosedReason.TOO_EARLY: CloseCode.TOO_EARLY,
+                }.get(window.reason, CloseCode.NOT_A_MEMBER)  # type: ignore[arg-type]
+            )
+        await self._admit(conn, msg, chat, event, ticket.user_id, now)
+
+    async def _admit(
+        self,
+        conn: Connection,
+        msg: m.Join,
+        chat: ChatRecord,
+        event: EventRecord,
+        user_id: str,
+        now: datetime,
+    ) -> None:
+        assert chat.starts_at is not None and chat.ends_at is not None
+        conn.chat_id, conn.user_id = chat.id, user_id
+        peer_id, peer_name = chat.peer_of(user_id)
+        conn.peer_id = peer_id
+        conn.can_restart_ice = msg.can_restart_ice
+        my_name = chat.employee_name if user_id == chat.employee_id else chat.participant_name
+        previous = await self.broker.get_seat(chat.id, user_id)
+        if (
+            previous is not None
+            and previous.conn_id != conn.conn_id
+            and previous.state == SeatState.CONNECTED
+        ):
+            await self._to_seat(
+                previous.node_id,
+                chat.id,
+                user_id,
+                m.Replaced(message=CloseCode.REPLACED.reason),
+                conn_id=previous.conn_id,
+                close=CloseCode.REPLACED,
+            )
+        seat = SeatRecord(
+            self.broker.node_id,
+            conn.conn_id,
+            SeatState.CONNECTED,
+            my_name,
+            mic=previous.mic if previous else True,
+            camera=previous.camera if previous else True,
+            screen=False,
+            can_restart_ice=msg.can_restart_ice,
+        )
+        await self.broker.put_seat(chat.id, user_id, seat, SEAT_TTL_S)
+        conn.seat = seat
+        old = self.local.get((chat.id, user_id))
+        if old is not None and old is not conn:
+            old.closing = True  # replaced on this node: its close is on the way
+        self.local[(chat.id, user_id)] = conn
+        conn.joined = True
+        await attendance.record_join(self.engine, chat.id, user_id, now)
+        peer_seat = await self.broker.get_seat(chat.id, peer_id)
+        peer_connected = peer_seat is not None and peer_seat.state == SeatState.CONNECTED
+        resume = msg.resume
+        if not peer_connected:
+            action = "none"
+        elif (
+            resume is not None
+            and resume.media_kept
+            and msg.can_restart_ice
+            and peer_seat is not None
+            and peer_seat.can_restart_ice
+        ):
+            action = "ice_restart"
+        else:
+            action = "new_connection"
+        if peer_seat is not None:
+            conn.peer_node, conn.peer_conn = peer_seat.node_id, peer_seat.conn_id
+            conn.peer_connected, conn.peer_can_restart_ice = (
+                peer_connected,
+                peer_seat.can_restart_ice,
+            )
+        history, last_seq = await chatlog.since(
+            self.engine, chat.id, resume.last_seq if resume else 0
+        )
+        times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
+        offerer = user_id == chat.employee_id
+        conn.send(
+            m.Joined(
+                you=m.You(
+                    user_id=user_id, role="employee" if offerer else "participant", name=my_name
+                ),
+                peer=_peer_info(peer_id, peer_name, peer_seat),
+                polite=not offerer,
+                offerer=offerer,
+                media_action=action,  # type: ignore[arg-type]
+                history=tuple(_entry(h) for h in history),
+                last_seq=last_seq,
+                ends_at=to_ms(times.closes_at),
+                now=to_ms(now),
+                seconds_left=max(0, int((times.closes_at - now).total_seconds())),
+                media_mode=event.media_mode,  # type: ignore[arg-type]
+                ice_servers=tuple(self.ice_servers_for(chat, user_id, times.closes_at)),
+            )
+        )
+        self._schedule_room_timers(conn, times.closes_at, now)
+        self.stats["joins"] += 1
+        if peer_connected and peer_seat is not None:
+            await self._to_seat(
+                peer_seat.node_id,
+                chat.id,
+                peer_id,
+                m.PeerJoined(
+                    peer=_peer_info(user_id, my_name, seat),
+                    resumed=previous is not None,
+                    media_action=action,
+                ),  # type: ignore[arg-type]
+                conn_id=peer_seat.conn_id,
+                peer={
+                    "node": self.broker.node_id,
+                    "conn": conn.conn_id,
+                    "connected": True,
+                    "ice": msg.can_restart_ice,
+                },
+            )
+
+    def _schedule_room_timers(self, conn: Connection, closes_at: datetime, now: datetime) -> None:
+        for when, seconds in pending_warnings(closes_at, now):
+            conn.timers.append(
+                self.clock.call_at(when, lambda s=seconds: conn.send(m.TimeWarning(seconds_left=s)))
+            )
+        conn.timers.append(
+            self.clock.call_at(
+                closes_at,
+                lambda: conn.close(
+                    CloseCode.ROOM_CLOSED,
+                    m.RoomClosing(reason="ended", message=CloseCode.ROOM_CLOSED.reason),
+                ),
+            )
+        )
+
+    # --- messages after join ---------------------------------------------------------------------
+
+    async def handle(self, conn: Connection, msg: m.ClientMessage) -> None:
+        try:
+            await self._handle(conn, msg)
+        except BrokerUnavailable:
+            conn.send(
+                m.Error(
+                    code="unavailable",
+                    message="The chat service is briefly unavailable; please try again in a moment.",
+                    ref_type=msg.type,
+                )
+            )
+
+    async def _handle(self, conn: Connection, msg: m.ClientMessage) -> None:
+        if isinstance(msg, m.Offer | m.Answer | m.Candidate | m.IceRestartRequest):
+            if not conn.peer_connected:
+                conn.send(
+                    m.Error(
+                        code=ErrorCode.PEER_ABSENT.value,
+                        message="The other person is not in the room right now.",
+                        ref_type=msg.type,
+                    )
+                )
+                return
+            if isinstance(msg, m.IceRestartRequest) and not (
+                conn.can_restart_ice and conn.peer_can_restart_ice
+            ):
+                conn.send(
+                    m.Error(
+                        code=ErrorCode.NOT_SUPPORTED.value,
+                        message="One side cannot restart ICE; leave and join again to reconnect media.",
+                        ref_type=msg.type,
+                    )
+                )
+                return
+            relayed = m.relay(msg)
+            self.stats["relayed"] += 1
+            await self._to_seat(
+                conn.peer_node, conn.chat_id, conn.peer_id, relayed, conn_id=conn.peer_conn
+            )
+        elif isinstance(msg, m.MediaState | m.TrackInfo):
+            seat = self._own_seat(conn)
+            if isinstance(msg, m.MediaState):
+                seat = replace(seat, mic=msg.mic, camera=msg.camera, screen=msg.screen)
+            else:
+                seat = replace(seat, tracks={**seat.tracks, msg.mid: msg.purpose})
+            conn.seat = seat
+            await self.broker.put_seat(conn.chat_id, conn.user_id, seat, SEAT_TTL_S)
+            if conn.peer_connected:
+                await self._to_seat(
+                    conn.peer_node, conn.chat_id, conn.peer_id, m.relay(msg), conn_id=conn.peer_conn
+                )
+        elif isinstance(msg, m.ChatSend):
+            await self._chat(conn, msg)
+        elif isinstance(msg, m.Ping):
+            conn.send(m.Pong(ts=msg.ts))
+        elif isinstance(msg, m.Leave):
+            conn.left = True
+            conn.close(CloseCode.NORMAL)
+        elif isinstance(msg, m.Join):
+            conn.send(
+                m.Error(
+                    code=ErrorCode.ALREADY_JOINED.value,
+                    message="This connection has already joined the chat.",
+                    ref_type="join",
+                )
+            )
+
+    async def _chat(self, conn: Connection, msg: m.ChatSend) -> None:
+        stored = await chatlog.append(
+            self.engine, conn.chat_id, conn.user_id, msg.client_msg_id, msg.text, self.clock.now()
+        )
+        sent_at = to_ms(stored.sent_at)
+        conn.send(m.ChatAck(client_msg_id=msg.client_msg_id, seq=stored.seq, sent_at=sent_at))
+        if stored.duplicate:
+            return
+        out = m.ChatMessage(
+            seq=stored.seq,
+            client_msg_id=msg.client_msg_id,
+            sender_id=conn.user_id,
+            text=stored.text,
+            sent_at=sent_at,
+        )
+        conn.send(out)
+        if conn.peer_connected:
+            await self._to_seat(
+                conn.peer_node, conn.chat_id, conn.peer_id, out, conn_id=conn.peer_conn
+            )
+
+    # --- leaving ---------------------------------------------------------------------------------
+
+    async def disconnected(self, conn: Connection) -> None:
+        """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
+        if not conn.joined:
+            return
+        key = (conn.chat_id, conn.user_id)
+        if self.local.get(key) is conn:
+            del self.local[key]
+        try:
+            seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
+            if seat is None or seat.conn_id != conn.conn_id:
+                return  # replaced by a newer socket: nothing to tell anyone
+            if conn.left or conn.closing:
+                await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+                if conn.left and conn.peer_connected:
+                    await self._to_seat(
+                        conn.peer_node,
+                        conn.chat_id,
+                        conn.peer_id,
+                        m.PeerLeft(reason="left"),
+                        conn_id=conn.peer_conn,
+                        peer={"node": "", "conn": "", "connected": False, "ice": True},
+                    )
+                return
+            grace = self.settings.reconnect_grace_s
+            await self.broker.put_seat(
+                conn.chat_id, conn.user_id, replace(seat, state=SeatState.RECONNECTING), grace + 30
+            )
+            if conn.peer_connected:
+                await self._to_seat(
+                    conn.peer_node,
+                    conn.chat_id,
+                    conn.peer_id,
+                    m.PeerReconnecting(grace_s=grace),
+                    conn_id=conn.peer_conn,
+                    peer={
+                        "node": self.broker.node_id,
+                        "conn": conn.conn_id,
+                        "connected": False,
+                        "ice": conn.can_restart_ice,
+                    },
+                )
+            deadline = self.clock.now() + timedelta(seconds=grace)
+            self.clock.call_at(
+                deadline, lambda: self.spawn(self._grace_over(conn), f"grace-{conn.conn_id}")
+            )
+        except BrokerUnavailable:
+            log.warning("broker unavailable while %s left chat %s", conn.user_id, conn.chat_id)
+
+    async def _grace_over(self, conn: Connection) -> None:
+        seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
+        if seat is None or seat.conn_id != conn.conn_id or seat.state != SeatState.RECONNECTING:
+            return  # resumed (or replaced) in time
+        await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+        peer = await self.broker.get_seat(conn.chat_id, conn.peer_id)
+        if peer is not None and peer.state == SeatState.CONNECTED:
+            await self._to_seat(
+                peer.node_id,
+                conn.chat_id,
+                conn.peer_id,
+                m.PeerLeft(reason="timeout"),
+                conn_id=peer.conn_id,
+                peer={"node": "", "conn": "", "connected": False, "ice": True},
+            )
+
+    # --- the scheduling side changed a chat ------------------------------------------------------
+
+    async def chat_changed(self, chat: ChatRecord) -> None:
+        """Cancel or reschedule closes the room at once and tells both people why."""
+        if chat.state == ChatState.CANCELLED:
+            code, reason = CloseCode.CHAT_CANCELLED, "cancelled"
+        elif chat.state == ChatState.CONFIRMED:
+            code, reason = CloseCode.RESCHEDULED, "rescheduled"
+        else:
+            return
+        for user_id in (chat.employee_id, chat.participant_id):
+            try:
+                seat = await self.broker.get_seat(chat.id, user_id)
+            except BrokerUnavailable:
+                log.warning("could not reach the broker to close chat %s", chat.id)
+                continue
+            if seat is not None:
+                await self._to_seat(
+                    seat.node_id,
+                    chat.id,
+                    user_id,
+                    m.RoomClosing(reason=reason, message=code.reason),
+                    conn_id=seat.conn_id,
+                    close=code,
+                )  # type: ignore[arg-type]

@@ -1,0 +1,173 @@
+"""The WebSocket endpoint `/api/v1/ws`: origin check, subprotocol, first-message join, dispatch.
+
+Every bad frame gets an `error` message or a documented close code (docs/protocol.md sections 8-10);
+nothing a client sends can raise out of this handler or leave its peer hanging.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from signaling import messages as m
+from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
+from signaling.codec import ErrorCode, ProtocolError, decode
+from signaling.connection import Connection
+from signaling.node import JoinRefused, SignalingNode
+from signaling.ratelimit import ConnectionLimits
+
+log = logging.getLogger("duet.signaling.ws")
+
+JOIN_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WsSettings:
+    allowed_origins: tuple[str, ...]
+    heartbeat_s: float = 20.0
+    max_msg_size: int = m.MAX_FRAME_BYTES
+
+
+NODE = web.AppKey("signaling_node", SignalingNode)
+WS_SETTINGS = web.AppKey("ws_settings", WsSettings)
+
+
+def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """Cross-site WebSocket hijacking defence: only our own origin or configured ones."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: browsers always send Origin on WebSocket upgrades
+    if origin in allowed:
+        return True
+    return origin == f"{request.scheme}://{request.host}"
+
+
+def _offered(request: web.Request) -> list[str]:
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    body = {"type": "about:blank", "title": "WebSocket refused", "status": status, "detail": detail}
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/problem+json"
+    )
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    settings = request.app[WS_SETTINGS]
+    node = request.app[NODE]
+    if not origin_allowed(request, settings.allowed_origins):
+        return _problem(403, "This page's origin may not open a Duet connection.")
+    if not any(p in m.SUBPROTOCOLS for p in _offered(request)):
+        return _problem(400, f"Offer one of the subprotocols {', '.join(m.SUBPROTOCOLS)}.")
+    ws = web.WebSocketResponse(
+        protocols=m.SUBPROTOCOLS,
+        heartbeat=settings.heartbeat_s,
+        max_msg_size=settings.max_msg_size,
+        compress=False,  # permessage-deflate costs ~120 KiB per connection
+    )
+    await ws.prepare(request)
+    conn = Connection(ws, binary=ws.ws_protocol == m.SUBPROTOCOL_MSGPACK)
+    conn.start()
+    try:
+        if await _join(node, conn):
+            await _serve(node, conn, ConnectionLimits())
+    finally:
+        await node.disconnected(conn)
+        if not conn.closing and not ws.closed:
+            conn.close(CloseCode.NORMAL)
+        await conn.stop()
+    return ws
+
+
+def _frame_kind_ok(conn: Connection, kind: WSMsgType) -> bool:
+    return kind == (WSMsgType.BINARY if conn.binary else WSMsgType.TEXT)
+
+
+async def _join(node: SignalingNode, conn: Connection) -> bool:
+    try:
+        first = await conn.ws.receive(timeout=JOIN_TIMEOUT_S)
+    except TimeoutError:
+        conn.close(CloseCode.JOIN_REQUIRED)
+        return False
+    if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        if first.type == WSMsgType.ERROR and conn.ws.close_code == CloseCode.MESSAGE_TOO_BIG:
+            conn.closing = True
+        return False
+    if not _frame_kind_ok(conn, first.type):
+        conn.close(CloseCode.UNSUPPORTED_DATA)
+        return False
+    try:
+        msg = decode(first.data)
+    except ProtocolError as exc:
+        code = FATAL_PROTOCOL_ERRORS.get(exc.code, CloseCode.JOIN_REQUIRED)
+        conn.close(code, m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type))
+        return False
+    if not isinstance(msg, m.Join):
+        conn.close(
+            CloseCode.JOIN_REQUIRED,
+            m.Error(
+                code=ErrorCode.JOIN_REQUIRED.value,
+                message="Send join with your ticket first.",
+                ref_type=msg.type,
+            ),
+        )
+        return False
+    try:
+        await node.join(conn, msg)
+    except JoinRefused as refused:
+        node.stats["refused"] += 1
+        conn.close(refused.code)
+        return False
+    return True
+
+
+async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits) -> None:
+    ws = conn.ws
+    async for frame in ws:
+        if conn.closing:
+            break
+        if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            break
+        if not _frame_kind_ok(conn, frame.type):
+            conn.close(CloseCode.UNSUPPORTED_DATA)
+            break
+        try:
+            msg = decode(frame.data)
+        except ProtocolError as exc:
+            fatal = FATAL_PROTOCOL_ERRORS.get(exc.code)
+            error = m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type)
+            if fatal is not None:
+                conn.close(fatal, error)
+                break
+            if not limits.bad_frame():
+                conn.close(
+                    CloseCode.POLICY_VIOLATION,
+                    m.Error(
+                        code=ErrorCode.RATE_LIMITED.value,
+                        message="Too many malformed messages.",
+                        ref_type=exc.ref_type,
+                    ),
+                )
+                break
+            conn.send(error)
+            continue
+        if not limits.check(msg.type):
+            conn.close(
+                CloseCode.POLICY_VIOLATION,
+                m.Error(
+                    code=ErrorCode.RATE_LIMITED.value,
+                    message="You are sending messages too quickly; the connection will close.",
+                    ref_type=msg.type,
+                ),
+            )
+            break
+        await node.handle(conn, msg)
+        if conn.closing:
+            break
+    if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
+        conn.closing = True

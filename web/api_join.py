@@ -1,0 +1,132 @@
+"""Joining a live chat: a single-use ticket for the WebSocket, ICE servers, and the chat log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from media.turn import mint_turn_credentials
+from rooms import chatlog
+from rooms.tickets import mint_ticket
+from rooms.timeline import room_times, to_ms
+from scheduling.db import read_tx
+from scheduling.join_window import JoinClosedReason, join_window
+from scheduling.model import ChatState
+from scheduling.store_chats import ChatRecord, require_chat
+from scheduling.store_events import require_event
+from signaling import messages as m
+from web.api_chats import CHAT_ID
+from web.auth import principal
+from web.config import Config
+from web.json_io import iso, json_response
+from web.keys import CLOCK, CONFIG, ENGINE
+from web.problems import Problem
+
+routes = web.RouteTableDef()
+
+_REFUSALS = {
+    JoinClosedReason.TOO_EARLY: "too_early",
+    JoinClosedReason.ENDED: "chat_ended",
+    JoinClosedReason.CANCELLED: "chat_cancelled",
+    JoinClosedReason.NOT_CONFIRMED: "not_confirmed",
+}
+
+
+def ice_servers(
+    config: Config, chat: ChatRecord, user_id: str, expires_at: datetime
+) -> tuple[m.IceServer, ...]:
+    """Duet's own TURN, with credentials for this person and chat that expire with the window.
+
+    Never a public STUN server: with no TURN configured, host candidates are all there is.
+    """
+    if not config.turn_secret or not config.turn_urls:
+        return ()
+    server = mint_turn_credentials(
+        config.turn_secret, user_id, chat.id, expires_at, config.turn_urls
+    )
+    return (
+        m.IceServer(
+            urls=tuple(server.urls), username=server.username, credential=server.credential
+        ),
+    )
+
+
+@routes.post(f"/api/v1/chats/{CHAT_ID}/join")
+async def post_join(request: web.Request) -> web.Response:
+    """Only the two people of a confirmed chat, only inside its join window, get a ticket."""
+    who = principal(request)
+    config = request.app[CONFIG]
+    now = request.app[CLOCK].now()
+    async with read_tx(request.app[ENGINE]) as conn:
+        chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
+        event = await require_event(conn, chat.event_id)
+    if chat.side_of(who.user_id) is None:
+        raise Problem(403, "not_a_member", "Only the two people of this chat can join it.")
+    window = join_window(chat.view, event.join_policy, now)
+    if not window.is_open:
+        assert window.reason is not None
+        raise Problem(
+            409,
+            _REFUSALS[window.reason],
+            window.message or "This chat cannot be joined now.",
+            join=window.to_dict(now),
+        )
+    assert (
+        chat.state == ChatState.CONFIRMED
+        and chat.starts_at is not None
+        and chat.ends_at is not None
+    )
+    times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
+    expires = now + timedelta(seconds=config.ticket_ttl_s)
+    scheme = (
+        "wss" if request.secure or request.headers.get("X-Forwarded-Proto") == "https" else "ws"
+    )
+    return json_response(
+        {
+            "ticket": mint_ticket(config.jwt_secret, chat.id, who.user_id, expires),
+            "ws_url": f"{scheme}://{request.host}/api/v1/ws",
+            "subprotocols": list(m.SUBPROTOCOLS),
+            "ice_servers": [
+                {"urls": list(s.urls), "username": s.username, "credential": s.credential}
+                for s in ice_servers(config, chat, who.user_id, times.closes_at)
+            ],
+            "join_window": window.to_dict(now),
+            "server_time": iso(now),
+            "server_time_ms": to_ms(now),
+            "ticket_expires_in_s": config.ticket_ttl_s,
+            "media_mode": event.media_mode,
+            "support_url": event.support_url,
+        }
+    )
+
+
+@routes.get(f"/api/v1/chats/{CHAT_ID}/messages")
+async def get_messages(request: web.Request) -> web.Response:
+    """The side-panel chat log; stays readable after the chat (Completed)."""
+    who = principal(request)
+    async with read_tx(request.app[ENGINE]) as conn:
+        chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
+    try:
+        after = int(request.query.get("after_seq", "0"))
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid", "after_seq must be a whole number.", field="after_seq"
+        ) from exc
+    found, last = await chatlog.since(request.app[ENGINE], chat.id, max(0, after))
+    return json_response(
+        {
+            "chat_id": chat.id,
+            "last_seq": last,
+            "messages": [
+                {
+                    "seq": x.seq,
+                    "client_msg_id": x.client_msg_id,
+                    "sender_id": x.sender_id,
+                    "text": x.text,
+                    "sent_at": iso(x.sent_at),
+                }
+                for x in found
+            ],
+        }
+    )
