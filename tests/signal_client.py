@@ -45,28 +45,28 @@ class SignalClient:
         else:
             await self.ws.send_str(frame)
 
-    async def recv(self, timeout: float = 5.0) -> m.ServerMessage | None:
+    async def recv(self, within: float = 5.0) -> m.ServerMessage | None:
         """The next message, or None once the server closed the socket (see `close_code`)."""
-        frame = await self.ws.receive(timeout=timeout)
+        frame = await self.ws.receive(timeout=within)
         if frame.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             msg = decode_server(frame.data)
             self.received.append(msg)
             return msg
         return None
 
-    async def expect(self, kind: type[Any], timeout: float = 5.0) -> Any:
+    async def expect(self, kind: type[Any], within: float = 5.0) -> Any:
         """Read until a message of `kind` arrives; fail on close or timeout."""
         while True:
-            msg = await self.recv(timeout)
+            msg = await self.recv(within)
             assert msg is not None, (
                 f"closed with {self.ws.close_code} while waiting for {kind.__name__}"
             )
             if isinstance(msg, kind):
                 return msg
 
-    async def closed(self, timeout: float = 5.0) -> int | None:
+    async def closed(self, within: float = 5.0) -> int | None:
         """Read until the server closes; the close code."""
-        while await self.recv(timeout) is not None:
+        while await self.recv(within) is not None:
             pass
         return self.ws.close_code
 
