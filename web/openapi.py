@@ -233,6 +233,46 @@ SCHEMAS: dict[str, Any] = {
         created_at=_TIME,
         updated_at=_TIME,
     ),
+    "IceServer": _obj(
+        ["urls"], urls={"type": "array", "items": _STR}, username=_NSTR, credential=_NSTR
+    ),
+    "JoinGrant": _obj(
+        [
+            "ticket",
+            "ws_url",
+            "subprotocols",
+            "ice_servers",
+            "join_window",
+            "server_time",
+            "ticket_expires_in_s",
+        ],
+        ticket=_STR,
+        ws_url=_STR,
+        subprotocols={"type": "array", "items": _STR},
+        ice_servers={"type": "array", "items": _ref("IceServer")},
+        join_window=_ref("JoinWindow"),
+        server_time=_TIME,
+        server_time_ms=_INT,
+        ticket_expires_in_s=_INT,
+        media_mode={"enum": ["p2p", "relay"]},
+        support_url=_STR,
+    ),
+    "ChatLog": _obj(
+        ["chat_id", "last_seq", "messages"],
+        chat_id=_STR,
+        last_seq=_INT,
+        messages={
+            "type": "array",
+            "items": _obj(
+                ["seq", "client_msg_id", "sender_id", "text", "sent_at"],
+                seq=_INT,
+                client_msg_id=_STR,
+                sender_id=_STR,
+                text=_STR,
+                sent_at=_TIME,
+            ),
+        },
+    ),
     "ChatList": _obj(["now", "chats"], now=_TIME, chats={"type": "array", "items": _ref("Chat")}),
     "History": _obj(
         ["chat_id", "history"],
@@ -501,6 +541,36 @@ def _paths() -> dict[str, Any]:
             "Move a confirmed chat to another free slot", _obj(["slot_id"], slot_id=_INT)
         ),
         "/api/v1/chats/{chat_id}/cancel": _chat_action("Cancel with a reason", _TEXT_BODY),
+        "/api/v1/chats/{chat_id}/join": {
+            "post": _op(
+                "A single-use ticket (~60 s) for the signaling WebSocket; only the chat's two people, inside the join window",
+                _ok("JoinGrant"),
+                None,
+                _path("chat_id"),
+            )
+        },
+        "/api/v1/chats/{chat_id}/messages": {
+            "get": _op(
+                "The side-panel chat log (readable after the chat too)",
+                _ok("ChatLog"),
+                params=[*_path("chat_id"), _query("after_seq", schema=_INT)],
+            )
+        },
+        "/api/v1/ws": {
+            "get": {
+                "summary": "The signaling WebSocket (subprotocols duet.v1.json, duet.v1.msgpack); see docs/protocol.md",
+                "security": [],
+                "responses": {
+                    "101": {
+                        "description": "Switching protocols; the first message must be join with a ticket"
+                    },
+                    "4XX": {
+                        "description": "Origin not allowed (403) or no supported subprotocol (400)",
+                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                    },
+                },
+            }
+        },
         "/api/v1/chats/{chat_id}/history": {
             "get": _op("Who moved the chat when", _ok("History"), params=_path("chat_id"))
         },
