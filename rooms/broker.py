@@ -74,6 +74,10 @@ class Broker(Protocol):
         """Remove the seat only if `conn_id` still holds it (a newer tab's seat stays)."""
         ...
 
+    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
+        """Extend the seat's TTL only if `conn_id` still holds it; False if it does not."""
+        ...
+
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         """True the first time `key` is claimed within `ttl_s`, False afterwards."""
         ...

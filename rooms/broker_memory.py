@@ -42,6 +42,10 @@ class MemoryBroker:
         del self._seats[(chat_id, user_id)]
         return True
 
+    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
+        seat = self._seats.get((chat_id, user_id))
+        return seat is not None and seat.conn_id == conn_id  # no TTLs in one process
+
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         now = self._clock.now().timestamp()
         if len(self._claims) > MAX_PENDING:

@@ -15,6 +15,8 @@ import random
 
 import msgpack
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError
 
 from rooms.broker import BrokerUnavailable, Deliver, OnReconnect, SeatRecord
@@ -23,9 +25,16 @@ log = logging.getLogger("duet.broker.redis")
 
 OUTBOX_LIMIT = 50_000
 BATCH = 512
+_BACKOFF = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
 _DELETE_IF_CONN = """
 if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_EXPIRE_IF_CONN = """
+if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -36,13 +45,22 @@ class RedisBroker:
         self.node_id = node_id
         self._prefix = prefix
         # A blocking pool: under load the default pool raises MaxConnectionsError and loses work.
-        self._pool = redis.BlockingConnectionPool.from_url(url, max_connections=32, timeout=5)
+        # Commands retry on a fresh connection: after a Redis restart every pooled connection is
+        # dead, and without retries each one's next command fails (redis-py's pool default is 0).
+        self._pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=5, retry=Retry(_BACKOFF, 3)
+        )
         self._redis = redis.Redis(connection_pool=self._pool)
+        # The subscriber must NOT retry: redis-py would silently reconnect and resubscribe, and
+        # we would never learn that Redis restarted empty and our seats need writing back.
+        self._sub_pool = redis.ConnectionPool.from_url(url, retry=Retry(NoBackoff(), 0))
+        self._sub = redis.Redis(connection_pool=self._sub_pool)
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._on_reconnect: OnReconnect | None = None
         self._delete_script = self._redis.register_script(_DELETE_IF_CONN)
+        self._refresh_script = self._redis.register_script(_EXPIRE_IF_CONN)
         self.dropped = 0
 
     def _channel(self, node_id: str) -> str:
@@ -71,30 +89,42 @@ class RedisBroker:
         self._tasks = []
         await self._redis.aclose()
         await self._pool.aclose()
+        await self._sub.aclose()
+        await self._sub_pool.aclose()
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
         delay = 0.1
-        first = True
+        rewrite = False  # after any lost subscription, Redis may have restarted empty
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._sub.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel(self.node_id))
                 subscribed.set()
-                delay = 0.1
-                if not first and self._on_reconnect is not None:
+                if rewrite and self._on_reconnect is not None:
                     await self._on_reconnect()
-                first = False
+                rewrite = False
+                delay = 0.1
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None and self._deliver is not None:
-                        await self._deliver(message["data"])
-            except (RedisError, OSError) as exc:
+                        await self._deliver_safely(message["data"])
+            except (RedisError, OSError, BrokerUnavailable) as exc:
+                # BrokerUnavailable: rewriting the seats failed; resubscribe and rewrite again.
+                rewrite = True
                 log.warning("redis listener lost (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
+
+    async def _deliver_safely(self, payload: bytes) -> None:
+        """One bad payload must not end the listener: the node would go deaf to other nodes."""
+        assert self._deliver is not None
+        try:
+            await self._deliver(payload)
+        except Exception:
+            log.exception("could not deliver a payload from redis; dropped it")
 
     async def _publish_loop(self) -> None:
         delay = 0.1
@@ -148,6 +178,16 @@ class RedisBroker:
         try:
             return bool(
                 await self._delete_script(keys=[self._seat_key(chat_id, user_id)], args=[conn_id])
+            )
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
+        try:
+            return bool(
+                await self._refresh_script(
+                    keys=[self._seat_key(chat_id, user_id)], args=[conn_id, ttl_s]
+                )
             )
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc

@@ -55,6 +55,9 @@ def mint_ticket(secret: str, chat_id: str, user_id: str, expires_at: datetime) -
 
 def verify_ticket(secret: str, ticket: str, now: datetime) -> Ticket:
     """The ticket's claims if its signature holds and it has not expired; never trusts content first."""
+    if not ticket.isascii():
+        # Tickets are ASCII; hmac.compare_digest would raise TypeError on a non-ASCII str.
+        raise TicketError(TicketProblem.INVALID)
     try:
         encoded, signature = ticket.rsplit(".", 1)
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()

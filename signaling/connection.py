@@ -49,6 +49,8 @@ class Connection:
     joined: bool = False
     left: bool = False
     closing: bool = False
+    # The code this server closed (or is closing) the socket with; None for a drop or a leave.
+    close_code: int | None = None
     timers: list[object] = field(default_factory=list)
     # This socket's seat as last written to the broker (rewritten after a Redis restart).
     seat: SeatRecord | None = None
@@ -76,6 +78,7 @@ class Connection:
         if final is not None:
             self.send(final)
         self.closing = True
+        self.close_code = int(code)
         try:
             self._outbox.put_nowait(_Close(int(code), code.reason))
         except asyncio.QueueFull:
@@ -83,6 +86,7 @@ class Connection:
 
     def _force_close(self, code: CloseCode) -> None:
         self.closing = True
+        self.close_code = int(code)
         if self._writer is not None:
             self._writer.cancel()
         task = asyncio.ensure_future(self.ws.close(code=int(code), message=code.reason.encode()))

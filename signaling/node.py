@@ -37,6 +37,11 @@ log = logging.getLogger("duet.signaling.node")
 SEAT_TTL_S = 90
 SETTLE_EVERY_S = 30
 
+# Server closes that end the room for both seats: each seat gets its own `room_closing`.
+_ROOM_CLOSES = frozenset({CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED})
+# Server closes after which the client reconnects with `resume` (close_codes `retry`).
+_RECONNECTING_CLOSES = frozenset(code for code in CloseCode if code.retry)
+
 IceServersFor = Callable[[ChatRecord, str, datetime], Sequence[m.IceServer]]
 
 
@@ -130,9 +135,21 @@ class SignalingNode:
 
     async def _settle(self) -> None:
         try:
+            await self._refresh_seats()
             await attendance.settle_ended(self.engine, self.clock.now())
         finally:
             self._schedule_settle()
+
+    async def _refresh_seats(self) -> None:
+        """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed."""
+        for conn in list(self.local.values()):
+            if conn.joined and not conn.closing:
+                try:
+                    await self.broker.refresh_seat(
+                        conn.chat_id, conn.user_id, conn.conn_id, SEAT_TTL_S
+                    )
+                except BrokerUnavailable:
+                    return  # the listener rewrites every seat once the broker is back
 
     async def _rewrite_seats(self) -> None:
         """After the shared store came back empty (a Redis restart), write our live seats again."""
@@ -306,6 +323,7 @@ class SignalingNode:
             action = "none"
         elif (
             resume is not None
+            and previous is not None  # seat held: after the grace the peer dropped its media
             and resume.media_kept
             and msg.can_restart_ice
             and peer_seat is not None
@@ -482,9 +500,15 @@ class SignalingNode:
             seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
             if seat is None or seat.conn_id != conn.conn_id:
                 return  # replaced by a newer socket: nothing to tell anyone
-            if conn.left or conn.closing:
+            if conn.closing and conn.close_code in _ROOM_CLOSES:
+                # Both seats got their own room_closing; nobody is waiting for anyone.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
-                if conn.left and conn.peer_connected:
+                return
+            if conn.left or (conn.closing and conn.close_code not in _RECONNECTING_CLOSES):
+                # A leave, or a close the client will not retry (1003, 1008, 1009, 4010): the
+                # seat is empty now, so the peer must not keep relaying to it.
+                await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+                if conn.peer_connected:
                     await self._to_seat(
                         conn.peer_node,
                         conn.chat_id,
@@ -494,6 +518,7 @@ class SignalingNode:
                         peer={"node": "", "conn": "", "connected": False, "ice": True},
                     )
                 return
+            # A drop, or a close the client answers by reconnecting (1001, 1011): hold the seat.
             grace = self.settings.reconnect_grace_s
             await self.broker.put_seat(
                 conn.chat_id, conn.user_id, replace(seat, state=SeatState.RECONNECTING), grace + 30

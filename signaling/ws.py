@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMessage, WSMsgType, web
 
 from signaling import messages as m
 from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
@@ -67,7 +67,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         protocols=m.SUBPROTOCOLS,
         heartbeat=settings.heartbeat_s,
-        max_msg_size=settings.max_msg_size,
+        # aiohttp refuses a payload of max_msg_size bytes or more, while the protocol allows
+        # exactly 64 KiB; the codec enforces the limit itself (too_big -> 1009).
+        max_msg_size=settings.max_msg_size + 1,
         compress=False,  # permessage-deflate costs ~120 KiB per connection
     )
     await ws.prepare(request)
@@ -84,6 +86,21 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def _note_too_big(conn: Connection, frame: WSMessage) -> None:
+    """aiohttp refused an oversized frame and already sent close 1009 itself.
+
+    Its own `close_code` ends up 1006 (the reader is broken by then), so the frame's error is
+    the reliable sign; recording it lets the node tell the peer instead of holding the seat,
+    and queueing the close stops the writer at once instead of after `stop`'s timeout.
+    """
+    if (
+        frame.type == WSMsgType.ERROR
+        and isinstance(frame.data, WebSocketError)
+        and frame.data.code == CloseCode.MESSAGE_TOO_BIG
+    ):
+        conn.close(CloseCode.MESSAGE_TOO_BIG)  # the writer's ws.close() is then a no-op
+
+
 def _frame_kind_ok(conn: Connection, kind: WSMsgType) -> bool:
     return kind == (WSMsgType.BINARY if conn.binary else WSMsgType.TEXT)
 
@@ -95,8 +112,7 @@ async def _join(node: SignalingNode, conn: Connection) -> bool:
         conn.close(CloseCode.JOIN_REQUIRED)
         return False
     if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-        if first.type == WSMsgType.ERROR and conn.ws.close_code == CloseCode.MESSAGE_TOO_BIG:
-            conn.closing = True
+        _note_too_big(conn, first)
         return False
     if not _frame_kind_ok(conn, first.type):
         conn.close(CloseCode.UNSUPPORTED_DATA)
@@ -132,6 +148,7 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
         if conn.closing:
             break
         if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            _note_too_big(conn, frame)
             break
         if not _frame_kind_ok(conn, frame.type):
             conn.close(CloseCode.UNSUPPORTED_DATA)
@@ -169,5 +186,3 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
         await node.handle(conn, msg)
         if conn.closing:
             break
-    if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
-        conn.closing = True
