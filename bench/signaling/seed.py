@@ -1,0 +1,183 @@
+"""Seed a throw-away SQLite database with N confirmed chats whose join window is open now.
+
+Rows are bulk-inserted with SQLAlchemy Core, like `web/demo.py` does for its live chat: one
+event, a few companies, and per room its own employee, participant, slot and confirmed chat, so
+no slot overlaps another for any employee or participant (the database triggers check that).
+Every chat started a minute ago and lasts an hour, far longer than a benchmark run.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scheduling.db import make_engine, migrate, write_tx  # noqa: E402
+from scheduling.schema import (  # noqa: E402
+    chat_history,
+    chats,
+    companies,
+    event_companies,
+    event_days,
+    events,
+    slots,
+    users,
+)
+
+EVENT_ID = "bench"
+COMPANIES = 50  # a large career fair; the join path reads every quota row of the event
+CHAT_MINUTES = 60
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    chat_id: str
+    employee_id: str
+    participant_id: str
+
+
+def _batches(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
+    return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+
+
+async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[Room]:
+    """Create the schema (migrations) and `rooms` confirmed chats; returns their seats."""
+    now = now or datetime.now(UTC)
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    end = start + timedelta(minutes=CHAT_MINUTES)
+    n_companies = min(COMPANIES, rooms)
+    engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        await migrate(engine)
+        async with write_tx(engine) as conn:
+            await conn.execute(
+                companies.insert(),
+                [{"id": f"co{c}", "name": f"Company {c}"} for c in range(n_companies)],
+            )
+            await conn.execute(
+                users.insert(),
+                [
+                    {
+                        "id": "organizer",
+                        "name": "Bench Organizer",
+                        "role": "organizer",
+                        "company_id": None,
+                    }
+                ],
+            )
+            people: list[dict[str, object]] = []
+            for i in range(rooms):
+                people.append(
+                    {
+                        "id": f"e{i}",
+                        "name": f"Employee {i}",
+                        "role": "employee",
+                        "company_id": f"co{i % n_companies}",
+                    }
+                )
+                people.append(
+                    {
+                        "id": f"p{i}",
+                        "name": f"Participant {i}",
+                        "role": "participant",
+                        "company_id": None,
+                    }
+                )
+            for batch in _batches(people):
+                await conn.execute(users.insert(), batch)
+            await conn.execute(
+                events.insert().values(
+                    id=EVENT_ID,
+                    name="Signaling benchmark fair",
+                    timezone="UTC",
+                    created_by="organizer",
+                    created_at=now,
+                )
+            )
+            await conn.execute(
+                event_days.insert(),
+                [
+                    {
+                        "event_id": EVENT_ID,
+                        "day": d,
+                        "start_time": time(0, 0),
+                        "end_time": time(23, 59),
+                        "durations": f"{CHAT_MINUTES}",
+                    }
+                    for d in sorted({start.date(), end.date()})
+                ],
+            )
+            await conn.execute(
+                event_companies.insert(),
+                [
+                    {"event_id": EVENT_ID, "company_id": f"co{c}", "slot_quota": rooms}
+                    for c in range(n_companies)
+                ],
+            )
+            slot_rows: list[dict[str, object]] = [
+                {
+                    "id": i + 1,
+                    "event_id": EVENT_ID,
+                    "employee_id": f"e{i}",
+                    "company_id": f"co{i % n_companies}",
+                    "day": start.date(),
+                    "starts_at": start,
+                    "ends_at": end,
+                    "published": True,
+                }
+                for i in range(rooms)
+            ]
+            for batch in _batches(slot_rows):
+                await conn.execute(slots.insert(), batch)
+            chat_rows: list[dict[str, object]] = [
+                {
+                    "id": f"chat{i:06d}",
+                    "event_id": EVENT_ID,
+                    "company_id": f"co{i % n_companies}",
+                    "employee_id": f"e{i}",
+                    "participant_id": f"p{i}",
+                    "initiator": "participant",
+                    "state": "confirmed",
+                    "slot_id": i + 1,
+                    "starts_at": start,
+                    "ends_at": end,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(rooms)
+            ]
+            for batch in _batches(chat_rows):
+                await conn.execute(chats.insert(), batch)
+            history: list[dict[str, object]] = [
+                {
+                    "chat_id": f"chat{i:06d}",
+                    "at": now,
+                    "actor_id": f"p{i}",
+                    "actor_side": "participant",
+                    "action": "book",
+                    "from_state": "approved",
+                    "to_state": "confirmed",
+                    "reason": "benchmark seed",
+                }
+                for i in range(rooms)
+            ]
+            for batch in _batches(history):
+                await conn.execute(chat_history.insert(), batch)
+    finally:
+        await engine.dispose()
+    return [Room(f"chat{i:06d}", f"e{i}", f"p{i}") for i in range(rooms)]
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    target = Path(sys.argv[1])
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    seeded = asyncio.run(seed(target, count))
+    print(f"seeded {len(seeded)} rooms into {target}")
