@@ -2,15 +2,25 @@
 
 Every node may run the settler; each transition is a compare-and-swap, so a chat settled by
 one node is simply skipped by the others.
+
+Joins are recorded through a per-node `JoinBuffer`: one write transaction per second for all the
+joins of that second instead of one `BEGIN IMMEDIATE` per join (docs/performance.md, finding 1).
+Attendance only feeds the settler, which runs after the room closed; `settle_ended` writes what
+every buffer of its engine in this process still holds first, and nodes write joins near a
+room's close at once (a settler on another node cannot see their buffers).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import weakref
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduling.db import write_tx
 from scheduling.errors import DomainError
@@ -45,6 +55,97 @@ async def record_join(engine: AsyncEngine, chat_id: str, user_id: str, now: date
             )
 
 
+FLUSH_EVERY_S = 1.0
+
+Pending = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
+
+# Every live buffer in this process, so the settler can take the joins meant for its database.
+_BUFFERS: weakref.WeakSet[JoinBuffer] = weakref.WeakSet()
+
+
+class JoinBuffer:
+    """Joins waiting for one batched upsert; flushed `FLUSH_EVERY_S` after the first one."""
+
+    def __init__(self, engine: AsyncEngine, flush_every_s: float = FLUSH_EVERY_S) -> None:
+        self.engine = engine
+        self._every = flush_every_s
+        self._pending: Pending = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        # Held while rows are out of `_pending` but not committed yet (by a flush, or by the
+        # settler writing them in its own transaction), so nobody settles without them.
+        self.lock = asyncio.Lock()
+        _BUFFERS.add(self)
+
+    def add(self, chat_id: str, user_id: str, now: datetime) -> None:
+        first, _ = self._pending.get((chat_id, user_id), (now, now))
+        self._pending[(chat_id, user_id)] = (first, now)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_logged(), name="attendance-flush")
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("could not record %d joins; retrying", len(self._pending))
+            if self._timer is None and self._pending:
+                self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
+
+    async def flush(self) -> None:
+        """Write every pending join in one transaction; on failure they stay pending."""
+        async with self.lock:
+            if not self._pending:
+                return
+            batch = self.take()
+            try:
+                async with write_tx(self.engine) as conn:
+                    await _upsert(conn, batch)
+            except BaseException:
+                self.restore(batch)
+                raise
+
+    def take(self) -> Pending:
+        """Everything pending, for a writer holding `lock`."""
+        batch, self._pending = self._pending, {}
+        return batch
+
+    def restore(self, batch: Pending) -> None:
+        """Put back what a failed write took, keeping the times of joins added meanwhile."""
+        for key, (first, last) in batch.items():
+            newer = self._pending.get(key)
+            self._pending[key] = (first, last if newer is None else newer[1])
+
+    async def close(self) -> None:
+        """Flush what is left (shutdown); the buffer takes no more joins after this."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception):
+                await self._task
+        await self.flush()
+        _BUFFERS.discard(self)
+
+
+async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
+    """First join kept, last join updated: what `record_join` does, for many rows at once."""
+    stmt = sqlite_insert(attendance)  # SQLite only for now (db.make_engine); Postgres has the same
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[attendance.c.chat_id, attendance.c.user_id],
+        set_={"last_seen_at": stmt.excluded.last_seen_at},
+    )
+    rows = [
+        {"chat_id": c, "user_id": u, "first_joined_at": first, "last_seen_at": last}
+        for (c, u), (first, last) in batch.items()
+    ]
+    await conn.execute(stmt, rows)
+
+
 def absent_side(chat: ChatRecord, attended: set[str]) -> str:
     """ "" when both came; else who did not: "employee", "participant" or "both"."""
     missing = [
@@ -58,25 +159,48 @@ def absent_side(chat: ChatRecord, attended: set[str]) -> str:
 async def settle_ended(
     engine: AsyncEngine, now: datetime, max_grace: timedelta = timedelta(hours=1)
 ) -> list[ChatRecord]:
-    """Settle confirmed chats whose join window has closed; returns the settled chats."""
+    """Settle confirmed chats whose join window has closed; returns the settled chats.
+
+    Joins still buffered in this process (`JoinBuffer`) are written in the same transaction
+    before attendance is read, and only when some chat is due: the periodic run stays one
+    transaction. The buffers' locks are held throughout, so a flush in flight finishes first
+    and none starts meanwhile (same order as a flush: buffer lock, then the write lock).
+    """
+    buffers = [b for b in list(_BUFFERS) if b.engine is engine]
     settled: list[ChatRecord] = []
-    async with write_tx(engine) as conn:
-        for chat in await ended_unsettled(conn, now):
-            event = await require_event(conn, chat.event_id)
-            assert chat.ends_at is not None
-            if chat.ends_at + timedelta(seconds=event.join_policy.grace_after_s) > now:
-                continue
-            rows = (
-                await conn.execute(
-                    sa.select(attendance.c.user_id).where(attendance.c.chat_id == chat.id)
-                )
-            ).scalars()
-            missing = absent_side(chat, set(rows))
-            try:
-                if missing:
-                    settled.append(await act(conn, chat, Action.NO_SHOW, SYSTEM, now, text=missing))
-                else:
-                    settled.append(await act(conn, chat, Action.COMPLETE, SYSTEM, now))
-            except DomainError as exc:
-                log.info("chat %s not settled: %s", chat.id, exc.message)
+    async with contextlib.AsyncExitStack() as stack:
+        for buffer in buffers:
+            await stack.enter_async_context(buffer.lock)
+        taken: list[tuple[JoinBuffer, Pending]] = []
+        try:
+            async with write_tx(engine) as conn:
+                for chat in await ended_unsettled(conn, now):
+                    event = await require_event(conn, chat.event_id)
+                    assert chat.ends_at is not None
+                    if chat.ends_at + timedelta(seconds=event.join_policy.grace_after_s) > now:
+                        continue
+                    if not taken:
+                        taken = [(b, b.take()) for b in buffers]
+                        for _, batch in taken:
+                            if batch:
+                                await _upsert(conn, batch)
+                    rows = (
+                        await conn.execute(
+                            sa.select(attendance.c.user_id).where(attendance.c.chat_id == chat.id)
+                        )
+                    ).scalars()
+                    missing = absent_side(chat, set(rows))
+                    try:
+                        if missing:
+                            settled.append(
+                                await act(conn, chat, Action.NO_SHOW, SYSTEM, now, text=missing)
+                            )
+                        else:
+                            settled.append(await act(conn, chat, Action.COMPLETE, SYSTEM, now))
+                    except DomainError as exc:
+                        log.info("chat %s not settled: %s", chat.id, exc.message)
+        except BaseException:
+            for buffer, batch in taken:
+                buffer.restore(batch)
+            raise
     return settled

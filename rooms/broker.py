@@ -11,7 +11,7 @@ nodes. Pub/sub only notifies: chat messages are stored in the database before an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ class SeatRecord:
 
 
 Deliver = Callable[[bytes], Awaitable[None]]
+SeatKey = tuple[str, str, str]  # (chat_id, user_id, conn_id)
 OnReconnect = Callable[[], Awaitable[None]]
 
 
@@ -76,6 +77,10 @@ class Broker(Protocol):
 
     async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
         """Extend the seat's TTL only if `conn_id` still holds it; False if it does not."""
+        ...
+
+    async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
+        """`refresh_seat` for many (chat, user, conn) at once: one round trip, not one each."""
         ...
 
     async def claim_once(self, key: str, ttl_s: int) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rooms.broker import Deliver, OnReconnect, SeatRecord
+from collections.abc import Sequence
+
+from rooms.broker import Deliver, OnReconnect, SeatKey, SeatRecord
 from scheduling.clock import Clock
 
 MAX_PENDING = 100_000
@@ -45,6 +47,9 @@ class MemoryBroker:
     async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
         seat = self._seats.get((chat_id, user_id))
         return seat is not None and seat.conn_id == conn_id  # no TTLs in one process
+
+    async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
+        """Nothing to do: seats in one process have no TTL."""
 
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         now = self._clock.now().timestamp()

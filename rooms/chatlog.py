@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduling.db import read_tx, write_tx
 from scheduling.schema import chat_messages
@@ -81,31 +81,51 @@ async def since(
 ) -> tuple[list[StoredMessage], int]:
     """Messages with seq > after_seq (all if after_seq is beyond the end), and the last seq."""
     async with read_tx(engine) as conn:
-        last = int(
-            (
-                await conn.execute(
-                    sa.select(sa.func.max(chat_messages.c.seq)).where(
-                        chat_messages.c.chat_id == chat_id
-                    )
-                )
-            ).scalar()
-            or 0
-        )
-        if after_seq > last:
-            after_seq = 0
-        rows = (
-            (
-                await conn.execute(
-                    sa.select(chat_messages)
-                    .where(chat_messages.c.chat_id == chat_id, chat_messages.c.seq > after_seq)
-                    .order_by(chat_messages.c.seq)
-                    .limit(HISTORY_LIMIT)
+        return await since_in(conn, chat_id, after_seq)
+
+
+async def since_in(
+    conn: AsyncConnection, chat_id: str, after_seq: int
+) -> tuple[list[StoredMessage], int]:
+    """`since` inside the caller's transaction (a join reads its chat and history together).
+
+    Usually one query: the rows after `after_seq` end at the last seq, unless the limit cut them
+    or there are none and the client claims a seq we may not have; only then ask for the max.
+    """
+    rows = await _after(conn, chat_id, after_seq)
+    if rows and len(rows) < HISTORY_LIMIT:
+        return rows, rows[-1].seq
+    if not rows and after_seq == 0:
+        return [], 0
+    last = int(
+        (
+            await conn.execute(
+                sa.select(sa.func.max(chat_messages.c.seq)).where(
+                    chat_messages.c.chat_id == chat_id
                 )
             )
-            .mappings()
-            .all()
+        ).scalar()
+        or 0
+    )
+    if after_seq > last:
+        rows = await _after(conn, chat_id, 0)
+    return rows, last
+
+
+async def _after(conn: AsyncConnection, chat_id: str, after_seq: int) -> list[StoredMessage]:
+    rows = (
+        (
+            await conn.execute(
+                sa.select(chat_messages)
+                .where(chat_messages.c.chat_id == chat_id, chat_messages.c.seq > after_seq)
+                .order_by(chat_messages.c.seq)
+                .limit(HISTORY_LIMIT)
+            )
         )
+        .mappings()
+        .all()
+    )
     return [
         StoredMessage(r["seq"], r["client_msg_id"], r["sender_id"], r["text"], r["sent_at"])
         for r in rows
-    ], last
+    ]

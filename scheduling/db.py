@@ -6,6 +6,7 @@ first write turns "database is locked" upgrade deadlocks into orderly waiting un
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,10 +60,24 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """One FIFO queue of this process's writers per engine.
+
+    SQLite's busy handler is not fair: waiters poll with growing sleeps, so under load some writes
+    waited over a second (and could reach busy_timeout) while others went straight through.
+    Queueing in-process first leaves SQLite's lock to arbitrate between processes only.
+    """
+    lock: asyncio.Lock | None = getattr(engine.sync_engine, "_duet_writer_lock", None)
+    if lock is None:
+        lock = asyncio.Lock()
+        engine.sync_engine._duet_writer_lock = lock  # type: ignore[attr-defined]
+    return lock
+
+
 @asynccontextmanager
 async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A write transaction: holds SQLite's write lock from the start, commits on success."""
-    async with engine.connect() as conn:
+    async with _writer_lock(engine), engine.connect() as conn:
         conn = await conn.execution_options(duet_write=True)
         async with conn.begin():
             yield conn

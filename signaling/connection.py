@@ -1,8 +1,11 @@
-"""One WebSocket seat-holder: a bounded outbox drained by one writer task.
+"""One WebSocket seat-holder: frames go straight to the socket, or to a bounded outbox.
 
-Senders never await the socket: `send` encodes into a bounded queue and returns, so one slow or
-stuck client can never stall its peer's handler or a broadcast. A client that lets its outbox
-fill up is closed (1011) rather than buffered without bound.
+Senders never await the socket: `send` encodes and either writes the frame at once (the outbox is
+empty and the transport is taking data) or appends it to a bounded outbox that a writer task,
+started only then, drains with backpressure. So one slow or stuck client can never stall its
+peer's handler or a broadcast, and a client that lets its outbox fill up is closed (1011) rather
+than buffered without bound. The direct write saves a task switch per relayed message (a Future
+and a `call_soon`), and an idle connection holds no writer task (docs/performance.md, finding 3).
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
+import msgpack
+import orjson
 from aiohttp import WSMsgType, web
+from aiohttp._websocket.writer import WebSocketWriter
+from aiohttp.base_protocol import BaseProtocol
 
 from rooms.broker import SeatRecord
 from signaling.close_codes import CloseCode
@@ -31,7 +39,41 @@ class _Close:
     reason: str
 
 
-@dataclass(eq=False)
+# What `write_frame_now` needs from aiohttp's private writer; checked once, at import, so an
+# aiohttp upgrade that drops any of it turns the fast path off instead of failing per message
+# (and tests/test_signaling_fast_paths.py fails loudly).
+FAST_WRITE = (
+    hasattr(WebSocketWriter, "_write_websocket_frame")
+    and hasattr(BaseProtocol, "writing_paused")
+    and hasattr(web.WebSocketResponse, "_writer")
+)
+
+
+def write_frame_now(ws: web.WebSocketResponse, data: bytes, opcode: WSMsgType) -> bool | None:
+    """Write one uncompressed frame synchronously if the socket can take it now.
+
+    True: written. None: the socket is closing or closed, so the frame is dropped (what
+    `send_frame` would do by raising). False: the transport is paused (the client is not reading)
+    or the fast path is unavailable; the caller queues the frame for the writer task instead.
+
+    This is the only place that reaches into aiohttp's private WebSocket writer (aiohttp 3.14:
+    `WebSocketResponse._writer`, `WebSocketWriter._write_websocket_frame`, `._closing`,
+    `.transport`, `.protocol`); `ws.send_frame` does the same write and then awaits, which would
+    cost the caller a task switch. Connections are created with compress=False, so no deflate
+    state is skipped.
+    """
+    writer = ws._writer if FAST_WRITE else None
+    if writer is None:
+        return False
+    if ws.closed or writer._closing or writer.transport.is_closing():
+        return None
+    if writer.protocol.writing_paused:
+        return False
+    writer._write_websocket_frame(data, opcode, 0)
+    return True
+
+
+@dataclass(eq=False, slots=True)
 class Connection:
     ws: web.WebSocketResponse
     binary: bool
@@ -54,22 +96,42 @@ class Connection:
     timers: list[object] = field(default_factory=list)
     # This socket's seat as last written to the broker (rewritten after a Redis restart).
     seat: SeatRecord | None = None
-    _outbox: asyncio.Queue[ServerMessage | _Close] = field(
-        default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT)
-    )
+    # Encoded frames (and a final close) waiting for the writer; empty almost always.
+    _outbox: deque[bytes | _Close] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.conn_id}")
 
     def send(self, msg: ServerMessage) -> None:
         if self.closing:
             return
-        try:
-            self._outbox.put_nowait(msg)
-        except asyncio.QueueFull:
+        self._push(encode(msg, binary=True) if self.binary else encode_json_bytes(msg))  # type: ignore[arg-type]
+
+    def send_json(self, payload: bytes) -> None:
+        """Send a server message already encoded as JSON (by another node, say)."""
+        if self.closing:
+            return
+        self._push(msgpack.packb(orjson.loads(payload)) if self.binary else payload)
+
+    def _push(self, data: bytes) -> None:
+        if not self._outbox and self._writer is None:
+            try:
+                written = write_frame_now(
+                    self.ws, data, WSMsgType.BINARY if self.binary else WSMsgType.TEXT
+                )
+            except (ConnectionResetError, RuntimeError) as exc:
+                log.debug("direct write to %s failed: %s", self.conn_id, exc)
+                return
+            if written is not False:
+                return
+        if len(self._outbox) >= OUTBOX_LIMIT:
             log.warning("outbox full for %s in chat %s; closing", self.user_id, self.chat_id)
             self._force_close(CloseCode.INTERNAL_ERROR)
+            return
+        self._enqueue(data)
+
+    def _enqueue(self, item: bytes | _Close) -> None:
+        self._outbox.append(item)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.conn_id}")
 
     def close(self, code: CloseCode, final: ServerMessage | None = None) -> None:
         """Send `final` (if any), then the close frame; later sends are dropped."""
@@ -79,33 +141,38 @@ class Connection:
             self.send(final)
         self.closing = True
         self.close_code = int(code)
-        try:
-            self._outbox.put_nowait(_Close(int(code), code.reason))
-        except asyncio.QueueFull:
+        if len(self._outbox) >= OUTBOX_LIMIT:
             self._force_close(code)
+        else:
+            self._enqueue(_Close(int(code), code.reason))
 
     def _force_close(self, code: CloseCode) -> None:
         self.closing = True
         self.close_code = int(code)
+        self._outbox.clear()
         if self._writer is not None:
             self._writer.cancel()
         task = asyncio.ensure_future(self.ws.close(code=int(code), message=code.reason.encode()))
         self.timers.append(task)  # keep a reference until the connection is dropped
 
     async def _write(self) -> None:
-        ws = self.ws
+        """Drain the outbox with backpressure (`send_frame` waits while the client is not
+        reading); exits when it is empty, so the next frame may go out directly again."""
+        ws, outbox = self.ws, self._outbox
+        opcode = WSMsgType.BINARY if self.binary else WSMsgType.TEXT
         try:
-            while True:
-                item = await self._outbox.get()
+            while outbox:
+                item = outbox.popleft()
                 if isinstance(item, _Close):
                     await ws.close(code=item.code, message=item.reason.encode())
                     return
-                if self.binary:
-                    await ws.send_bytes(encode(item, binary=True))  # type: ignore[arg-type]
-                else:
-                    await ws.send_frame(encode_json_bytes(item), WSMsgType.TEXT)
+                await ws.send_frame(item, opcode)
         except (ConnectionResetError, RuntimeError) as exc:
             log.debug("writer for %s stopped: %s", self.conn_id, exc)
+            outbox.clear()
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
     async def stop(self) -> None:
         """Wait for queued frames to go out (bounded), then stop the writer."""
@@ -113,8 +180,9 @@ class Connection:
             cancel = getattr(timer, "cancel", None)
             if cancel is not None and not isinstance(timer, asyncio.Task):
                 cancel()
-        if self._writer is not None and not self._writer.done():
+        writer = self._writer
+        if writer is not None and not writer.done():
             if not self.closing:
-                self._writer.cancel()
+                writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._writer, 5)
+                await asyncio.wait_for(writer, 5)

@@ -8,14 +8,16 @@ from presence messages, so relaying an offer or a candidate is one hop with no l
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgpack
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rooms import attendance, chatlog
 from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
@@ -29,13 +31,25 @@ from scheduling.store_chats import ChatRecord, get_chat
 from scheduling.store_events import EventRecord, require_event
 from signaling import messages as m
 from signaling.close_codes import CloseCode
-from signaling.codec import ErrorCode, decode_server, encode
+from signaling.codec import ErrorCode, decode_server, encode_json_bytes
 from signaling.connection import Connection
+from signaling.relay_glue import MediaRelayHub
 
 log = logging.getLogger("duet.signaling.node")
 
 SEAT_TTL_S = 90
 SETTLE_EVERY_S = 30
+# Events (join policy, media mode) change rarely; a join uses a copy at most this old. The chat
+# itself (state, slot) is read from the database on every join.
+EVENT_CACHE_S = 10.0
+# Joins this close to the room's close are written at once rather than batched, so a settler on
+# another node (which cannot flush this node's buffer) never runs before they are stored.
+WRITE_THROUGH_BEFORE_CLOSE = timedelta(seconds=15)
+# Seat TTL refreshes per Redis pipeline.
+REFRESH_BATCH = 500
+# During a join storm, re-freeze the heap every this many joins (see `_refreeze`); the settle
+# timer re-freezes after any join.
+REFREEZE_AFTER_JOINS = 1000
 
 # Server closes that end the room for both seats: each seat gets its own `room_closing`.
 _ROOM_CLOSES = frozenset({CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED})
@@ -88,6 +102,7 @@ class SignalingNode:
         clock: Clock,
         settings: NodeSettings,
         ice_servers_for: IceServersFor,
+        relay: MediaRelayHub | None = None,
     ) -> None:
         self.engine = engine
         self.broker = broker
@@ -98,6 +113,17 @@ class SignalingNode:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settle_timer: Any = None
         self.stats = {"relayed": 0, "joins": 0, "refused": 0}
+        # Relay mode (media_mode "relay"): media messages of those chats go to the hub instead.
+        self.relay = relay
+        if relay is not None:
+            relay.attach(
+                lambda chat, user, msg: self._deliver_local(chat, user, None, msg, None, None)
+            )
+        self.joins = attendance.JoinBuffer(engine)
+        self._events: dict[str, tuple[float, EventRecord]] = {}
+        self._frozen_at_joins = 0
+        # Set by `duet serve`, which froze its start-up heap: see `_refreeze`.
+        self.refreeze_heap = False
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -114,6 +140,10 @@ class SignalingNode:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self.joins.close()
+        except Exception:
+            log.exception("could not record the last joins at shutdown")
         await self.broker.close()
 
     def spawn(self, coro: Any, name: str) -> None:
@@ -135,21 +165,42 @@ class SignalingNode:
 
     async def _settle(self) -> None:
         try:
+            self._refreeze(1)
             await self._refresh_seats()
-            await attendance.settle_ended(self.engine, self.clock.now())
+            await attendance.settle_ended(self.engine, self.clock.now())  # flushes self.joins
         finally:
             self._schedule_settle()
 
+    def _refreeze(self, min_joins: int) -> None:
+        """Move the objects of sockets that joined since the last freeze out of the collector's
+        sight: with 10,000 sockets, full collections walking them paused the loop for seconds
+        (docs/performance.md, finding 2). `gc.freeze()` is O(1). A young collection first keeps
+        fresh garbage out of the permanent generation. Frozen objects are still freed by
+        reference counting; only cycles would stay for good, and a socket's life makes none
+        (tests/test_signaling_fast_paths.py).
+        """
+        joins = self.stats["joins"]
+        if not self.refreeze_heap or joins - self._frozen_at_joins < min_joins:
+            return
+        self._frozen_at_joins = joins
+        gc.collect(1)
+        gc.freeze()
+
     async def _refresh_seats(self) -> None:
-        """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed."""
-        for conn in list(self.local.values()):
-            if conn.joined and not conn.closing:
-                try:
-                    await self.broker.refresh_seat(
-                        conn.chat_id, conn.user_id, conn.conn_id, SEAT_TTL_S
-                    )
-                except BrokerUnavailable:
-                    return  # the listener rewrites every seat once the broker is back
+        """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed.
+
+        In pipelined batches: one awaited round trip per seat took 5,000 sequential round trips
+        per node every 30 s (docs/performance.md, finding 5)."""
+        seats = [
+            (conn.chat_id, conn.user_id, conn.conn_id)
+            for conn in list(self.local.values())
+            if conn.joined and not conn.closing
+        ]
+        for start in range(0, len(seats), REFRESH_BATCH):
+            try:
+                await self.broker.refresh_seats(seats[start : start + REFRESH_BATCH], SEAT_TTL_S)
+            except BrokerUnavailable:
+                return  # the listener rewrites every seat once the broker is back
 
     async def _rewrite_seats(self) -> None:
         """After the shared store came back empty (a Redis restart), write our live seats again."""
@@ -182,9 +233,15 @@ class SignalingNode:
     # --- delivery --------------------------------------------------------------------------------
 
     async def _deliver(self, payload: bytes) -> None:
-        """A payload from the broker: a message (or a close) for one seat on this node."""
+        """A payload from the broker: a message (or a close) for one seat on this node.
+
+        The message comes as the JSON frame the sending node encoded (`j`), written to the socket
+        as is: nodes trust each other, so decoding and validating it again was wasted work
+        (docs/performance.md, finding 4). `m` (msgpack) is what nodes before that sent."""
         env = msgpack.unpackb(payload)
-        msg = decode_server(env["m"]) if env.get("m") is not None else None
+        msg: m.ServerMessage | bytes | None = env.get("j")
+        if msg is None and env.get("m") is not None:
+            msg = decode_server(env["m"])
         self._deliver_local(
             env["c"], env["u"], env.get("x"), msg, env.get("close"), env.get("peer")
         )
@@ -194,10 +251,11 @@ class SignalingNode:
         chat_id: str,
         user_id: str,
         conn_id: str | None,
-        msg: m.ServerMessage | None,
+        msg: m.ServerMessage | bytes | None,
         close: int | None,
         peer: dict[str, Any] | None,
     ) -> None:
+        """`msg` is a message, or bytes: a message another node already encoded as JSON."""
         conn = self.local.get((chat_id, user_id))
         if conn is None or (conn_id is not None and conn.conn_id != conn_id):
             return
@@ -206,6 +264,9 @@ class SignalingNode:
             conn.peer_conn = peer["conn"]
             conn.peer_connected = peer["connected"]
             conn.peer_can_restart_ice = peer["ice"]
+        if isinstance(msg, bytes):
+            conn.send_json(msg)  # as close(code, final) does: the final message, then the close
+            msg = None
         if close is not None:
             conn.close(CloseCode(close), msg)
         elif msg is not None:
@@ -231,7 +292,7 @@ class SignalingNode:
             "c": chat_id,
             "u": user_id,
             "x": conn_id,
-            "m": None if msg is None else encode(msg, binary=True),
+            "j": None if msg is None else encode_json_bytes(msg),
             "close": None if close is None else int(close),
             "peer": peer,
         }
@@ -253,11 +314,16 @@ class SignalingNode:
         ttl = max(1, (ticket.expires_ms - to_ms(now)) // 1000 + 5)
         if not await self.broker.claim_once(f"ticket:{ticket.nonce}", ttl):
             raise JoinRefused(CloseCode.TICKET_USED)
+        # One read transaction for the chat, its event (when not cached) and the chat log:
+        # each transaction costs ~1 ms of CPU in aiosqlite hand-offs (docs/performance.md).
         async with read_tx(self.engine) as db:
             chat = await get_chat(db, ticket.chat_id)
-            event = None if chat is None else await require_event(db, chat.event_id)
-        if chat is None or event is None or chat.side_of(ticket.user_id) is None:
-            raise JoinRefused(CloseCode.NOT_A_MEMBER)
+            if chat is None or chat.side_of(ticket.user_id) is None:
+                raise JoinRefused(CloseCode.NOT_A_MEMBER)
+            event = await self._event(db, chat.event_id)
+            history, last_seq = await chatlog.since_in(
+                db, chat.id, msg.resume.last_seq if msg.resume else 0
+            )
         window = join_window(chat.view, event.join_policy, now)
         if not window.is_open:
             raise JoinRefused(
@@ -267,7 +333,19 @@ class SignalingNode:
                     JoinClosedReason.TOO_EARLY: CloseCode.TOO_EARLY,
                 }.get(window.reason, CloseCode.NOT_A_MEMBER)  # type: ignore[arg-type]
             )
-        await self._admit(conn, msg, chat, event, ticket.user_id, now)
+        await self._admit(conn, msg, chat, event, ticket.user_id, now, history, last_seq)
+
+    async def _event(self, db: AsyncConnection, event_id: str) -> EventRecord:
+        """The event from this node's short-lived cache, else from `db`."""
+        cached = self._events.get(event_id)
+        clock = time.monotonic()
+        if cached is not None and cached[0] > clock:
+            return cached[1]
+        event = await require_event(db, event_id)
+        if len(self._events) > 1000:
+            self._events.clear()
+        self._events[event_id] = (clock + EVENT_CACHE_S, event)
+        return event
 
     async def _admit(
         self,
@@ -277,6 +355,8 @@ class SignalingNode:
         event: EventRecord,
         user_id: str,
         now: datetime,
+        history: list[chatlog.StoredMessage],
+        last_seq: int,
     ) -> None:
         assert chat.starts_at is not None and chat.ends_at is not None
         conn.chat_id, conn.user_id = chat.id, user_id
@@ -315,7 +395,10 @@ class SignalingNode:
             old.closing = True  # replaced on this node: its close is on the way
         self.local[(chat.id, user_id)] = conn
         conn.joined = True
-        await attendance.record_join(self.engine, chat.id, user_id, now)
+        times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
+        self.joins.add(chat.id, user_id, now)
+        if times.closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
+            await self.joins.flush()
         peer_seat = await self.broker.get_seat(chat.id, peer_id)
         peer_connected = peer_seat is not None and peer_seat.state == SeatState.CONNECTED
         resume = msg.resume
@@ -332,25 +415,27 @@ class SignalingNode:
             action = "ice_restart"
         else:
             action = "new_connection"
+        relay = self.relay if event.media_mode == "relay" else None
+        if relay is not None and action == "ice_restart":
+            action = "new_connection"  # the relay's aiortc peers cannot restart ICE
         if peer_seat is not None:
             conn.peer_node, conn.peer_conn = peer_seat.node_id, peer_seat.conn_id
             conn.peer_connected, conn.peer_can_restart_ice = (
                 peer_connected,
                 peer_seat.can_restart_ice,
             )
-        history, last_seq = await chatlog.since(
-            self.engine, chat.id, resume.last_seq if resume else 0
-        )
-        times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
         offerer = user_id == chat.employee_id
+        if relay is not None:
+            relay.admitted(chat.id, action)
         conn.send(
             m.Joined(
                 you=m.You(
                     user_id=user_id, role="employee" if offerer else "participant", name=my_name
                 ),
                 peer=_peer_info(peer_id, peer_name, peer_seat),
-                polite=not offerer,
-                offerer=offerer,
+                # In relay mode each client offers to the (impolite) relay: docs/protocol.md 6.
+                polite=relay is not None or not offerer,
+                offerer=relay is not None or offerer,
                 media_action=action,  # type: ignore[arg-type]
                 history=tuple(_entry(h) for h in history),
                 last_seq=last_seq,
@@ -363,6 +448,7 @@ class SignalingNode:
         )
         self._schedule_room_timers(conn, times.closes_at, now)
         self.stats["joins"] += 1
+        self._refreeze(REFREEZE_AFTER_JOINS)
         if peer_connected and peer_seat is not None:
             await self._to_seat(
                 peer_seat.node_id,
@@ -413,6 +499,9 @@ class SignalingNode:
 
     async def _handle(self, conn: Connection, msg: m.ClientMessage) -> None:
         if isinstance(msg, m.Offer | m.Answer | m.Candidate | m.IceRestartRequest):
+            if self.relay is not None and conn.chat_id in self.relay.chats:
+                self.relay.handle(conn, msg)  # queued for the relay peer; never awaits it
+                return
             if not conn.peer_connected:
                 conn.send(
                     m.Error(
@@ -433,11 +522,12 @@ class SignalingNode:
                     )
                 )
                 return
-            relayed = m.relay(msg)
+            # Not `m.relay(msg)`: the client message encodes exactly as its relayed form (checked
+            # by tests/test_signaling_fast_paths.py); rebuilding the dataclass cost ~10 µs each.
             self.stats["relayed"] += 1
             await self._to_seat(
-                conn.peer_node, conn.chat_id, conn.peer_id, relayed, conn_id=conn.peer_conn
-            )
+                conn.peer_node, conn.chat_id, conn.peer_id, msg, conn_id=conn.peer_conn
+            )  # type: ignore[arg-type]
         elif isinstance(msg, m.MediaState | m.TrackInfo):
             seat = self._own_seat(conn)
             if isinstance(msg, m.MediaState):
@@ -446,7 +536,13 @@ class SignalingNode:
                 seat = replace(seat, tracks={**seat.tracks, msg.mid: msg.purpose})
             conn.seat = seat
             await self.broker.put_seat(conn.chat_id, conn.user_id, seat, SEAT_TTL_S)
-            if conn.peer_connected:
+            if (
+                isinstance(msg, m.TrackInfo)
+                and self.relay is not None
+                and conn.chat_id in self.relay.chats
+            ):
+                self.relay.handle(conn, msg)  # the relay labels by mids on the peer's connection
+            elif conn.peer_connected:
                 await self._to_seat(
                     conn.peer_node, conn.chat_id, conn.peer_id, m.relay(msg), conn_id=conn.peer_conn
                 )
@@ -503,11 +599,13 @@ class SignalingNode:
             if conn.closing and conn.close_code in _ROOM_CLOSES:
                 # Both seats got their own room_closing; nobody is waiting for anyone.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+                self._relay_vacated(conn.chat_id)
                 return
             if conn.left or (conn.closing and conn.close_code not in _RECONNECTING_CLOSES):
                 # A leave, or a close the client will not retry (1003, 1008, 1009, 4010): the
                 # seat is empty now, so the peer must not keep relaying to it.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+                self._relay_vacated(conn.chat_id)
                 if conn.peer_connected:
                     await self._to_seat(
                         conn.peer_node,
@@ -549,6 +647,7 @@ class SignalingNode:
         if seat is None or seat.conn_id != conn.conn_id or seat.state != SeatState.RECONNECTING:
             return  # resumed (or replaced) in time
         await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
+        self._relay_vacated(conn.chat_id)
         peer = await self.broker.get_seat(conn.chat_id, conn.peer_id)
         if peer is not None and peer.state == SeatState.CONNECTED:
             await self._to_seat(
@@ -560,6 +659,11 @@ class SignalingNode:
                 peer={"node": "", "conn": "", "connected": False, "ice": True},
             )
 
+    def _relay_vacated(self, chat_id: str) -> None:
+        """A seat is empty for good: its relay room (if any) has nobody to forward to."""
+        if self.relay is not None and chat_id in self.relay.chats:
+            self.relay.vacated(chat_id)
+
     # --- the scheduling side changed a chat ------------------------------------------------------
 
     async def chat_changed(self, chat: ChatRecord) -> None:
@@ -570,6 +674,7 @@ class SignalingNode:
             code, reason = CloseCode.RESCHEDULED, "rescheduled"
         else:
             return
+        self._relay_vacated(chat.id)
         for user_id in (chat.employee_id, chat.participant_id):
             try:
                 seat = await self.broker.get_seat(chat.id, user_id)

@@ -74,7 +74,6 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = Connection(ws, binary=ws.ws_protocol == m.SUBPROTOCOL_MSGPACK)
-    conn.start()
     try:
         if await _join(node, conn):
             await _serve(node, conn, ConnectionLimits())

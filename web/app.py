@@ -8,24 +8,37 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
+from media.ice import IceServer
 from rooms.broker import Broker
 from rooms.broker_memory import MemoryBroker
 from rooms.broker_redis import RedisBroker
 from scheduling.clock import Clock, SystemClock
 from scheduling.db import make_engine, migrate
 from signaling.node import NodeSettings, SignalingNode
+from signaling.relay_glue import ROOM_MAX_LIFETIME_S, MediaRelayHub
 from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
-from web import api_availability, api_chats, api_dev, api_events, api_join, api_system
+from web import (
+    api_availability,
+    api_chats,
+    api_dev,
+    api_events,
+    api_join,
+    api_precall,
+    api_system,
+)
 from web.api_join import ice_servers
+from web.api_precall import precall_context, precall_ice_servers
 from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
 from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
 from web.problems import problem_middleware
+from web.static_routes import add_static_routes
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -34,6 +47,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     yield
     await engine.dispose()
+
+
+# TURN identity of the relay's own peers (kept apart from people's credentials in coturn logs).
+RELAY_TURN_USER = "duet-relay-server"
 
 
 def _broker(config: Config, clock: Clock) -> Broker:
@@ -46,18 +63,28 @@ def _broker(config: Config, clock: Clock) -> Broker:
 async def _signaling(app: web.Application) -> AsyncIterator[None]:
     """The live side: broker, signaling node, and the hook that closes rooms on cancel."""
     config = app[CONFIG]
+    clock = app[CLOCK]
+
+    def relay_ice() -> list[IceServer]:
+        expires = clock.now() + timedelta(seconds=ROOM_MAX_LIFETIME_S)
+        return precall_ice_servers(config, RELAY_TURN_USER, expires)
+
+    # Each relayed call holds two server peers (docs/performance.md, "Relay mode").
+    relay = MediaRelayHub(relay_ice, max(1, config.max_server_peers // 2))
     node = SignalingNode(
         app[ENGINE],
-        _broker(config, app[CLOCK]),
-        app[CLOCK],
+        _broker(config, clock),
+        clock,
         NodeSettings(secret=config.jwt_secret, reconnect_grace_s=config.reconnect_grace_s),
         lambda chat, user_id, expires: ice_servers(config, chat, user_id, expires),
+        relay=relay,
     )
     await node.start()
     app[NODE] = node
     app[CHAT_CHANGED] = node.chat_changed
     yield
     await node.close()
+    await relay.close()
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
@@ -78,7 +105,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[WS_SETTINGS] = WsSettings(config.allowed_origins, config.heartbeat_s, config.max_msg_size)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
+    app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
     for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)
+    app.add_routes(api_precall.routes)
+    add_static_routes(app)
     return app

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from scheduling.clock import SystemClock
 from scheduling.db import make_engine, migrate
+from signaling.ws import NODE
 from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
@@ -38,11 +39,14 @@ async def _prepare_demo(config: Config) -> str:
         await engine.dispose()
 
 
-async def _freeze_heap(_app: web.Application) -> None:
+async def _freeze_heap(app: web.Application) -> None:
     """Move start-up objects out of the collector's sight: with many connections, full
-    collections over them paused the loop for hundreds of ms (docs/operations.md)."""
+    collections over them paused the loop for hundreds of ms (docs/operations.md). The
+    signaling node then re-freezes as sockets join (`SignalingNode._refreeze`): one start-up
+    freeze left every socket's objects to full collections, seconds each at 10,000 sockets."""
     gc.collect()
     gc.freeze()
+    app[NODE].refreeze_heap = True
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

@@ -7,6 +7,7 @@ not silently fall back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -43,7 +44,8 @@ class Config:
     reconnect_grace_s: int = 60
     heartbeat_s: float = 20.0
     max_msg_size: int = 64 * 1024
-    max_server_peers: int = 20
+    # Server-side aiortc peers (pre-call checks, relay): each costs up to ~30% of a core.
+    max_server_peers: int = 4
     precall_max_s: int = 60
     log_level: str = "INFO"
     static_dir: str = field(default="")
@@ -63,13 +65,20 @@ class Config:
         if self.jwt_secret:
             return self
         path = Path(self.secret_file)
-        if path.exists():
-            secret = path.read_text().strip()
-        else:
+        if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            secret = secrets.token_urlsafe(48)
-            path.write_text(secret)
-            path.chmod(0o600)
+            # Created 0600 from the first byte: write-then-chmod would leave it readable a moment.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another node created it just now: share its secret
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        secret = path.read_text().strip()
+        if not secret:
+            # An empty HS256 key would sign tokens anyone can forge.
+            raise ConfigError(f"{path} holds no secret; delete it or set jwt_secret")
         return dataclasses.replace(self, jwt_secret=secret)
 
 
@@ -89,8 +98,13 @@ def _coerce(name: str, raw: Any) -> Any:
                 return False
             raise ValueError(raw)
         if isinstance(default, int):
+            # A TOML `true` or `8080.5` must not quietly become port 1 or 8080.
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise TypeError(raw)
             return int(raw)
         if isinstance(default, float):
+            if isinstance(raw, bool):
+                raise TypeError(raw)
             return float(raw)
         if isinstance(default, tuple):
             if isinstance(raw, list | tuple):

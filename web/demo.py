@@ -303,7 +303,13 @@ async def _shift_days(conn: AsyncConnection, now: datetime) -> None:
         )
     ).all()
     # Release slots first so the overlap triggers compare shifted rows only with shifted rows.
-    await conn.execute(chats.update().where(chats.c.event_id == DEMO_EVENT_ID).values(slot_id=None))
+    # The live chat keeps its slot: `_place_live_chat` frees and deletes that slot by its id, and
+    # an orphaned one would stay published (eating the quota) and block the new live slot.
+    await conn.execute(
+        chats.update()
+        .where(chats.c.event_id == DEMO_EVENT_ID, chats.c.id != LIVE_CHAT_ID)
+        .values(slot_id=None)
+    )
     for table, cols in ((slots, ("starts_at", "ends_at")), (chats, ("starts_at", "ends_at"))):
         rows = (
             await conn.execute(

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from media.precall import PrecallService
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from web.config import Config
@@ -16,3 +17,5 @@ CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 # Called after a chat changed state or slot, so live rooms can close or move at once.
 CHAT_CHANGED = web.AppKey("chat_changed", Callable[[ChatRecord], Awaitable[None]])
+# Pre-call checks: the bounded pool of server-side peers and their recent verdicts.
+PRECALL = web.AppKey("precall", PrecallService)

@@ -274,6 +274,69 @@ SCHEMAS: dict[str, Any] = {
         },
     ),
     "ChatList": _obj(["now", "chats"], now=_TIME, chats={"type": "array", "items": _ref("Chat")}),
+    "PrecallSetup": _obj(
+        ["ice_servers", "max_duration_s"],
+        ice_servers={"type": "array", "items": _ref("IceServer")},
+        max_duration_s=_INT,
+    ),
+    "PrecallOffer": _obj(["sdp", "type"], sdp=_STR, type={"const": "offer"}),
+    "PrecallAnswer": _obj(
+        ["id", "sdp", "type", "expires_in_s"],
+        id=_STR,
+        sdp=_STR,
+        type={"const": "answer"},
+        expires_in_s=_INT,
+    ),
+    "PrecallVerdict": _obj(
+        [
+            "id",
+            "state",
+            "closed_reason",
+            "elapsed_s",
+            "expires_in_s",
+            "camera",
+            "microphone",
+            "connection",
+            "path",
+            "rtt_ms",
+            "loss_pct",
+            "bitrate_kbps",
+            "video",
+            "audio",
+            "summary",
+        ],
+        id=_STR,
+        state={"enum": ["connecting", "connected", "failed", "closed"]},
+        closed_reason={
+            "enum": [
+                None,
+                "deleted",
+                "time_limit",
+                "disconnected",
+                "connection_failed",
+                "shutdown",
+                "abandoned",
+            ]
+        },
+        elapsed_s={"type": "number"},
+        expires_in_s=_INT,
+        camera={"enum": ["checking", "ok", "no_frames", "unknown"]},
+        microphone={"enum": ["checking", "ok", "silent", "no_audio", "unknown"]},
+        connection={"enum": ["checking", "good", "fair", "poor", "failed", "unknown"]},
+        path={"enum": ["direct", "turn", "unknown"]},
+        rtt_ms={"type": ["number", "null"]},
+        loss_pct={"type": ["number", "null"]},
+        bitrate_kbps={"type": ["integer", "null"]},
+        video=_obj(
+            ["frames", "width", "height", "fps"],
+            frames=_INT,
+            width={"type": ["integer", "null"]},
+            height={"type": ["integer", "null"]},
+            fps={"type": ["number", "null"]},
+        ),
+        audio=_obj(["frames", "peak_dbfs"], frames=_INT, peak_dbfs={"type": ["number", "null"]}),
+        summary=_STR,
+    ),
     "History": _obj(
         ["chat_id", "history"],
         chat_id=_STR,
@@ -359,7 +422,15 @@ def _paths() -> dict[str, Any]:
         "/healthz": {"get": _op("Liveness", _ok(_obj(["status"], status=_STR)), auth=False)},
         "/readyz": {
             "get": _op(
-                "Readiness (database reachable)", _ok(_obj(["status"], status=_STR)), auth=False
+                "Readiness (database reachable)",
+                _ok(_obj(["status"], status=_STR))
+                | {
+                    "503": {
+                        "description": "The database does not answer (code not_ready)",
+                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                    }
+                },
+                auth=False,
             )
         },
         "/api/v1/openapi.json": {"get": _op("This document", _ok({"type": "object"}), auth=False)},
@@ -570,6 +641,29 @@ def _paths() -> dict[str, Any]:
                     },
                 },
             }
+        },
+        "/api/v1/precall": {
+            "get": _op(
+                "Before a pre-call check: the ICE servers for the offer and the check's length",
+                _ok("PrecallSetup"),
+            ),
+            "post": _op(
+                "Start a pre-call check: send the offer once ICE gathering is complete (the server takes no trickled candidates); the server answers, mirrors camera and mic back, and grades them (503 when too many checks run)",
+                _ok("PrecallAnswer", "Created", "201"),
+                "PrecallOffer",
+            ),
+        },
+        "/api/v1/precall/{check_id}": {
+            "get": _op(
+                "The pre-call verdict so far (or the final one, for ~2 minutes after it ended)",
+                _ok("PrecallVerdict"),
+                params=_path("check_id"),
+            ),
+            "delete": _op(
+                "End a pre-call check and get its final verdict",
+                _ok("PrecallVerdict"),
+                params=_path("check_id"),
+            ),
         },
         "/api/v1/chats/{chat_id}/history": {
             "get": _op("Who moved the chat when", _ok("History"), params=_path("chat_id"))

@@ -42,6 +42,7 @@ _TITLES = {
     422: "Invalid field",
     429: "Too many requests",
     500: "Server error",
+    503: "Service unavailable",
 }
 
 

@@ -1,0 +1,136 @@
+// #/chat/<id>: the pre-join check (camera preview, mic level, device pickers, a connection
+// test against Duet's server), then the call.
+
+import { api } from '../api.js';
+import { h, replace } from '../dom.js';
+import { slotRange, initials } from '../format.js';
+import { joinControl } from '../join_control.js';
+import { alertBox, loading, showError } from '../ui.js';
+import { CallSession } from './call_session.js';
+import { MicMeter, listDevices, openLocalMedia } from './local_media.js';
+import { PrecallPanel } from './precall_panel.js';
+
+export async function renderCall(root, { params, scope, user }) {
+  const chatId = params[0];
+  const home = `#/${user.role}${user.role === 'participant' ? '/schedule' : '/confirmed'}`;
+  replace(root, loading('Opening the chat…'));
+  const chat = await api.get(`/chats/${chatId}`);
+  const event = await api.get(`/events/${chat.event_id}`);
+  const peer = user.id === chat.employee.id ? chat.participant : chat.employee;
+
+  const info = h('div', { class: 'precheck-info' },
+    h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peer.name)),
+    h('h1', {}, `Chat with ${peer.name}`),
+    h('p', { class: 'muted' }, slotRange(chat.slot, event.timezone)));
+
+  if (chat.state !== 'confirmed' || chat.join.reason === 'ended' || chat.join.reason === 'cancelled') {
+    replace(root, h('section', { class: 'precheck card' }, info,
+      alertBox(chat.join.message || 'This chat cannot be joined.', 'info'),
+      h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+    return;
+  }
+
+  // Pre-join check
+  const preview = h('video', { id: 'preview-video', autoplay: true, playsInline: true, muted: true, 'aria-label': 'Your camera preview' });
+  const meterFill = h('span', { class: 'meter-fill', id: 'mic-level' });
+  const meter = new MicMeter(meterFill);
+  scope.onDispose(() => meter.close());
+  const errors = h('div', { id: 'join-errors' });
+  const mediaNote = h('div');
+  const cameraSelect = h('select', { id: 'camera-select', 'aria-label': 'Camera' });
+  const micSelect = h('select', { id: 'mic-select', 'aria-label': 'Microphone' });
+  const speakerSelect = h('select', { id: 'speaker-select', 'aria-label': 'Speaker' });
+  const micOn = h('input', { type: 'checkbox', checked: true, id: 'join-mic' });
+  const cameraOn = h('input', { type: 'checkbox', checked: true, id: 'join-camera' });
+  let stream = new MediaStream();
+  let handedOver = false;
+  scope.onDispose(() => {
+    if (!handedOver) for (const t of stream.getTracks()) t.stop();
+  });
+
+  async function open(ids) {
+    for (const t of stream.getTracks()) t.stop();
+    const result = await openLocalMedia(ids);
+    stream = result.stream;
+    preview.srcObject = stream;
+    meter.attach(stream.getAudioTracks()[0]);
+    replace(mediaNote, result.error ? alertBox(result.error, 'warn') : null);
+    const { cameras, mics, speakers } = await listDevices();
+    const fill = (select, list, track) => {
+      const current = track ? track.getSettings().deviceId : '';
+      replace(select, list.map((d) => h('option', { value: d.id, selected: d.id === current }, d.label)));
+      select.disabled = !list.length;
+    };
+    fill(cameraSelect, cameras, stream.getVideoTracks()[0]);
+    fill(micSelect, mics, stream.getAudioTracks()[0]);
+    fill(speakerSelect, speakers, null);
+    speakerSelect.closest('label').hidden = !speakers.length || !('setSinkId' in HTMLMediaElement.prototype);
+  }
+  let mediaReady = Promise.resolve();
+  const precall = new PrecallPanel({
+    getStream: async () => {
+      await mediaReady.catch(() => {});
+      return stream;
+    },
+    scope,
+  });
+  const reopen = () => {
+    precall.cancel(); // its connection sends the tracks being replaced
+    mediaReady = open({ cameraId: cameraSelect.value, micId: micSelect.value });
+    return mediaReady;
+  };
+  cameraSelect.addEventListener('change', reopen);
+  micSelect.addEventListener('change', reopen);
+  scope.listen(document, 'pointerdown', () => meter.context && meter.context.resume().catch(() => {}));
+
+  async function startCall(button) {
+    replace(errors);
+    precall.cancel();
+    button.disabled = true;
+    button.classList.add('is-busy');
+    button.textContent = 'Joining…';
+    await mediaReady.catch(() => {}); // the camera may still be starting
+    if (scope.disposed) return;
+    for (const t of stream.getAudioTracks()) t.enabled = micOn.checked;
+    for (const t of stream.getVideoTracks()) t.enabled = cameraOn.checked;
+    meter.detach();
+    handedOver = true;
+    const session = new CallSession({
+      chat,
+      user,
+      media: { stream, mic: micOn.checked && stream.getAudioTracks().length > 0, camera: cameraOn.checked && stream.getVideoTracks().length > 0, speakerId: speakerSelect.value },
+      root,
+      scope,
+      home,
+      timeZone: event.timezone,
+      onJoinFailed: (sentence) => {
+        handedOver = false;
+        showError(errors, new Error(sentence));
+        button.classList.remove('is-busy');
+        button.textContent = 'Join now';
+        button.disabled = false;
+        reopen();
+      },
+    });
+    session.start();
+  }
+
+  const join = joinControl(chat, { scope, timeZone: event.timezone, onJoin: startCall, label: 'Join now' });
+  const field = (label, input) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input);
+  replace(root, h('section', { class: 'precheck' },
+    h('div', { class: 'precheck-media card' },
+      h('div', { class: 'preview-frame' }, preview),
+      h('div', { class: 'mic-meter' }, h('span', { class: 'field-label' }, 'Microphone level'), h('div', { class: 'meter' }, meterFill)),
+      mediaNote,
+      precall.root),
+    h('div', { class: 'precheck-side card' },
+      info,
+      chat.answer ? h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, 'Topic: '), chat.answer) : null,
+      h('div', { class: 'form-grid one' }, field('Camera', cameraSelect), field('Microphone', micSelect), field('Speaker', speakerSelect)),
+      h('div', { class: 'row' }, h('label', { class: 'check' }, micOn, 'Join with microphone on'), h('label', { class: 'check' }, cameraOn, 'Join with camera on')),
+      errors,
+      join,
+      h('a', { class: 'link-button', href: home }, 'Back to my chats'))));
+  mediaReady = open({});
+  await mediaReady;
+}

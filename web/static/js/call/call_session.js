@@ -1,0 +1,411 @@
+// One person in one call: the signaling socket, the peer connection, the chat and the screen,
+// following docs/protocol.md. Exposed as window.duetCall for tests and debugging.
+
+import { syncServerClock } from '../server_clock.js';
+import { toast } from '../ui.js';
+import { ChatPanel } from './chat_panel.js';
+import { CallView, endedView } from './call_view.js';
+import { PeerLink } from './peer_link.js';
+import { SignalingSocket } from './signaling_socket.js';
+import { listDevices, openTrack } from './local_media.js';
+import { h, replace } from '../dom.js';
+
+const WAS_IN_CALL = 'duet.in-call.';
+
+export class CallSession {
+  /** chat: the REST chat; media: {stream, mic, camera, speakerId}; root: where the call renders */
+  constructor({ chat, user, media, root, scope, onJoinFailed, home, timeZone }) {
+    this.chat = chat;
+    this.user = user;
+    this.stream = media.stream;
+    this.flags = { mic: media.mic, camera: media.camera, screen: false };
+    this.speakerId = media.speakerId || '';
+    this.root = root;
+    this.scope = scope;
+    this.onJoinFailed = onJoinFailed;
+    this.home = home;
+    this.peer = null; // PeerInfo from the server
+    this.peerMedia = null;
+    this.link = null;
+    this.joined = null;
+    this.screenTrack = null;
+    this.endsAtMono = 0;
+    this.queue = Promise.resolve();
+    this.ended = false;
+    this.inCall = false;
+    this.log = [];
+    this.supportUrl = '';
+    const peerName = user.id === chat.employee.id ? chat.participant.name : chat.employee.name;
+    this.peerName = peerName;
+    this.chatPanel = new ChatPanel({
+      myId: user.id,
+      names: { [chat.employee.id]: chat.employee.name, [chat.participant.id]: chat.participant.name },
+      send: (msg) => this.socket.send(msg),
+      onUnread: (count) => this.view && this.view.setUnread(count),
+      timeZone,
+    });
+    this.socket = new SignalingSocket({
+      chatId: chat.id,
+      onMessage: (msg) => this.enqueue(msg),
+      onStatus: (status) => this.socketStatus(status),
+      onFatal: (sentence) => this.fatal(sentence),
+      getResume: (reconnecting) => this.resumeFor(reconnecting),
+      onClose: (code) => this.log.push(`closed:${code}`),
+      onGrant: (grant) => {
+        this.supportUrl = grant.support_url || '';
+      },
+    });
+    scope.onDispose(() => this.hangUp(false));
+    window.duetCall = this.testHooks();
+  }
+
+  testHooks() {
+    const session = this;
+    return {
+      get pc() { return session.link ? session.link.pc : null; },
+      get ws() { return session.socket.ws; },
+      get state() {
+        return {
+          inCall: session.inCall,
+          ended: session.ended,
+          peer: session.peer,
+          peerMedia: session.peerMedia,
+          flags: { ...session.flags },
+          offerer: session.joined ? session.joined.offerer : null,
+          endsAt: session.joined ? session.joined.ends_at : null,
+          polite: session.joined ? session.joined.polite : null,
+          log: session.log.slice(),
+        };
+      },
+      messages: () => session.chatPanel.messages(),
+    };
+  }
+
+  start() {
+    this.socket.start();
+  }
+
+  resumeFor(reconnecting) {
+    if (reconnecting) {
+      return { last_seq: this.chatPanel.resumeSeq, media_kept: Boolean(this.link && this.link.pc.connectionState !== 'closed') };
+    }
+    // After a page reload: take our seat back, with the whole chat (nothing shown yet).
+    if (sessionStorage.getItem(WAS_IN_CALL + this.chat.id)) return { last_seq: 0, media_kept: false };
+    return null;
+  }
+
+  enqueue(msg) {
+    this.log.push(msg.type);
+    if (this.log.length > 1000) this.log.splice(0, 500);
+    this.queue = this.queue.then(() => this.handle(msg)).catch((err) => console.warn('call message failed', msg.type, err));
+  }
+
+  async handle(msg) {
+    if (this.ended) return;
+    switch (msg.type) {
+      case 'joined': return this.onJoined(msg);
+      case 'peer_joined':
+        this.setPeer(msg.peer);
+        return this.mediaAction(msg.media_action);
+      case 'peer_left':
+        this.peer = { ...this.peer, present: false, state: 'absent' };
+        this.closeLink();
+        this.view.setStatus('absent', msg.reason === 'left' ? `${this.peerName} left the chat` : `${this.peerName} lost the connection`);
+        this.view.setPlaceholderText(msg.reason === 'left' ? `${this.peerName} left. They can join again while the chat is open.` : `Waiting for ${this.peerName} to come back…`);
+        return this.renderRemote();
+      case 'peer_reconnecting':
+        this.peer = { ...this.peer, state: 'reconnecting' };
+        this.view.setStatus('reconnecting', `${this.peerName} is reconnecting…`);
+        return undefined;
+      case 'offer':
+      case 'answer':
+        if (!this.link) this.newLink();
+        return this.link.onDescription(msg);
+      case 'candidate':
+        return this.link && this.link.onCandidate(msg);
+      case 'track_info':
+        if (!this.link) this.newLink();
+        return this.link.onTrackInfo(msg);
+      case 'media_state':
+        this.peerMedia = { mic: msg.mic, camera: msg.camera, screen: msg.screen };
+        this.view.setPeerFlags(this.peerMedia);
+        return this.renderRemote();
+      case 'ice_restart_request':
+        return this.link && this.link.restartIce();
+      case 'chat_message':
+        if (this.chatPanel.addMessage(msg)) this.socket.drop(); // a gap: resume fills it
+        return undefined;
+      case 'chat_ack':
+        return this.chatPanel.onAck(msg);
+      case 'time_warning':
+        return this.timeWarning(msg.seconds_left);
+      case 'room_closing':
+        return this.finish('The chat has ended', msg.message, false);
+      case 'replaced':
+        return this.finish('Continued elsewhere', msg.message, true);
+      case 'error':
+        if (msg.code !== 'peer_absent') toast(msg.message, 'error');
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  onJoined(msg) {
+    this.joined = msg;
+    syncServerClock(msg.now);
+    sessionStorage.setItem(WAS_IN_CALL + this.chat.id, '1');
+    if (!this.inCall) this.showCall();
+    this.endsAtMono = performance.now() + msg.seconds_left * 1000;
+    this.tick();
+    this.chatPanel.applyHistory(msg.history);
+    this.chatPanel.resendPending();
+    this.setPeer(msg.peer);
+    this.sendMediaState();
+    return this.mediaAction(msg.media_action);
+  }
+
+  setPeer(peer) {
+    this.peer = peer;
+    this.peerMedia = peer.media_state;
+    this.view.setPeerFlags(peer.present ? peer.media_state : null);
+    if (peer.state === 'connected') {
+      const mediaUp = this.link && this.link.pc.connectionState === 'connected';
+      this.view.setStatus('connected', mediaUp ? `Connected with ${this.peerName}` : `${this.peerName} is here`);
+    }
+    else if (peer.state === 'reconnecting') this.view.setStatus('reconnecting', `${this.peerName} is reconnecting…`);
+    else {
+      this.view.setStatus('absent', `Waiting for ${this.peerName}`);
+      this.view.setPlaceholderText(`Waiting for ${this.peerName} to join…`);
+    }
+    this.renderRemote();
+  }
+
+  mediaAction(action) {
+    if (action === 'new_connection') {
+      this.closeLink();
+      this.newLink();
+    } else if (action === 'ice_restart') {
+      if (!this.link) this.newLink();
+      else if (this.joined.offerer) this.link.restartIce();
+    }
+  }
+
+  newLink() {
+    this.link = new PeerLink({
+      iceServers: this.joined.ice_servers,
+      polite: this.joined.polite,
+      offerer: this.joined.offerer,
+      send: (msg) => this.socket.send(msg),
+      onRemote: () => this.renderRemote(),
+      onState: (state) => this.mediaStatus(state),
+    });
+    this.link.start(this.stream, this.flags.screen ? this.screenTrack : null);
+  }
+
+  closeLink() {
+    if (this.link) this.link.close();
+    this.link = null;
+    this.renderRemote();
+  }
+
+  renderRemote() {
+    if (!this.view) return;
+    const remote = this.link ? this.link.remote() : { camera: null, screen: null, audio: null };
+    this.view.showRemote(remote, this.peerMedia, Boolean(this.peer && this.peer.present));
+  }
+
+  mediaStatus(state) {
+    if (!this.view || !this.peer || this.peer.state !== 'connected') return;
+    if (state === 'connected') this.view.setStatus('connected', `Connected with ${this.peerName}`);
+    else if (state === 'connecting' || state === 'new') this.view.setStatus('connecting', 'Connecting media…');
+    else if (state === 'disconnected' || state === 'failed') this.view.setStatus('reconnecting', 'Media reconnecting…');
+    this.renderRemote();
+  }
+
+  socketStatus(status) {
+    if (!this.view) return;
+    if (status === 'reconnecting') {
+      this.view.setStatus('reconnecting', 'You are reconnecting…');
+      this.view.showBanner('Connection lost. Reconnecting…', 'warn');
+    } else if (status === 'open') {
+      this.view.showBanner('');
+    }
+  }
+
+  sendMediaState() {
+    this.socket.send({ type: 'media_state', ...this.flags });
+    if (this.view) this.view.setLocalFlags(this.flags);
+  }
+
+  tick() {
+    const seconds = Math.max(0, Math.ceil((this.endsAtMono - performance.now()) / 1000));
+    this.view.setTimeLeft(seconds);
+  }
+
+  timeWarning(secondsLeft) {
+    this.endsAtMono = performance.now() + secondsLeft * 1000;
+    const minutes = Math.round(secondsLeft / 60);
+    const text = secondsLeft <= 60 ? 'One minute left. Time to wrap up.' : `${minutes} minutes left in this chat.`;
+    this.view.showBanner(text, secondsLeft <= 60 ? 'danger' : 'warn');
+    toast(text, 'info');
+  }
+
+  showCall() {
+    this.inCall = true;
+    this.view = new CallView({
+      peerName: this.peerName,
+      myName: this.user.name,
+      supportUrl: this.supportUrl,
+      chatPanel: this.chatPanel,
+      handlers: {
+        toggleMic: () => this.toggle('mic'),
+        toggleCamera: () => this.toggle('camera'),
+        toggleScreen: () => (this.flags.screen ? this.stopScreen() : this.startScreen()),
+        toggleChat: () => this.toggleChat(),
+        leave: () => this.leave(),
+      },
+    });
+    this.view.localVideo.srcObject = this.stream;
+    this.view.setLocalFlags(this.flags);
+    replace(this.root, this.view.root);
+    document.body.classList.add('in-call');
+    this.scope.onDispose(() => document.body.classList.remove('in-call'));
+    this.scope.every(1000, () => this.tick());
+    // The chat drawer is closed by default on narrow screens; unread counts while it is hidden.
+    const narrow = window.matchMedia('(max-width: 860px)');
+    const visible = () => !document.hidden && (!narrow.matches || this.view.root.classList.contains('chat-open'));
+    this.chatVisible = visible;
+    this.chatPanel.setVisible(visible());
+    this.scope.listen(document, 'visibilitychange', () => this.chatPanel.setVisible(visible()));
+    this.scope.listen(narrow, 'change', () => this.chatPanel.setVisible(visible()));
+    this.fillDevices();
+  }
+
+  toggleChat() {
+    this.view.root.classList.toggle('chat-open');
+    this.chatPanel.setVisible(this.chatVisible());
+  }
+
+  toggle(kind) {
+    this.flags[kind] = !this.flags[kind];
+    const tracks = kind === 'mic' ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
+    for (const track of tracks) track.enabled = this.flags[kind];
+    this.sendMediaState();
+  }
+
+  async startScreen() {
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10, max: 15 } }, audio: false });
+    } catch (err) {
+      if (err && err.name !== 'NotAllowedError') toast('Your screen could not be shared. Please try again.', 'error');
+      return;
+    }
+    const track = stream.getVideoTracks()[0];
+    track.contentHint = 'detail';
+    track.addEventListener('ended', () => this.stopScreen());
+    this.screenTrack = track;
+    this.flags.screen = true;
+    if (this.link) await this.link.startScreen(track);
+    this.sendMediaState();
+  }
+
+  async stopScreen() {
+    if (!this.flags.screen) return;
+    this.flags.screen = false;
+    if (this.link) await this.link.stopScreen();
+    if (this.screenTrack) this.screenTrack.stop();
+    this.screenTrack = null;
+    this.sendMediaState();
+  }
+
+  async fillDevices() {
+    const { cameras, mics, speakers } = await listDevices();
+    const current = (kind) => {
+      const track = kind === 'video' ? this.stream.getVideoTracks()[0] : this.stream.getAudioTracks()[0];
+      return track ? track.getSettings().deviceId : '';
+    };
+    const select = (label, list, kind) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label),
+      h('select', { dataset: { device: kind }, onchange: (e) => this.switchDevice(kind, e.target.value) },
+        list.map((d) => h('option', { value: d.id, selected: d.id === current(kind) || d.id === this.speakerId }, d.label))));
+    const supportsSink = 'setSinkId' in HTMLMediaElement.prototype;
+    replace(this.view.devicesPanel,
+      cameras.length ? select('Camera', cameras, 'video') : null,
+      mics.length ? select('Microphone', mics, 'audio') : null,
+      supportsSink && speakers.length ? select('Speaker', speakers, 'speaker') : null,
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.view.setDevicesOpen(false) }, 'Done'));
+    if (this.speakerId && supportsSink) this.view.remoteAudio.setSinkId(this.speakerId).catch(() => {});
+  }
+
+  async switchDevice(kind, deviceId) {
+    if (kind === 'speaker') {
+      this.speakerId = deviceId;
+      await this.view.remoteAudio.setSinkId(deviceId).catch(() => toast('That speaker cannot be used.', 'error'));
+      return;
+    }
+    let track;
+    try {
+      track = await openTrack(kind, deviceId);
+    } catch {
+      toast('That device could not be started. Pick another one.', 'error');
+      return;
+    }
+    const old = kind === 'video' ? this.stream.getVideoTracks()[0] : this.stream.getAudioTracks()[0];
+    track.enabled = kind === 'video' ? this.flags.camera : this.flags.mic;
+    if (old) {
+      this.stream.removeTrack(old);
+      old.stop();
+    }
+    this.stream.addTrack(track);
+    if (this.link) await this.link.replaceLocalTrack(kind, track);
+    if (kind === 'video') this.view.localVideo.srcObject = new MediaStream(this.stream.getVideoTracks());
+  }
+
+  fatal(sentence) {
+    if (!this.inCall) {
+      this.stopMedia();
+      this.ended = true;
+      this.onJoinFailed(sentence);
+      return;
+    }
+    this.finish('You are no longer in the chat', sentence, false);
+  }
+
+  leave() {
+    this.socket.leave();
+    this.finish('You left the chat', 'You can join again while the chat is still open.', true);
+  }
+
+  finish(title, message, canRejoin) {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.stop();
+    this.closeLink();
+    this.stopMedia();
+    sessionStorage.removeItem(WAS_IN_CALL + this.chat.id);
+    document.body.classList.remove('in-call');
+    replace(this.root, endedView({
+      title,
+      message,
+      canRejoin,
+      onRejoin: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
+      home: this.home,
+    }));
+  }
+
+  stopMedia() {
+    for (const track of this.stream.getTracks()) track.stop();
+    if (this.screenTrack) this.screenTrack.stop();
+  }
+
+  /** Leaving the page (route change): hang up cleanly. */
+  hangUp() {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.inCall) this.socket.leave();
+    else this.socket.stop();
+    this.closeLink();
+    this.stopMedia();
+  }
+}

@@ -1,0 +1,148 @@
+// The in-call screen: remote video large, own video small, a screen share taking the stage,
+// the chat on the right, and the control bar. Only DOM here; call_session.js drives it.
+
+import { h, replace } from '../dom.js';
+import { clockDigits, initials } from '../format.js';
+
+function video(id, { muted = false, label } = {}) {
+  return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
+}
+
+function toggle(label, action, onclick) {
+  return h('button', { class: 'control', type: 'button', dataset: { action }, 'aria-pressed': 'true', onclick }, h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, label));
+}
+
+export class CallView {
+  constructor({ peerName, myName, supportUrl, chatPanel, handlers }) {
+    this.peerName = peerName;
+    this.remoteCamera = video('remote-camera', { label: `${peerName}'s camera` });
+    this.remoteScreen = video('remote-screen', { label: `${peerName}'s screen` });
+    this.localVideo = video('local-video', { muted: true, label: 'Your camera' });
+    this.remoteAudio = h('audio', { id: 'remote-audio', autoplay: true });
+    this.status = h('span', { class: 'call-status', id: 'call-status', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…');
+    this.timeLeft = h('span', { class: 'time-left', id: 'time-left', 'aria-live': 'off' }, '');
+    this.banner = h('div', { class: 'call-banner', id: 'call-banner', role: 'status', hidden: true });
+    this.peerFlags = h('div', { class: 'tile-flags', id: 'peer-flags' });
+    this.selfFlags = h('div', { class: 'tile-flags' });
+    this.placeholder = h('div', { class: 'tile-placeholder', id: 'peer-placeholder' },
+      h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peerName)),
+      h('span', { class: 'placeholder-text' }, `Waiting for ${peerName} to join…`));
+    this.cameraTile = h('div', { class: 'tile tile-remote-camera' }, this.remoteCamera, this.placeholder,
+      h('span', { class: 'tile-name' }, peerName), this.peerFlags);
+    this.screenTile = h('div', { class: 'tile tile-remote-screen', hidden: true }, this.remoteScreen,
+      h('span', { class: 'tile-name' }, `${peerName}'s screen`));
+    this.selfTile = h('div', { class: 'tile tile-self' }, this.localVideo, h('span', { class: 'tile-name', title: myName }, 'You'), this.selfFlags);
+    this.stage = h('div', { class: 'stage', id: 'stage' }, this.screenTile, this.cameraTile, this.selfTile, this.remoteAudio, this.banner);
+
+    this.micButton = toggle('Mic', 'toggle-mic', handlers.toggleMic);
+    this.cameraButton = toggle('Camera', 'toggle-camera', handlers.toggleCamera);
+    this.shareButton = toggle('Share screen', 'share-screen', handlers.toggleScreen);
+    this.shareButton.setAttribute('aria-pressed', 'false');
+    this.devicesButton = toggle('Devices', 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
+    this.devicesButton.setAttribute('aria-pressed', 'false');
+    this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
+    this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
+      h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
+    this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
+
+    this.chatPanel = chatPanel;
+    this.root = h('section', { class: 'call', id: 'call' },
+      h('header', { class: 'call-bar' },
+        h('div', { class: 'call-title' }, h('strong', {}, `Chat with ${peerName}`), this.status),
+        h('div', { class: 'call-bar-right' },
+          this.timeLeft,
+          supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, 'Support') : null,
+          h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, 'Leave'))),
+      h('div', { class: 'call-body' }, this.stage, chatPanel.root),
+      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
+  }
+
+  setDevicesOpen(open) {
+    this.devicesPanel.hidden = !open;
+    this.devicesButton.setAttribute('aria-pressed', String(open));
+  }
+
+  setStatus(state, text) {
+    this.status.dataset.state = state;
+    this.status.textContent = text;
+  }
+
+  showBanner(text, kind = 'warn') {
+    this.banner.hidden = !text;
+    this.banner.className = `call-banner call-banner-${kind}`;
+    this.banner.textContent = text || '';
+  }
+
+  setTimeLeft(seconds) {
+    this.timeLeft.textContent = `${clockDigits(seconds)} left`;
+    this.timeLeft.classList.toggle('is-warning', seconds <= 300);
+    this.timeLeft.classList.toggle('is-critical', seconds <= 60);
+  }
+
+  setToggle(button, on, offLabel, onLabel) {
+    button.setAttribute('aria-pressed', String(on));
+    button.classList.toggle('is-off', !on);
+    button.querySelector('.control-label').textContent = on ? onLabel : offLabel;
+  }
+
+  setLocalFlags({ mic, camera, screen }) {
+    this.setToggle(this.micButton, mic, 'Unmute', 'Mute');
+    this.setToggle(this.cameraButton, camera, 'Start video', 'Stop video');
+    this.shareButton.setAttribute('aria-pressed', String(screen));
+    this.shareButton.classList.toggle('is-active', screen);
+    this.shareButton.querySelector('.control-label').textContent = screen ? 'Stop sharing' : 'Share screen';
+    replace(this.selfFlags, mic ? null : h('span', { class: 'flag flag-mic-off' }, 'Mic off'), screen ? h('span', { class: 'flag flag-sharing' }, 'Sharing screen') : null);
+    this.selfTile.classList.toggle('camera-off', !camera);
+  }
+
+  setPeerFlags(state) {
+    replace(
+      this.peerFlags,
+      state && !state.mic ? h('span', { class: 'flag flag-mic-off', dataset: { flag: 'mic-off' } }, 'Mic off') : null,
+      state && !state.camera ? h('span', { class: 'flag flag-camera-off', dataset: { flag: 'camera-off' } }, 'Camera off') : null,
+    );
+  }
+
+  /** remote: {camera, screen, audio} tracks; peerState: media_state flags; present: bool */
+  showRemote(remote, peerMedia, present) {
+    setTrack(this.remoteCamera, remote.camera);
+    setTrack(this.remoteAudio, remote.audio);
+    const showScreen = Boolean(remote.screen && (!peerMedia || peerMedia.screen));
+    setTrack(this.remoteScreen, showScreen ? remote.screen : null);
+    this.screenTile.hidden = !showScreen;
+    this.stage.classList.toggle('has-screen', showScreen);
+    const cameraVisible = Boolean(remote.camera && present && (!peerMedia || peerMedia.camera));
+    this.cameraTile.classList.toggle('camera-off', !cameraVisible);
+    this.placeholder.hidden = cameraVisible;
+    if (present && !cameraVisible) {
+      this.setPlaceholderText(peerMedia && !peerMedia.camera ? `${this.peerName}'s camera is off` : `Connecting to ${this.peerName}…`);
+    }
+  }
+
+  setPlaceholderText(text) {
+    this.placeholder.querySelector('.placeholder-text').textContent = text;
+  }
+
+  setUnread(count) {
+    this.unreadBadge.hidden = !count;
+    this.unreadBadge.textContent = count ? String(count) : '';
+  }
+}
+
+function setTrack(element, track) {
+  const current = element.srcObject ? element.srcObject.getTracks()[0] : null;
+  if (current === track) return;
+  element.srcObject = track ? new MediaStream([track]) : null;
+  if (track) element.play().catch(() => {});
+}
+
+/** The screen after a call: a sentence, and what one can do next. */
+export function endedView({ title, message, canRejoin, onRejoin, home }) {
+  return h('section', { class: 'call-ended card', id: 'call-ended' },
+    h('h1', {}, title),
+    message ? h('p', { class: 'ended-message' }, message) : null,
+    h('div', { class: 'row' },
+      canRejoin ? h('button', { class: 'btn btn-primary', type: 'button', dataset: { action: 'rejoin' }, onclick: onRejoin }, 'Join again') : null,
+      h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+}

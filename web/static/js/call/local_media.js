@@ -1,0 +1,105 @@
+// Camera and microphone: opening them, listing devices, and a mic level meter (WebAudio).
+
+const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
+const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+
+export function describeMediaError(err) {
+  switch (err && err.name) {
+    case 'NotAllowedError':
+      return 'The browser blocked the camera and microphone. Allow them in the address bar, then try again.';
+    case 'NotFoundError':
+      return 'No camera or microphone was found. You can still join and use the chat.';
+    case 'NotReadableError':
+      return 'Another app is using your camera or microphone. Close it and try again.';
+    case 'OverconstrainedError':
+      return 'The chosen device is not available any more. Pick another one.';
+    default:
+      return 'Your camera or microphone could not be started. You can still join and use the chat.';
+  }
+}
+
+/** Opens mic and camera; falls back to whichever one works. Returns {stream, error}. */
+export async function openLocalMedia({ cameraId, micId } = {}) {
+  const video = cameraId ? { ...CAMERA, deviceId: { exact: cameraId } } : CAMERA;
+  const audio = micId ? { ...MICROPHONE, deviceId: { exact: micId } } : MICROPHONE;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return { stream: new MediaStream(), error: 'This browser cannot use a camera here. Use a current Chrome, Edge, Firefox or Safari.' };
+  }
+  try {
+    return { stream: await navigator.mediaDevices.getUserMedia({ audio, video }), error: null };
+  } catch (err) {
+    for (const only of [{ audio }, { video }]) {
+      try {
+        return { stream: await navigator.mediaDevices.getUserMedia(only), error: describeMediaError(err) };
+      } catch {
+        // try the next one
+      }
+    }
+    return { stream: new MediaStream(), error: describeMediaError(err) };
+  }
+}
+
+export async function openTrack(kind, deviceId) {
+  const constraints = kind === 'video'
+    ? { video: { ...CAMERA, deviceId: { exact: deviceId } } }
+    : { audio: { ...MICROPHONE, deviceId: { exact: deviceId } } };
+  const stream = await navigator.mediaDevices.getUserMedia(constraints);
+  return kind === 'video' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+}
+
+export async function listDevices() {
+  const devices = navigator.mediaDevices ? await navigator.mediaDevices.enumerateDevices() : [];
+  const named = (list, word) => list.map((d, i) => ({ id: d.deviceId, label: d.label || `${word} ${i + 1}` }));
+  return {
+    cameras: named(devices.filter((d) => d.kind === 'videoinput'), 'Camera'),
+    mics: named(devices.filter((d) => d.kind === 'audioinput'), 'Microphone'),
+    speakers: named(devices.filter((d) => d.kind === 'audiooutput'), 'Speaker'),
+  };
+}
+
+/** Draws the microphone's level into a bar element (width in %), using an AnalyserNode. */
+export class MicMeter {
+  constructor(bar) {
+    this.bar = bar;
+    this.context = null;
+    this.source = null;
+    this.frame = 0;
+    this.level = 0;
+  }
+
+  attach(track) {
+    this.detach();
+    if (!track) return;
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    this.context = this.context || new Context();
+    this.context.resume().catch(() => {});
+    this.source = this.context.createMediaStreamSource(new MediaStream([track]));
+    const analyser = this.context.createAnalyser();
+    analyser.fftSize = 512;
+    this.source.connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const tick = () => {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      const rms = Math.sqrt(sum / samples.length);
+      this.level = Math.min(1, rms * 4);
+      this.bar.style.width = `${Math.round(this.level * 100)}%`;
+      this.frame = requestAnimationFrame(tick);
+    };
+    tick();
+  }
+
+  detach() {
+    cancelAnimationFrame(this.frame);
+    if (this.source) this.source.disconnect();
+    this.source = null;
+  }
+
+  close() {
+    this.detach();
+    if (this.context) this.context.close().catch(() => {});
+    this.context = null;
+  }
+}

@@ -1,0 +1,72 @@
+// Choosing one of an employee's free slots (to book, or to move a confirmed chat).
+
+import { api } from './api.js';
+import { h, replace } from './dom.js';
+import { dayOf, timeOf, minutesBetween } from './format.js';
+import { loading, showError, emptyState } from './ui.js';
+
+export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick, onCancel }) {
+  const body = h('div', { class: 'slot-picker-body' }, loading('Looking for free slots…'));
+  const errors = h('div', { class: 'slot-picker-errors' });
+  const root = h(
+    'div',
+    { class: 'slot-picker', role: 'group', 'aria-label': 'Free slots' },
+    h('div', { class: 'slot-picker-head' }, h('strong', {}, 'Pick a time'),
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onCancel }, 'Close')),
+    errors,
+    body,
+  );
+  api
+    .get(`/events/${eventId}/employees/${employeeId}/slots`)
+    .then(({ slots }) => {
+      const free = slots.filter((slot) => slot.id !== exceptSlotId && !slot.booked);
+      if (!free.length) {
+        replace(body, emptyState('No free slots left', 'Every published slot is taken. Try again later.'));
+        return;
+      }
+      const byDay = new Map();
+      for (const slot of free) {
+        const day = dayOf(slot.starts_at, timeZone);
+        if (!byDay.has(day)) byDay.set(day, []);
+        byDay.get(day).push(slot);
+      }
+      replace(
+        body,
+        [...byDay].map(([day, daySlots]) =>
+          h(
+            'div',
+            { class: 'slot-day' },
+            h('div', { class: 'slot-day-title' }, day),
+            h(
+              'div',
+              { class: 'slot-buttons' },
+              daySlots.map((slot) => {
+                const button = h(
+                  'button',
+                  {
+                    class: 'slot-button',
+                    type: 'button',
+                    dataset: { slotId: String(slot.id), start: slot.starts_at },
+                    title: `${minutesBetween(slot.starts_at, slot.ends_at)} minutes`,
+                    onclick: async () => {
+                      for (const b of root.querySelectorAll('.slot-button')) b.disabled = true;
+                      try {
+                        await onPick(slot);
+                      } catch (err) {
+                        showError(errors, err);
+                        for (const b of root.querySelectorAll('.slot-button')) b.disabled = false;
+                      }
+                    },
+                  },
+                  timeOf(slot.starts_at, timeZone),
+                );
+                return button;
+              }),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch((err) => showError(body, err));
+  return root;
+}

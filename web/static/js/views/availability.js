@@ -1,0 +1,276 @@
+// The employee's availability: a duration and a grid of slots per event day, the optional
+// profile participants see, and "Confirm Availability" (publishing within the company quota).
+
+import { api } from '../api.js';
+import { h, replace } from '../dom.js';
+import { calendarDay, timeOf } from '../format.js';
+import { serverNow } from '../server_clock.js';
+import { alertBox, busy, loading, showError, showNotice } from '../ui.js';
+
+const EXPERIENCE_LEVELS = ['', 'Junior', 'Mid-level', 'Senior', 'Staff', 'Principal', 'Executive'];
+
+function splitList(text) {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** The quota box: "N of M slots used · K available". */
+export function quotaBox(figure, pendingCount = 0) {
+  const { quota, used, available } = figure;
+  const fill = h('span', { class: 'meter-fill' });
+  fill.style.width = `${quota ? Math.min(100, (used / quota) * 100) : 0}%`;
+  return h(
+    'section',
+    { class: 'quota-box card', 'aria-label': 'Company slot quota', dataset: { used: String(used), quota: String(quota) } },
+    h('div', { class: 'quota-figures' },
+      h('span', { class: 'quota-big' }, `${used} of ${quota}`),
+      h('span', {}, ' slots used'),
+      h('span', { class: 'muted' }, ` · ${available} available to your company`)),
+    h('div', { class: 'meter', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
+    pendingCount ? h('p', { class: 'muted small' }, `Your unconfirmed selection adds ${pendingCount} slot${pendingCount === 1 ? '' : 's'}.`) : null,
+  );
+}
+
+export async function renderAvailability(root, { event, scope, onQuota }) {
+  replace(root, loading('Loading your availability…'));
+  let record = await api.get(`/events/${event.id}/availability`);
+  const tz = event.timezone;
+  const status = h('div', { class: 'availability-status' });
+  const messages = h('div');
+  const daysHost = h('div', { class: 'days' });
+
+  // Local, editable state per day: the chosen duration and the selected start times.
+  const state = new Map();
+  function resetState() {
+    state.clear();
+    for (const day of event.days) {
+      const stored = record.days.find((d) => d.date === day.date);
+      const duration = stored ? stored.duration_min : day.durations[0];
+      const selected = new Set(
+        record.slots
+          .filter((s) => s.date === day.date && (Date.parse(s.ends_at) - Date.parse(s.starts_at)) / 60000 === duration)
+          .map((s) => s.starts_at),
+      );
+      state.set(day.date, { duration, selected, touched: Boolean(stored), grid: null });
+    }
+  }
+  resetState();
+  const stored = () => new Map(record.slots.map((s) => [s.starts_at, s]));
+
+  function renderStatus() {
+    const label = { none: 'Not published yet', draft: 'Draft: not visible to participants', published: 'Published' }[record.status] || record.status;
+    const pendingLocal = countPending();
+    replace(
+      status,
+      h('span', { class: `status-dot status-${record.status}` }),
+      h('strong', {}, label),
+      record.pending_changes ? h('span', { class: 'muted' }, ` · ${record.pending_changes} change${record.pending_changes === 1 ? '' : 's'} not confirmed yet`) : null,
+    );
+    onQuota(record.company_slots, pendingLocal);
+  }
+
+  function countPending() {
+    const have = stored();
+    let pending = 0;
+    for (const day of state.values()) {
+      for (const start of day.selected) {
+        const slot = have.get(start);
+        if (!slot || !slot.published) pending += 1;
+      }
+    }
+    return pending;
+  }
+
+  async function loadGrid(date) {
+    const day = state.get(date);
+    const data = await api.get(`/events/${event.id}/grid?date=${date}&duration_min=${day.duration}`);
+    day.grid = data.slots;
+  }
+
+  function cell(date, slot) {
+    const day = state.get(date);
+    const have = stored().get(slot.starts_at);
+    const sameLength = have && (Date.parse(have.ends_at) - Date.parse(have.starts_at)) / 60000 === day.duration;
+    const booked = Boolean(have && have.booked && sameLength);
+    const selected = day.selected.has(slot.starts_at);
+    const past = Date.parse(slot.starts_at) <= serverNow();
+    const published = Boolean(selected && have && have.published && sameLength);
+    const kind = booked ? 'booked' : selected ? (published ? 'published' : 'pending') : past ? 'past' : 'free';
+    const text = { booked: 'Booked', published: 'Published', pending: 'Pending', past: 'Past', free: 'Available' }[kind];
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `slot-cell slot-${kind}`,
+        disabled: booked || (past && !selected),
+        'aria-pressed': selected ? 'true' : 'false',
+        title: `${timeOf(slot.starts_at, tz)}–${timeOf(slot.ends_at, tz)} · ${text}`,
+        dataset: { start: slot.starts_at, kind },
+        onclick: () => {
+          day.touched = true;
+          if (day.selected.has(slot.starts_at)) day.selected.delete(slot.starts_at);
+          else day.selected.add(slot.starts_at);
+          renderDay(date);
+          renderStatus();
+        },
+      },
+      h('span', { class: 'slot-time' }, timeOf(slot.starts_at, tz)),
+      h('span', { class: 'slot-kind' }, text),
+    );
+  }
+
+  const dayNodes = new Map();
+
+  function renderDay(date) {
+    const eventDay = event.days.find((d) => d.date === date);
+    const day = state.get(date);
+    const node = dayNodes.get(date);
+    const durationPicker = h(
+      'div',
+      { class: 'segmented', role: 'radiogroup', 'aria-label': 'Chat length' },
+      eventDay.durations.map((minutes) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            role: 'radio',
+            class: `segment${minutes === day.duration ? ' is-current' : ''}`,
+            'aria-checked': minutes === day.duration ? 'true' : 'false',
+            dataset: { duration: String(minutes) },
+            onclick: async () => {
+              if (minutes === day.duration) return;
+              day.duration = minutes;
+              day.touched = true;
+              day.selected = new Set();
+              day.grid = null;
+              renderDay(date);
+              try {
+                await loadGrid(date);
+              } catch (err) {
+                showError(messages, err);
+              }
+              renderDay(date);
+              renderStatus();
+            },
+          },
+          `${minutes} min`,
+        ),
+      ),
+    );
+    const selectable = (day.grid || []).filter((s) => Date.parse(s.starts_at) > serverNow() || day.selected.has(s.starts_at));
+    const selectAll = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-small', dataset: { action: 'select-all' },
+      onclick: () => {
+        day.touched = true;
+        for (const s of selectable) day.selected.add(s.starts_at);
+        renderDay(date);
+        renderStatus();
+      },
+    }, 'Select all');
+    const clearAll = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-small', dataset: { action: 'clear' },
+      onclick: () => {
+        day.touched = true;
+        const have = stored();
+        for (const start of [...day.selected]) if (!have.get(start)?.booked) day.selected.delete(start);
+        renderDay(date);
+        renderStatus();
+      },
+    }, 'Clear');
+    replace(
+      node,
+      h('div', { class: 'day-head' },
+        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} · ${day.selected.size} selected`)),
+        h('div', { class: 'day-tools' }, durationPicker, selectAll, clearAll)),
+      day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading('Loading slots…'),
+    );
+  }
+
+  // Profile form
+  const profile = record.profile;
+  const fields = {
+    background: h('input', { type: 'text', value: profile.background || '', maxlength: 200, placeholder: 'e.g. Backend and platform teams' }),
+    experience_level: h('select', {}, EXPERIENCE_LEVELS.map((level) => h('option', { value: level, selected: level === profile.experience_level }, level || '—'))),
+    languages: h('input', { type: 'text', value: (profile.languages || []).join(', '), placeholder: 'English, German' }),
+    topics: h('input', { type: 'text', value: (profile.topics || []).join(', '), placeholder: 'Careers in robotics, Interview tips' }),
+    custom_question: h('input', { type: 'text', value: profile.custom_question || '', maxlength: 300, placeholder: 'A question participants answer when they request a chat' }),
+  };
+  if (profile.experience_level && !EXPERIENCE_LEVELS.includes(profile.experience_level)) {
+    fields.experience_level.append(h('option', { value: profile.experience_level, selected: true }, profile.experience_level));
+  }
+  const labelled = (text, input, hint) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, text), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
+
+  function body() {
+    const days = [];
+    for (const [date, day] of state) {
+      if (!day.touched && !day.selected.size) continue;
+      days.push({ date, duration_min: day.duration, slots: [...day.selected].sort() });
+    }
+    return {
+      days,
+      profile: {
+        background: fields.background.value.trim(),
+        experience_level: fields.experience_level.value,
+        languages: splitList(fields.languages.value),
+        topics: splitList(fields.topics.value),
+        custom_question: fields.custom_question.value.trim(),
+      },
+    };
+  }
+
+  async function refreshAll(next) {
+    record = next;
+    resetState();
+    await Promise.all([...state.keys()].map(loadGrid));
+    for (const date of state.keys()) renderDay(date);
+    renderStatus();
+  }
+
+  const saveButton = h('button', { type: 'button', class: 'btn btn-secondary', dataset: { action: 'save-draft' } }, 'Save draft');
+  const confirmButton = h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'confirm-availability' } }, 'Confirm Availability');
+  saveButton.addEventListener('click', () =>
+    busy(saveButton, messages, async () => {
+      await refreshAll(await api.put(`/events/${event.id}/availability`, body()));
+      showNotice(messages, 'Draft saved. Participants see it once you confirm.', 'info');
+    }),
+  );
+  confirmButton.addEventListener('click', () =>
+    busy(confirmButton, messages, async () => {
+      await refreshAll(await api.put(`/events/${event.id}/availability`, body()));
+      const published = await api.post(`/events/${event.id}/availability/confirm`);
+      await refreshAll(published);
+      const f = published.company_slots;
+      showNotice(messages, `Availability confirmed. Your company now uses ${f.used} of ${f.quota} slots.`, 'success');
+    }),
+  );
+
+  replace(
+    root,
+    h('div', { class: 'availability' },
+      h('div', { class: 'availability-bar card' }, status,
+        h('div', { class: 'legend' },
+          ['free', 'pending', 'published', 'booked'].map((kind) => h('span', { class: `legend-item legend-${kind}` }, { free: 'Available', pending: 'Pending', published: 'Published', booked: 'Booked' }[kind]))),
+        h('div', { class: 'row' }, saveButton, confirmButton)),
+      messages,
+      event.days.length ? daysHost : alertBox('The organizer has not set any days for this event yet.', 'info'),
+      h('section', { class: 'card profile-form' },
+        h('h2', {}, 'Your profile (optional)'),
+        h('p', { class: 'muted' }, 'Participants see this next to your name when they choose whom to talk to.'),
+        h('div', { class: 'form-grid' },
+          labelled('Background', fields.background),
+          labelled('Experience level', fields.experience_level),
+          labelled('Languages', fields.languages, 'Separate with commas'),
+          labelled('Topics', fields.topics, 'Separate with commas'),
+          labelled('Question for participants', fields.custom_question, 'Asked when someone requests a chat'))),
+    ),
+  );
+  for (const day of event.days) {
+    const node = h('section', { class: 'card day', dataset: { date: day.date } });
+    dayNodes.set(day.date, node);
+    daysHost.append(node);
+  }
+  await Promise.all([...state.keys()].map((date) => loadGrid(date).catch((err) => showError(messages, err))));
+  for (const date of state.keys()) renderDay(date);
+  renderStatus();
+  // Past slots become unselectable as time moves on.
+  scope.every(60_000, () => { for (const date of state.keys()) renderDay(date); });
+}
