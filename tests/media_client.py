@@ -82,9 +82,14 @@ class CallPeer(MediaPeer):
     """
 
     def __init__(
-        self, name: str, ice_servers: Sequence[RTCIceServer], on_change: Callable[[], None]
+        self,
+        name: str,
+        ice_servers: Sequence[RTCIceServer],
+        on_change: Callable[[], None],
+        *,
+        relay_only: bool = False,
     ) -> None:
-        super().__init__(name, ice_servers)
+        super().__init__(name, ice_servers, relay_only=relay_only)
         self.by_mid: dict[str, SizedFrameCounter] = {}
         self.channel: RTCDataChannel | None = None
         self.channel_messages: list[str] = []
@@ -172,9 +177,16 @@ class MediaClient:
     """
 
     def __init__(
-        self, name: str, dial: Dialer, *, binary: bool = False, trickle: bool = False
+        self,
+        name: str,
+        dial: Dialer,
+        *,
+        binary: bool = False,
+        trickle: bool = False,
+        relay_only: bool = False,
     ) -> None:
         self.name = name
+        self.relay_only = relay_only  # TURN only, as behind a firewall that blocks direct UDP
         self.dial = dial  # replaceable: a resume may reach another node
         self.binary = binary
         self.trickle = trickle
@@ -351,7 +363,7 @@ class MediaClient:
                 RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
                 for s in self.joined.ice_servers
             ]
-            self.peer = CallPeer(self.name, servers, self.notify)
+            self.peer = CallPeer(self.name, servers, self.notify, relay_only=self.relay_only)
             self.generation += 1
             self.sharing = False
             self._pending_candidates.clear()

@@ -1,0 +1,109 @@
+"""TURN through Duet: the join grant carries short-lived credentials, and a relay-only call works.
+
+test_turn.py proves coturn and the credential format; this proves the product wiring: Duet mints
+one credential per person and chat that expires with the join window, only inside the window and
+only for the chat's two people, and two clients that may use nothing but TURN get a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from media.turn import turn_password
+from signaling import messages as m
+from tests.apiclient import ADA, PRIYA, SAM, Api, Person
+from tests.conftest import TEST_SECRET
+from tests.media_client import Dialer, MediaClient
+from tests.rooms_setup import at, confirmed_chat
+from tests.services import RunningService
+from web.config import Config
+
+pytestmark = [pytest.mark.media, pytest.mark.coturn]
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, coturn: RunningService, turn_secret: str) -> Config:
+    """The app as deployed beside coturn: the shared secret and the TURN URLs."""
+    return Config(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+        jwt_secret=TEST_SECRET,
+        dev_login=True,
+        turn_secret=turn_secret,
+        turn_urls=(f"turn:{coturn.host}:{coturn.port}?transport=udp",),
+    )
+
+
+def _dialer(api: Api, person: Person, chat_id: str) -> Dialer:
+    async def dial() -> tuple[aiohttp.ClientWebSocketResponse, str]:
+        grant = await api.call(person, "POST", f"/api/v1/chats/{chat_id}/join")
+        ws = await api.client.ws_connect("/api/v1/ws", protocols=(m.SUBPROTOCOL_JSON,))
+        return ws, grant["ticket"]
+
+    return dial
+
+
+async def test_join_grant_mints_turn_credentials_only_inside_the_window(
+    api: Api, turn_secret: str
+) -> None:
+    chat_id, chat = await confirmed_chat(api)
+    starts = at(chat["slot"]["starts_at"])
+    api.clock.set(starts - timedelta(minutes=10))
+    early = await api.call(SAM, "POST", f"/api/v1/chats/{chat_id}/join", expect=409)
+    assert early["code"] == "too_early" and "ice_servers" not in early
+    await api.call(PRIYA, "POST", f"/api/v1/chats/{chat_id}/join", expect=404)
+
+    api.clock.set(starts - timedelta(minutes=2))
+    sam = (await api.call(SAM, "POST", f"/api/v1/chats/{chat_id}/join"))["ice_servers"]
+    ada = (await api.call(ADA, "POST", f"/api/v1/chats/{chat_id}/join"))["ice_servers"]
+    assert len(sam) == len(ada) == 1
+    closes = at(chat["join"]["join_closes_at"])
+    for server in (sam[0], ada[0]):
+        expiry, opaque = server["username"].split(":")
+        # Expires exactly when the join window closes, and reveals no user id.
+        assert int(expiry) == int(closes.timestamp())
+        assert opaque and "sam" not in opaque and "ada" not in opaque
+        assert server["credential"] == turn_password(turn_secret, server["username"])
+    assert sam[0]["username"] != ada[0]["username"]  # one per person and chat
+
+    api.clock.set(closes + timedelta(seconds=1))
+    late = await api.call(SAM, "POST", f"/api/v1/chats/{chat_id}/join", expect=409)
+    assert late["code"] == "chat_ended"
+
+
+@pytest.fixture
+async def relay_only_call(api: Api) -> AsyncIterator[tuple[MediaClient, MediaClient]]:
+    chat_id, chat = await confirmed_chat(api)
+    api.clock.set(at(chat["slot"]["starts_at"]) - timedelta(minutes=2))
+    ada = MediaClient("ada", _dialer(api, ADA, chat_id), relay_only=True)
+    sam = MediaClient("sam", _dialer(api, SAM, chat_id), relay_only=True, trickle=True)
+    try:
+        yield ada, sam
+    finally:
+        await sam.close()
+        await ada.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_relay_only_clients_call_through_coturn_with_duets_credentials(
+    relay_only_call: tuple[MediaClient, MediaClient], coturn: RunningService
+) -> None:
+    ada, sam = relay_only_call
+    await ada.connect()
+    await sam.connect()
+    assert ada.joined is not None and ada.joined.ice_servers
+    await ada.wait_until(
+        lambda: ada.peer is not None and ada.peer.pc.connectionState == "connected",
+        30.0,
+        "a relayed connection",
+    )
+    assert ada.peer is not None and sam.peer is not None
+    assert await ada.peer.wait_frames("video", 10, within=20) >= 10
+    assert await sam.peer.wait_frames("video", 10, within=20) >= 10
+    pairs = ada.peer.selected_pairs()
+    assert pairs and all(p.local_type == "relay" for p in pairs)
+    assert all(p.local_address[0] == coturn.host for p in pairs)
