@@ -196,6 +196,7 @@ export class CallSession {
       iceServers: this.joined.ice_servers,
       polite: this.joined.polite,
       offerer: this.joined.offerer,
+      keepIds: this.joined.media_mode === 'relay',
       send: (msg) => this.socket.send(msg),
       onRemote: () => this.renderRemote(),
       onState: (state) => this.mediaStatus(state),

@@ -2,18 +2,20 @@
 // trickle ICE, track_info labels by transceiver mid, screen share on its own transceiver,
 // and ICE restarts (docs/protocol.md section 6).
 
-import { keepExtensionIds } from './sdp_ids.js';
+import { keepNegotiatedIds } from './sdp_ids.js';
 
 const DISCONNECTED_GRACE_MS = 5000;
 
 export class PeerLink {
   /**
    * send(msg): signaling out; onRemote(): remote tracks or labels changed;
-   * onState(connectionState): ICE/DTLS state for the UI.
+   * onState(connectionState): ICE/DTLS state for the UI; keepIds: the other end is Duet's
+   * relay, whose re-offers need the negotiated payload types and extension ids put back.
    */
-  constructor({ iceServers, polite, offerer, send, onRemote, onState }) {
+  constructor({ iceServers, polite, offerer, send, onRemote, onState, keepIds = false }) {
     this.polite = polite;
     this.offerer = offerer;
+    this.keepIds = keepIds;
     this.send = send;
     this.onRemote = onRemote;
     this.onState = onState;
@@ -95,8 +97,9 @@ export class PeerLink {
   async onDescription(msg) {
     const pc = this.pc;
     const current = pc.currentLocalDescription;
-    const sdp = msg.type === 'offer' && current ? keepExtensionIds(msg.sdp, current.sdp) : msg.sdp;
-    const description = { type: msg.type, sdp };
+    // The relay's re-offers renumber what was negotiated; put the numbers in use back.
+    const renumber = this.keepIds && msg.type === 'offer' && current;
+    const description = { type: msg.type, sdp: renumber ? keepNegotiatedIds(msg.sdp, current.sdp) : msg.sdp };
     const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
     this.ignoreOffer = !this.polite && collision;
     if (this.ignoreOffer) return;

@@ -49,10 +49,16 @@ function codecKeys(section) {
   return keys;
 }
 
+/** A codec key without its format parameters (`opus/48000/2`, rtx by its base's name). */
+function looseKey(kind, key) {
+  const parts = key.split('|');
+  return parts[0].startsWith('rtx/') ? `${kind} ${parts[0]}|${parts[1]}` : `${kind} ${parts[0]}`;
+}
+
 /** What a connection already uses: payload types by kind and codec key, extension ids by uri. */
 function inUse(currentSdp) {
-  const byKey = new Map(); // `${kind} ${key}` → pt, and `${kind} ${rtpmap}` when that is unique
-  const loose = new Map();
+  const byKey = new Map(); // `${kind} ${key}` → pt
+  const loose = new Map(); // looseKey → pt, or null when several payload types share it
   const pts = new Set();
   const extensions = new Map();
   for (const section of sections(currentSdp)) {
@@ -64,7 +70,7 @@ function inUse(currentSdp) {
     for (const [pt, key] of codecKeys(section)) {
       pts.add(Number(pt));
       if (!byKey.has(`${section.kind} ${key}`)) byKey.set(`${section.kind} ${key}`, Number(pt));
-      const name = `${section.kind} ${key.split('|')[0]}|${key.startsWith('rtx/') ? key.split('|').slice(1).join('|').split('|')[0] : ''}`;
+      const name = looseKey(section.kind, key);
       const seen = loose.get(name);
       loose.set(name, seen === undefined || seen === Number(pt) ? Number(pt) : null);
     }
@@ -80,8 +86,9 @@ function renumberCodecs(section, used) {
   const free = () => FREE_PTS.find((pt) => !used.pts.has(pt) && !taken.has(pt)) ?? null;
   for (const pt of mLine.slice(3)) {
     const key = keys.get(pt);
-    const looseName = key ? `${section.kind} ${key.split('|')[0]}|${key.startsWith('rtx/') ? key.split('|')[1] : ''}` : '';
-    let target = key === undefined ? Number(pt) : used.byKey.get(`${section.kind} ${key}`) ?? used.loose.get(looseName) ?? null;
+    let target = key === undefined
+      ? Number(pt) // a static payload type without rtpmap
+      : used.byKey.get(`${section.kind} ${key}`) ?? used.loose.get(looseKey(section.kind, key)) ?? null;
     if (target === null || taken.has(target)) target = !used.pts.has(Number(pt)) && !taken.has(Number(pt)) ? Number(pt) : free();
     if (target === null) continue; // no number left: leave this codec out
     taken.add(target);
