@@ -38,6 +38,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from signaling import messages as m
 from signaling.codec import decode_server, encode
+from tests.apiclient import Api, Person
 from tests.peers import FrameCounter, MediaPeer
 
 __all__ = ["CallPeer", "Dialer", "MediaClient", "SizedFrameCounter", "sdp_candidates"]
@@ -46,6 +47,18 @@ log = logging.getLogger("tests.media_client")
 
 # Opens a new socket and fetches a new ticket for it (every socket needs its own ticket).
 Dialer = Callable[[], Awaitable[tuple[aiohttp.ClientWebSocketResponse, str]]]
+
+
+def api_dialer(api: Api, person: Person, chat_id: str, *, binary: bool = False) -> Dialer:
+    """A new ticket and a new socket per connection, as docs/protocol.md section 1 demands."""
+
+    async def dial() -> tuple[aiohttp.ClientWebSocketResponse, str]:
+        grant = await api.call(person, "POST", f"/api/v1/chats/{chat_id}/join")
+        protocol = m.SUBPROTOCOL_MSGPACK if binary else m.SUBPROTOCOL_JSON
+        ws = await api.client.ws_connect("/api/v1/ws", protocols=(protocol,))
+        return ws, grant["ticket"]
+
+    return dial
 
 
 class SizedFrameCounter(FrameCounter):

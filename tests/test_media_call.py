@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import aiohttp
 import pytest
 
 from signaling import messages as m
-from tests.apiclient import ADA, SAM, Api, Person
-from tests.media_client import Dialer, MediaClient
+from tests.apiclient import ADA, SAM, Api
+from tests.media_client import MediaClient, api_dialer
 from tests.peers import SyntheticVideoTrack
 from tests.rooms_setup import at, confirmed_chat
 
@@ -28,18 +27,6 @@ WITHIN = 15.0
 SCREEN_SIZE = (480, 270)  # differs from the 320x240 camera, so frames show which track is which
 
 
-def _dialer(api: Api, person: Person, chat_id: str, *, binary: bool) -> Dialer:
-    """A new ticket and a new socket per connection, as docs/protocol.md section 1 demands."""
-
-    async def dial() -> tuple[aiohttp.ClientWebSocketResponse, str]:
-        grant = await api.call(person, "POST", f"/api/v1/chats/{chat_id}/join")
-        protocol = m.SUBPROTOCOL_MSGPACK if binary else m.SUBPROTOCOL_JSON
-        ws = await api.client.ws_connect("/api/v1/ws", protocols=(protocol,))
-        return ws, grant["ticket"]
-
-    return dial
-
-
 @pytest.fixture
 async def call(api: Api) -> AsyncIterator[tuple[MediaClient, MediaClient]]:
     """Ada (employee, offerer) and Sam (participant) in one confirmed chat, window open.
@@ -49,8 +36,8 @@ async def call(api: Api) -> AsyncIterator[tuple[MediaClient, MediaClient]]:
     """
     chat_id, chat = await confirmed_chat(api)
     api.clock.set(at(chat["slot"]["starts_at"]) - timedelta(minutes=2))
-    ada = MediaClient("ada", _dialer(api, ADA, chat_id, binary=False))
-    sam = MediaClient("sam", _dialer(api, SAM, chat_id, binary=True), binary=True, trickle=True)
+    ada = MediaClient("ada", api_dialer(api, ADA, chat_id, binary=False))
+    sam = MediaClient("sam", api_dialer(api, SAM, chat_id, binary=True), binary=True, trickle=True)
     try:
         yield ada, sam
     finally:

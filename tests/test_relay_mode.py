@@ -15,15 +15,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import aiohttp
 import pytest
 
 from media.relay import RelayRoom
 from signaling import messages as m
 from signaling.relay_glue import MediaRelayHub
 from signaling.ws import NODE
-from tests.apiclient import ADA, ORGANIZER, SAM, Api, Person
-from tests.media_client import Dialer, MediaClient
+from tests.apiclient import ADA, ORGANIZER, SAM, Api
+from tests.media_client import MediaClient, api_dialer
 from tests.peers import SyntheticVideoTrack
 from tests.rooms_setup import EVENT, at, confirmed_chat
 
@@ -36,26 +35,16 @@ CAMERA_SIZE = (320, 240)
 SCREEN_SIZE = (480, 270)  # differs from the camera, so decoded frames show which track is which
 
 
-def _dialer(api: Api, person: Person, chat_id: str, *, binary: bool) -> Dialer:
-    async def dial() -> tuple[aiohttp.ClientWebSocketResponse, str]:
-        grant = await api.call(person, "POST", f"/api/v1/chats/{chat_id}/join")
-        protocol = m.SUBPROTOCOL_MSGPACK if binary else m.SUBPROTOCOL_JSON
-        ws = await api.client.ws_connect("/api/v1/ws", protocols=(protocol,))
-        return ws, grant["ticket"]
-
-    return dial
-
-
 class Call:
     """Two clients in one relay-mode chat, and the hub that relays them."""
 
     def __init__(self, api: Api, chat_id: str) -> None:
         self.chat_id = chat_id
         self.hub: MediaRelayHub = api.client.app[NODE].relay
-        self.ada = MediaClient("ada", _dialer(api, ADA, chat_id, binary=False))
+        self.ada = MediaClient("ada", api_dialer(api, ADA, chat_id, binary=False))
         # Sam trickles like a browser and speaks msgpack: the relay must take trickled candidates.
         self.sam = MediaClient(
-            "sam", _dialer(api, SAM, chat_id, binary=True), binary=True, trickle=True
+            "sam", api_dialer(api, SAM, chat_id, binary=True), binary=True, trickle=True
         )
 
     def room(self) -> RelayRoom:

@@ -11,14 +11,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from media.turn import turn_password
-from signaling import messages as m
-from tests.apiclient import ADA, PRIYA, SAM, Api, Person
+from tests.apiclient import ADA, PRIYA, SAM, Api
 from tests.conftest import TEST_SECRET
-from tests.media_client import Dialer, MediaClient
+from tests.media_client import MediaClient, api_dialer
 from tests.rooms_setup import at, confirmed_chat
 from tests.services import RunningService
 from web.config import Config
@@ -36,15 +34,6 @@ def app_config(tmp_path: Path, coturn: RunningService, turn_secret: str) -> Conf
         turn_secret=turn_secret,
         turn_urls=(f"turn:{coturn.host}:{coturn.port}?transport=udp",),
     )
-
-
-def _dialer(api: Api, person: Person, chat_id: str) -> Dialer:
-    async def dial() -> tuple[aiohttp.ClientWebSocketResponse, str]:
-        grant = await api.call(person, "POST", f"/api/v1/chats/{chat_id}/join")
-        ws = await api.client.ws_connect("/api/v1/ws", protocols=(m.SUBPROTOCOL_JSON,))
-        return ws, grant["ticket"]
-
-    return dial
 
 
 async def test_join_grant_mints_turn_credentials_only_inside_the_window(
@@ -79,8 +68,8 @@ async def test_join_grant_mints_turn_credentials_only_inside_the_window(
 async def relay_only_call(api: Api) -> AsyncIterator[tuple[MediaClient, MediaClient]]:
     chat_id, chat = await confirmed_chat(api)
     api.clock.set(at(chat["slot"]["starts_at"]) - timedelta(minutes=2))
-    ada = MediaClient("ada", _dialer(api, ADA, chat_id), relay_only=True)
-    sam = MediaClient("sam", _dialer(api, SAM, chat_id), relay_only=True, trickle=True)
+    ada = MediaClient("ada", api_dialer(api, ADA, chat_id), relay_only=True)
+    sam = MediaClient("sam", api_dialer(api, SAM, chat_id), relay_only=True, trickle=True)
     try:
         yield ada, sam
     finally:
