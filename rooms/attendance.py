@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -59,10 +59,6 @@ FLUSH_EVERY_S = 1.0
 
 Pending = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
 
-# Every live buffer in this process, so the settler can take the joins meant for its database.
-_BUFFERS: weakref.WeakSet[JoinBuffer] = weakref.WeakSet()
-
-
 class JoinBuffer:
     """Joins waiting for one batched upsert; flushed `FLUSH_EVERY_S` after the first one."""
 
@@ -75,7 +71,6 @@ class JoinBuffer:
         # Held while rows are out of `_pending` but not committed yet (by a flush, or by the
         # settler writing them in its own transaction), so nobody settles without them.
         self.lock = asyncio.Lock()
-        _BUFFERS.add(self)
 
     def add(self, chat_id: str, user_id: str, now: datetime) -> None:
         first, _ = self._pending.get((chat_id, user_id), (now, now))
@@ -129,7 +124,6 @@ class JoinBuffer:
             with contextlib.suppress(Exception):
                 await self._task
         await self.flush()
-        _BUFFERS.discard(self)
 
 
 async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
@@ -157,16 +151,15 @@ def absent_side(chat: ChatRecord, attended: set[str]) -> str:
 
 
 async def settle_ended(
-    engine: AsyncEngine, now: datetime, max_grace: timedelta = timedelta(hours=1)
+    engine: AsyncEngine, now: datetime, buffers: Sequence[JoinBuffer] = ()
 ) -> list[ChatRecord]:
     """Settle confirmed chats whose join window has closed; returns the settled chats.
 
-    Joins still buffered in this process (`JoinBuffer`) are written in the same transaction
+    Joins still in `buffers` (the calling node's `JoinBuffer`) are written in the same transaction
     before attendance is read, and only when some chat is due: the periodic run stays one
     transaction. The buffers' locks are held throughout, so a flush in flight finishes first
     and none starts meanwhile (same order as a flush: buffer lock, then the write lock).
     """
-    buffers = [b for b in list(_BUFFERS) if b.engine is engine]
     settled: list[ChatRecord] = []
     async with contextlib.AsyncExitStack() as stack:
         for buffer in buffers:

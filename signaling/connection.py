@@ -96,6 +96,9 @@ class Connection:
     timers: list[object] = field(default_factory=list)
     # This socket's seat as last written to the broker (rewritten after a Redis restart).
     seat: SeatRecord | None = None
+    # While the join is being admitted: what arrived for this seat before `joined` went out.
+    # `joined` must be the first message (docs/protocol.md 5); these follow it.
+    early: list[ServerMessage | bytes] | None = None
     # Encoded frames (and a final close) waiting for the writer; empty almost always.
     _outbox: deque[bytes | _Close] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgpack
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rooms import attendance, chatlog
@@ -167,7 +168,7 @@ class SignalingNode:
         try:
             self._refreeze(1)
             await self._refresh_seats()
-            await attendance.settle_ended(self.engine, self.clock.now())  # flushes self.joins
+            await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
         finally:
             self._schedule_settle()
 
@@ -264,6 +265,10 @@ class SignalingNode:
             conn.peer_conn = peer["conn"]
             conn.peer_connected = peer["connected"]
             conn.peer_can_restart_ice = peer["ice"]
+        if conn.early is not None and close is None:
+            if msg is not None:
+                conn.early.append(msg)
+            return
         if isinstance(msg, bytes):
             conn.send_json(msg)  # as close(code, final) does: the final message, then the close
             msg = None
@@ -388,13 +393,21 @@ class SignalingNode:
             screen=False,
             can_restart_ice=msg.can_restart_ice,
         )
-        await self.broker.put_seat(chat.id, user_id, seat, SEAT_TTL_S)
-        conn.seat = seat
+        conn.early = []
         old = self.local.get((chat.id, user_id))
         if old is not None and old is not conn:
             old.closing = True  # replaced on this node: its close is on the way
         self.local[(chat.id, user_id)] = conn
+        await self.broker.put_seat(chat.id, user_id, seat, SEAT_TTL_S)
+        conn.seat = seat
         conn.joined = True
+        # Catch up on chat stored since the history was read: from now on the seat is visible,
+        # and a sender looks our seat up after storing (`_chat`), so every message is either in
+        # this read or delivered live (buffered in `conn.early` until `joined` is out).
+        later, _ = await chatlog.since(self.engine, chat.id, last_seq)
+        if later:
+            history = [*history, *later]
+            last_seq = later[-1].seq
         times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
         self.joins.add(chat.id, user_id, now)
         if times.closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
@@ -446,6 +459,7 @@ class SignalingNode:
                 ice_servers=tuple(self.ice_servers_for(chat, user_id, times.closes_at)),
             )
         )
+        self._flush_early(conn, last_seq)
         self._schedule_room_timers(conn, times.closes_at, now)
         self.stats["joins"] += 1
         self._refreeze(REFREEZE_AFTER_JOINS)
@@ -467,6 +481,19 @@ class SignalingNode:
                     "ice": msg.can_restart_ice,
                 },
             )
+
+    @staticmethod
+    def _flush_early(conn: Connection, last_seq: int) -> None:
+        """Send what arrived during admission, minus chat messages `joined.history` carried."""
+        early, conn.early = conn.early or [], None
+        for item in early:
+            if isinstance(item, bytes):
+                data = orjson.loads(item)
+                if data.get("type") == "chat_message" and data["seq"] <= last_seq:
+                    continue
+                conn.send_json(item)
+            elif not (isinstance(item, m.ChatMessage) and item.seq <= last_seq):
+                conn.send(item)
 
     def _schedule_room_timers(self, conn: Connection, closes_at: datetime, now: datetime) -> None:
         for when, seconds in pending_warnings(closes_at, now):
@@ -578,10 +605,20 @@ class SignalingNode:
             sent_at=sent_at,
         )
         conn.send(out)
-        if conn.peer_connected:
-            await self._to_seat(
-                conn.peer_node, conn.chat_id, conn.peer_id, out, conn_id=conn.peer_conn
+        # Look the peer's seat up afresh (chat is rare, typed by people): a peer that is joining
+        # right now has written its seat but may not be known to this connection yet, and it
+        # reads the log only up to its seat write (`_admit`), so it must get this one live.
+        try:
+            peer = await self.broker.get_seat(conn.chat_id, conn.peer_id)
+            target = (
+                None
+                if peer is None or peer.state != SeatState.CONNECTED
+                else (peer.node_id, peer.conn_id)
             )
+        except BrokerUnavailable:
+            target = (conn.peer_node, conn.peer_conn) if conn.peer_connected else None
+        if target is not None:
+            await self._to_seat(target[0], conn.chat_id, conn.peer_id, out, conn_id=target[1])
 
     # --- leaving ---------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 
 from rooms.attendance import settle_ended
 from scheduling.clock import ManualClock
+from signaling.ws import NODE
 from tests.browser import (
     UI_TIMEOUT_MS,
     chromium,
@@ -168,7 +169,7 @@ async def test_publish_request_approve_book_call_and_complete(tmp_path: Path) ->
         for page in (grace, priya):
             await expect(page.locator("#call-ended")).to_contain_text("You left the chat")
         clock.set(SLOT_END + timedelta(minutes=3))
-        settled = await settle_ended(duet.engine, clock.now())
+        settled = await settle_ended(duet.engine, clock.now(), [duet.app[NODE].joins])
         assert chat_id in {c.id for c in settled}
         await open_tab(grace, "employee", "completed")
         done = grace.locator(f'.chat-card[data-chat-id="{chat_id}"]')

@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 from aiohttp.test_utils import TestClient
 
-from rooms import attendance
+from rooms import attendance, chatlog
 from signaling import messages as m
+from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
 from tests.conftest import TEST_SECRET
 from tests.room_helpers import alive, drop, live_chat, pair, rejoin, room_closes_at
@@ -176,7 +177,9 @@ async def test_log_is_readable_over_rest_after_the_chat_completed(api: Api) -> N
     await ada.close()
     await sam.close()
     api.clock.set(room_closes_at(chat) + timedelta(seconds=1))
-    await attendance.settle_ended(api.client.app[ENGINE], api.clock.now())
+    await attendance.settle_ended(
+        api.client.app[ENGINE], api.clock.now(), [api.client.app[NODE].joins]
+    )
     assert (await api.call(ADA, "GET", f"/api/v1/chats/{chat_id}"))["state"] == "completed"
     for person in (ADA, SAM):
         got = await api.call(person, "GET", f"/api/v1/chats/{chat_id}/messages")
@@ -203,5 +206,37 @@ async def test_overlong_and_blank_messages_are_refused_and_the_socket_stays(api:
     assert len((await ada.expect(m.ChatMessage)).text) == 2000
     await alive(sam)
     assert [seq for seq, _, _ in await chat_log(api, chat_id)] == [1]
+    await ada.close()
+    await sam.close()
+
+
+async def test_a_message_stored_while_someone_joins_is_not_lost(api: Api) -> None:
+    """A message the peer stores after the joiner's history read, but before the joiner's seat
+    is visible, must still reach the joiner: the join catches up on the log after writing the
+    seat, and `joined` stays the first message the joiner sees."""
+    chat_id, _ = await live_chat(api)
+    ada, _ = await join(api, ADA, chat_id)
+    node = api.client.app[NODE]
+    real_put_seat = node.broker.put_seat
+
+    async def put_seat_after_a_message(chat: str, user: str, seat: Any, ttl: int) -> None:
+        if user == "sam":  # Ada writes between Sam's history read and his seat write
+            await chatlog.append(
+                node.engine, chat, "ada", "in-between", "Are you there?", api.clock.now()
+            )
+        await real_put_seat(chat, user, seat, ttl)
+
+    node.broker.put_seat = put_seat_after_a_message  # type: ignore[method-assign]
+    try:
+        sam, joined = await join(api, SAM, chat_id)
+    finally:
+        node.broker.put_seat = real_put_seat  # type: ignore[method-assign]
+    assert [h.text for h in joined.history] == ["Are you there?"]
+    assert joined.last_seq == 1
+    assert sam.received[0] is joined  # nothing was sent before `joined`
+    # And from now on Sam's messages reach Ada live.
+    await sam.send(m.ChatSend(client_msg_id="s1", text="Yes!"))
+    got = await ada.expect(m.ChatMessage)
+    assert (got.seq, got.text) == (2, "Yes!")
     await ada.close()
     await sam.close()

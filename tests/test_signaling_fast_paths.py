@@ -221,7 +221,7 @@ async def test_the_settler_writes_buffered_joins_before_judging(api: Api) -> Non
     buffer = attendance.JoinBuffer(engine, flush_every_s=3600)
     buffer.add(chat_id, ADA.id, api.clock.now())
     buffer.add(chat_id, SAM.id, api.clock.now())
-    settled = await attendance.settle_ended(engine, room_closes_at(chat))
+    settled = await attendance.settle_ended(engine, room_closes_at(chat), [buffer])
     assert [(c.id, c.state.value) for c in settled] == [(chat_id, "completed")]
     await buffer.close()
 
