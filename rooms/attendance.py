@@ -59,6 +59,7 @@ FLUSH_EVERY_S = 1.0
 
 Pending = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
 
+
 class JoinBuffer:
     """Joins waiting for one batched upsert; flushed `FLUSH_EVERY_S` after the first one."""
 
