@@ -66,6 +66,10 @@ class NodeSettings:
     reconnect_grace_s: int = 60
 
 
+# What a peer's connection learns when the other seat is gone (left, or its grace ran out).
+_PEER_GONE: dict[str, Any] = {"node": "", "conn": "", "connected": False, "ice": True}
+
+
 class JoinRefused(Exception):
     def __init__(self, code: CloseCode) -> None:
         super().__init__(code.reason)
@@ -518,7 +522,7 @@ class SignalingNode:
         except BrokerUnavailable:
             conn.send(
                 m.Error(
-                    code="unavailable",
+                    code=ErrorCode.UNAVAILABLE.value,
                     message="The chat service is briefly unavailable; please try again in a moment.",
                     ref_type=msg.type,
                 )
@@ -650,7 +654,7 @@ class SignalingNode:
                         conn.peer_id,
                         m.PeerLeft(reason="left"),
                         conn_id=conn.peer_conn,
-                        peer={"node": "", "conn": "", "connected": False, "ice": True},
+                        peer=_PEER_GONE,
                     )
                 return
             # A drop, or a close the client answers by reconnecting (1001, 1011): hold the seat.
@@ -693,7 +697,7 @@ class SignalingNode:
                 conn.peer_id,
                 m.PeerLeft(reason="timeout"),
                 conn_id=peer.conn_id,
-                peer={"node": "", "conn": "", "connected": False, "ice": True},
+                peer=_PEER_GONE,
             )
 
     def _relay_vacated(self, chat_id: str) -> None:
