@@ -32,29 +32,6 @@ from scheduling.store_events import require_event
 log = logging.getLogger("duet.rooms.attendance")
 
 
-async def record_join(engine: AsyncEngine, chat_id: str, user_id: str, now: datetime) -> None:
-    async with write_tx(engine) as conn:
-        found = (
-            await conn.execute(
-                sa.select(attendance.c.user_id).where(
-                    attendance.c.chat_id == chat_id, attendance.c.user_id == user_id
-                )
-            )
-        ).first()
-        if found is None:
-            await conn.execute(
-                attendance.insert().values(
-                    chat_id=chat_id, user_id=user_id, first_joined_at=now, last_seen_at=now
-                )
-            )
-        else:
-            await conn.execute(
-                attendance.update()
-                .where(attendance.c.chat_id == chat_id, attendance.c.user_id == user_id)
-                .values(last_seen_at=now)
-            )
-
-
 FLUSH_EVERY_S = 1.0
 
 Pending = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
@@ -128,7 +105,7 @@ class JoinBuffer:
 
 
 async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
-    """First join kept, last join updated: what `record_join` does, for many rows at once."""
+    """First join kept, last join updated, for many rows at once."""
     stmt = sqlite_insert(attendance)  # SQLite only for now (db.make_engine); Postgres has the same
     stmt = stmt.on_conflict_do_update(
         index_elements=[attendance.c.chat_id, attendance.c.user_id],

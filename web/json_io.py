@@ -8,16 +8,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from scheduling.join_window import iso_z
 from web.problems import Problem
 
 MAX_BODY = 256 * 1024
 
-
-def iso(value: datetime | None) -> str | None:
-    """UTC instants as ISO-8601 with a Z, the shape every client parses the same way."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+# UTC instants as ISO-8601 with a Z: the one format of the API and the join window.
+iso = iso_z
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
