@@ -3,7 +3,8 @@
 - a seat directory: which node and connection holds each person's seat in a chat, its presence
   state and media flags (with a TTL in Redis, so a crashed node's seats expire);
 - fan-out: deliver an opaque payload to one node (the payload names chat, user and connection);
-- claim-once keys, for single-use join tickets.
+- claim-once keys, for single-use join tickets;
+- chat notes: a few short strings per chat with a TTL (`rooms/chat_notes.py`).
 
 `MemoryBroker` serves one process; `RedisBroker` lets the two people of a chat sit on different
 nodes. Pub/sub only notifies: chat messages are stored in the database before anyone is told.
@@ -85,4 +86,12 @@ class Broker(Protocol):
 
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         """True the first time `key` is claimed within `ttl_s`, False afterwards."""
+        ...
+
+    async def note_chat(self, chat_id: str, name: str, value: str, ttl_s: int) -> None:
+        """Set one note of the chat; the chat's notes live `ttl_s` from the latest one."""
+        ...
+
+    async def chat_notes(self, chat_id: str) -> dict[str, str]:
+        """Every live note of the chat (empty when there are none)."""
         ...

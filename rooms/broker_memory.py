@@ -18,6 +18,7 @@ class MemoryBroker:
         self._clock = clock
         self._seats: dict[tuple[str, str], SeatRecord] = {}
         self._claims: dict[str, float] = {}
+        self._notes: dict[str, tuple[float, dict[str, str]]] = {}
         self._deliver: Deliver | None = None
 
     async def start(self, deliver: Deliver, on_reconnect: OnReconnect | None = None) -> None:
@@ -60,3 +61,17 @@ class MemoryBroker:
             return False
         self._claims[key] = now + ttl_s
         return True
+
+    async def note_chat(self, chat_id: str, name: str, value: str, ttl_s: int) -> None:
+        now = self._clock.now().timestamp()
+        if len(self._notes) > MAX_PENDING:
+            self._notes = {k: v for k, v in self._notes.items() if v[0] > now}
+        notes = await self.chat_notes(chat_id)
+        notes[name] = value
+        self._notes[chat_id] = (now + ttl_s, notes)
+
+    async def chat_notes(self, chat_id: str) -> dict[str, str]:
+        entry = self._notes.get(chat_id)
+        if entry is None or entry[0] <= self._clock.now().timestamp():
+            return {}
+        return dict(entry[1])

@@ -208,6 +208,26 @@ class RedisBroker:
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
+    def _notes_key(self, chat_id: str) -> str:
+        return f"{self._prefix}:notes:{chat_id}"
+
+    async def note_chat(self, chat_id: str, name: str, value: str, ttl_s: int) -> None:
+        key = self._notes_key(chat_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, name, value)
+                pipe.expire(key, ttl_s)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def chat_notes(self, chat_id: str) -> dict[str, str]:
+        try:
+            raw = await self._redis.hgetall(self._notes_key(chat_id))
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         try:
             return bool(

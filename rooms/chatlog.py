@@ -55,14 +55,7 @@ async def append(
                 existing["sent_at"],
                 duplicate=True,
             )
-        last = (
-            await conn.execute(
-                sa.select(sa.func.max(chat_messages.c.seq)).where(
-                    chat_messages.c.chat_id == chat_id
-                )
-            )
-        ).scalar()
-        seq = int(last or 0) + 1
+        seq = await last_seq_in(conn, chat_id) + 1
         await conn.execute(
             chat_messages.insert().values(
                 chat_id=chat_id,
@@ -97,19 +90,20 @@ async def since_in(
         return rows, rows[-1].seq
     if not rows and after_seq == 0:
         return [], 0
-    last = int(
-        (
-            await conn.execute(
-                sa.select(sa.func.max(chat_messages.c.seq)).where(
-                    chat_messages.c.chat_id == chat_id
-                )
-            )
-        ).scalar()
-        or 0
-    )
+    last = await last_seq_in(conn, chat_id)
     if after_seq > last:
         rows = await _after(conn, chat_id, 0)
     return rows, last
+
+
+async def last_seq_in(conn: AsyncConnection, chat_id: str) -> int:
+    """The chat log's last sequence number (0 for an empty log)."""
+    last = (
+        await conn.execute(
+            sa.select(sa.func.max(chat_messages.c.seq)).where(chat_messages.c.chat_id == chat_id)
+        )
+    ).scalar()
+    return int(last or 0)
 
 
 async def _after(conn: AsyncConnection, chat_id: str, after_seq: int) -> list[StoredMessage]:

@@ -2,6 +2,13 @@
 
 Signed rather than stored, so any node can verify a ticket minted by another; single use is
 enforced by claiming its nonce once in the broker (in memory, or Redis across nodes).
+
+A ticket also carries what the join endpoint read from the database when it minted it (a
+`RoomPass`: both people, their names, the room's opening and closing, the media mode, the last
+chat sequence), signed with the rest. So a WebSocket join needs no database read, which was
+most of its cost (docs/performance.md). What can change in the ticket's ~60 s of life (a cancel
+or a reschedule, a new chat message) is noted in the broker and checked at the join
+(`rooms/chat_notes.py`); the same design as an access token that carries its grants.
 """
 
 from __future__ import annotations
@@ -10,9 +17,19 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from enum import StrEnum
+
+import orjson
+
+from rooms.timeline import room_times, to_ms
+from scheduling.model import JoinPolicy
+from scheduling.store_chats import ChatRecord
+
+# Bumped when the signed payload changes shape, so an old ticket is refused as invalid.
+_FORMAT = 2
+_ROLES = ("employee", "participant")
 
 
 class TicketProblem(StrEnum):
@@ -21,11 +38,62 @@ class TicketProblem(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Ticket:
+class RoomPass:
+    """The facts of one person's seat in one chat, as the database said when the ticket was minted."""
+
     chat_id: str
     user_id: str
+    role: str  # "employee" (makes the offer) | "participant"
+    name: str
+    peer_id: str
+    peer_name: str
+    opens_ms: int  # the room (the join window) opens ...
+    closes_ms: int  # ... and closes: slot end plus the event's grace
+    media_mode: str  # "p2p" | "relay"
+    history_seq: int  # the chat log's last sequence number at minting
+    version: int  # the chat's `ics_sequence`: bumped by every reschedule and by the cancel
+
+    @classmethod
+    def of(
+        cls,
+        chat: ChatRecord,
+        user_id: str,
+        policy: JoinPolicy,
+        media_mode: str,
+        history_seq: int,
+    ) -> RoomPass:
+        """The pass of `user_id`, one of the chat's two people, for a confirmed chat."""
+        assert chat.starts_at is not None and chat.ends_at is not None
+        times = room_times(chat.starts_at, chat.ends_at, policy)
+        employee = user_id == chat.employee_id
+        return cls(
+            chat_id=chat.id,
+            user_id=user_id,
+            role="employee" if employee else "participant",
+            name=chat.employee_name if employee else chat.participant_name,
+            peer_id=chat.participant_id if employee else chat.employee_id,
+            peer_name=chat.participant_name if employee else chat.employee_name,
+            opens_ms=to_ms(times.opens_at),
+            closes_ms=to_ms(times.closes_at),
+            media_mode=media_mode,
+            history_seq=history_seq,
+            version=chat.ics_sequence,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    room: RoomPass
     expires_ms: int
     nonce: str
+
+    @property
+    def chat_id(self) -> str:
+        return self.room.chat_id
+
+    @property
+    def user_id(self) -> str:
+        return self.room.user_id
 
 
 class TicketError(Exception):
@@ -38,19 +106,32 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _sign(secret: bytes, payload: str) -> str:
+def _sign(secret: bytes, payload: bytes) -> str:
     # Domain-separated from the JWT use of the same secret.
-    return _b64(
-        hmac.new(secret, b"duet-ticket\x00" + payload.encode(), hashlib.sha256).digest()[:18]
-    )
+    return _b64(hmac.new(secret, b"duet-ticket\x00" + payload, hashlib.sha256).digest()[:18])
 
 
-def mint_ticket(secret: str, chat_id: str, user_id: str, expires_at: datetime) -> str:
-    payload = "\n".join(
-        (chat_id, user_id, str(int(expires_at.timestamp() * 1000)), secrets.token_urlsafe(12))
+def mint_ticket(secret: str, room: RoomPass, expires_at: datetime) -> str:
+    payload = orjson.dumps([_FORMAT, *astuple(room), to_ms(expires_at), secrets.token_urlsafe(12)])
+    return f"{_b64(payload)}.{_sign(secret.encode(), payload)}"
+
+
+def _parse(payload: bytes) -> Ticket:
+    fields = orjson.loads(payload)
+    if not isinstance(fields, list) or len(fields) != 14 or fields[0] != _FORMAT:
+        raise ValueError("not a ticket of this format")
+    (_, chat_id, user_id, role, name, peer_id, peer_name, opens, closes, mode, seq, version,
+     expires, nonce) = fields  # fmt: skip
+    texts = (chat_id, user_id, role, name, peer_id, peer_name, mode, nonce)
+    numbers = (opens, closes, seq, version, expires)
+    if not all(type(x) is str for x in texts) or not all(type(x) is int for x in numbers):
+        raise ValueError("a field has the wrong type")
+    if role not in _ROLES:
+        raise ValueError("unknown role")
+    room = RoomPass(
+        chat_id, user_id, role, name, peer_id, peer_name, opens, closes, mode, seq, version
     )
-    encoded = _b64(payload.encode())
-    return f"{encoded}.{_sign(secret.encode(), payload)}"
+    return Ticket(room, expires, nonce)
 
 
 def verify_ticket(secret: str, ticket: str, now: datetime) -> Ticket:
@@ -60,16 +141,15 @@ def verify_ticket(secret: str, ticket: str, now: datetime) -> Ticket:
         raise TicketError(TicketProblem.INVALID)
     try:
         encoded, signature = ticket.rsplit(".", 1)
-        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError as exc:
         raise TicketError(TicketProblem.INVALID) from exc
     if not hmac.compare_digest(signature, _sign(secret.encode(), payload)):
         raise TicketError(TicketProblem.INVALID)
     try:
-        chat_id, user_id, expires, nonce = payload.split("\n")
-        expires_ms = int(expires)
-    except ValueError as exc:
+        parsed = _parse(payload)
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         raise TicketError(TicketProblem.INVALID) from exc
-    if expires_ms <= int(now.timestamp() * 1000):
+    if parsed.expires_ms <= to_ms(now):
         raise TicketError(TicketProblem.EXPIRED)
-    return Ticket(chat_id, user_id, expires_ms, nonce)
+    return parsed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from scheduling.model import JoinPolicy
 
@@ -35,3 +35,7 @@ def pending_warnings(closes_at: datetime, now: datetime) -> list[tuple[datetime,
 
 def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)

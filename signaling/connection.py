@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import msgpack
 import orjson
@@ -77,7 +77,7 @@ def write_frame_now(ws: web.WebSocketResponse, data: bytes, opcode: WSMsgType) -
 class Connection:
     ws: web.WebSocketResponse
     binary: bool
-    conn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    conn_id: str  # unique across nodes and restarts: SignalingNode.new_conn_id
     chat_id: str = ""
     user_id: str = ""
     peer_id: str = ""
@@ -93,7 +93,8 @@ class Connection:
     closing: bool = False
     # The code this server closed (or is closing) the socket with; None for a drop or a leave.
     close_code: int | None = None
-    timers: list[object] = field(default_factory=list)
+    # When this socket's room closes (its time warnings and close are the node's ClosingTimers).
+    closes_at: datetime | None = None
     # This socket's seat as last written to the broker (rewritten after a Redis restart).
     seat: SeatRecord | None = None
     # While the join is being admitted: what arrived for this seat before `joined` went out.
@@ -102,6 +103,7 @@ class Connection:
     # Encoded frames (and a final close) waiting for the writer; empty almost always.
     _outbox: deque[bytes | _Close] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None
+    _force_closing: asyncio.Future[None] | None = None  # referenced until the socket is dropped
 
     def send(self, msg: ServerMessage) -> None:
         if self.closing:
@@ -155,8 +157,9 @@ class Connection:
         self._outbox.clear()
         if self._writer is not None:
             self._writer.cancel()
-        task = asyncio.ensure_future(self.ws.close(code=int(code), message=code.reason.encode()))
-        self.timers.append(task)  # keep a reference until the connection is dropped
+        self._force_closing = asyncio.ensure_future(
+            self.ws.close(code=int(code), message=code.reason.encode())
+        )
 
     async def _write(self) -> None:
         """Drain the outbox with backpressure (`send_frame` waits while the client is not
@@ -179,10 +182,6 @@ class Connection:
 
     async def stop(self) -> None:
         """Wait for queued frames to go out (bounded), then stop the writer."""
-        for timer in self.timers:
-            cancel = getattr(timer, "cancel", None)
-            if cancel is not None and not isinstance(timer, asyncio.Task):
-                cancel()
         writer = self._writer
         if writer is not None and not writer.done():
             if not self.closing:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
-import time
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -18,18 +19,24 @@ from typing import Any
 
 import msgpack
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms import attendance, chatlog
 from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
-from rooms.tickets import TicketError, TicketProblem, verify_ticket
-from rooms.timeline import pending_warnings, room_times, to_ms
+from rooms.chat_notes import (
+    CHANGED,
+    HAS_HISTORY,
+    NOTES_TTL_S,
+    ChatChange,
+    change_after_minting,
+    must_read_log,
+)
+from rooms.closing_timers import ClosingTimers
+from rooms.tickets import Ticket, TicketError, TicketProblem, verify_ticket
+from rooms.timeline import from_ms, to_ms
 from scheduling.clock import Clock
-from scheduling.db import read_tx
-from scheduling.join_window import JoinClosedReason, join_window
 from scheduling.model import ChatState
-from scheduling.store_chats import ChatRecord, get_chat
-from scheduling.store_events import EventRecord, require_event
+from scheduling.store_chats import ChatRecord
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.codec import ErrorCode, decode_server, encode_json_bytes
@@ -40,9 +47,6 @@ log = logging.getLogger("duet.signaling.node")
 
 SEAT_TTL_S = 90
 SETTLE_EVERY_S = 30
-# Events (join policy, media mode) change rarely; a join uses a copy at most this old. The chat
-# itself (state, slot) is read from the database on every join.
-EVENT_CACHE_S = 10.0
 # Joins this close to the room's close are written at once rather than batched, so a settler on
 # another node (which cannot flush this node's buffer) never runs before they are stored.
 WRITE_THROUGH_BEFORE_CLOSE = timedelta(seconds=15)
@@ -57,7 +61,8 @@ _ROOM_CLOSES = frozenset({CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, Close
 # Server closes after which the client reconnects with `resume` (close_codes `retry`).
 _RECONNECTING_CLOSES = frozenset(code for code in CloseCode if code.retry)
 
-IceServersFor = Callable[[ChatRecord, str, datetime], Sequence[m.IceServer]]
+# (chat id, user id, when the credentials should expire) -> the ICE servers for that seat.
+IceServersFor = Callable[[str, str, datetime], Sequence[m.IceServer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +130,24 @@ class SignalingNode:
                 lambda chat, user, msg: self._deliver_local(chat, user, None, msg, None, None)
             )
         self.joins = attendance.JoinBuffer(engine)
-        self._events: dict[str, tuple[float, EventRecord]] = {}
+        self.closing_timers: ClosingTimers[Connection] = ClosingTimers(
+            clock,
+            lambda conn, seconds: conn.send(m.TimeWarning(seconds_left=seconds)),
+            lambda conn: conn.close(
+                CloseCode.ROOM_CLOSED,
+                m.RoomClosing(reason="ended", message=CloseCode.ROOM_CLOSED.reason),
+            ),
+        )
         self._frozen_at_joins = 0
+        # Connection ids: a random prefix per node instance and a counter, unique across nodes
+        # and restarts without a uuid4 (an os.urandom call) per socket.
+        self._conn_prefix = secrets.token_hex(6)
+        self._conn_ids = itertools.count(1)
         # Set by `duet serve`, which froze its start-up heap: see `_refreeze`.
         self.refreeze_heap = False
+
+    def new_conn_id(self) -> str:
+        return f"{self._conn_prefix}{next(self._conn_ids):x}"
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -139,6 +158,7 @@ class SignalingNode:
     async def close(self) -> None:
         if self._settle_timer is not None:
             self._settle_timer.cancel()
+        self.closing_timers.cancel_all()
         for conn in list(self.local.values()):
             conn.closing = False
             conn.close(CloseCode.GOING_AWAY)
@@ -310,7 +330,12 @@ class SignalingNode:
     # --- join ------------------------------------------------------------------------------------
 
     async def join(self, conn: Connection, msg: m.Join) -> None:
-        """Admit the socket to its seat or raise JoinRefused with the documented close code."""
+        """Admit the socket to its seat or raise JoinRefused with the documented close code.
+
+        No database read: the ticket carries the chat's facts as the join endpoint read them,
+        and the broker's chat notes say what changed since (rooms/chat_notes.py). The chat log
+        is read only when it may hold something the client has not seen.
+        """
         now = self.clock.now()
         try:
             ticket = verify_ticket(self.settings.secret, msg.ticket, now)
@@ -320,60 +345,22 @@ class SignalingNode:
                 if exc.problem == TicketProblem.EXPIRED
                 else CloseCode.TICKET_INVALID
             ) from exc
-        ttl = max(1, (ticket.expires_ms - to_ms(now)) // 1000 + 5)
+        now_ms = to_ms(now)
+        ttl = max(1, (ticket.expires_ms - now_ms) // 1000 + 5)
         if not await self.broker.claim_once(f"ticket:{ticket.nonce}", ttl):
             raise JoinRefused(CloseCode.TICKET_USED)
-        # One read transaction for the chat, its event (when not cached) and the chat log:
-        # each transaction costs ~1 ms of CPU in aiosqlite hand-offs (docs/performance.md).
-        async with read_tx(self.engine) as db:
-            chat = await get_chat(db, ticket.chat_id)
-            if chat is None or chat.side_of(ticket.user_id) is None:
-                raise JoinRefused(CloseCode.NOT_A_MEMBER)
-            event = await self._event(db, chat.event_id)
-            history, last_seq = await chatlog.since_in(
-                db, chat.id, msg.resume.last_seq if msg.resume else 0
-            )
-        window = join_window(chat.view, event.join_policy, now)
-        if not window.is_open:
-            raise JoinRefused(
-                {
-                    JoinClosedReason.CANCELLED: CloseCode.CHAT_CANCELLED,
-                    JoinClosedReason.ENDED: CloseCode.CHAT_ENDED,
-                    JoinClosedReason.TOO_EARLY: CloseCode.TOO_EARLY,
-                }.get(window.reason, CloseCode.NOT_A_MEMBER)  # type: ignore[arg-type]
-            )
-        await self._admit(conn, msg, chat, event, ticket.user_id, now, history, last_seq)
+        if now_ms < ticket.room.opens_ms:
+            raise JoinRefused(CloseCode.TOO_EARLY)
+        if now_ms >= ticket.room.closes_ms:
+            raise JoinRefused(CloseCode.CHAT_ENDED)
+        await self._admit(conn, msg, ticket, now)
 
-    async def _event(self, db: AsyncConnection, event_id: str) -> EventRecord:
-        """The event from this node's short-lived cache, else from `db`."""
-        cached = self._events.get(event_id)
-        clock = time.monotonic()
-        if cached is not None and cached[0] > clock:
-            return cached[1]
-        event = await require_event(db, event_id)
-        if len(self._events) > 1000:
-            self._events.clear()
-        self._events[event_id] = (clock + EVENT_CACHE_S, event)
-        return event
-
-    async def _admit(
-        self,
-        conn: Connection,
-        msg: m.Join,
-        chat: ChatRecord,
-        event: EventRecord,
-        user_id: str,
-        now: datetime,
-        history: list[chatlog.StoredMessage],
-        last_seq: int,
-    ) -> None:
-        assert chat.starts_at is not None and chat.ends_at is not None
-        conn.chat_id, conn.user_id = chat.id, user_id
-        peer_id, peer_name = chat.peer_of(user_id)
-        conn.peer_id = peer_id
+    async def _admit(self, conn: Connection, msg: m.Join, ticket: Ticket, now: datetime) -> None:
+        room = ticket.room
+        chat_id, user_id, peer_id = room.chat_id, room.user_id, room.peer_id
+        conn.chat_id, conn.user_id, conn.peer_id = chat_id, user_id, peer_id
         conn.can_restart_ice = msg.can_restart_ice
-        my_name = chat.employee_name if user_id == chat.employee_id else chat.participant_name
-        previous = await self.broker.get_seat(chat.id, user_id)
+        previous = await self.broker.get_seat(chat_id, user_id)
         if (
             previous is not None
             and previous.conn_id != conn.conn_id
@@ -381,7 +368,7 @@ class SignalingNode:
         ):
             await self._to_seat(
                 previous.node_id,
-                chat.id,
+                chat_id,
                 user_id,
                 m.Replaced(message=CloseCode.REPLACED.reason),
                 conn_id=previous.conn_id,
@@ -391,32 +378,40 @@ class SignalingNode:
             self.broker.node_id,
             conn.conn_id,
             SeatState.CONNECTED,
-            my_name,
+            room.name,
             mic=previous.mic if previous else True,
             camera=previous.camera if previous else True,
             screen=False,
             can_restart_ice=msg.can_restart_ice,
         )
         conn.early = []
-        old = self.local.get((chat.id, user_id))
+        old = self.local.get((chat_id, user_id))
         if old is not None and old is not conn:
             old.closing = True  # replaced on this node: its close is on the way
-        self.local[(chat.id, user_id)] = conn
-        await self.broker.put_seat(chat.id, user_id, seat, SEAT_TTL_S)
+        self.local[(chat_id, user_id)] = conn
+        await self.broker.put_seat(chat_id, user_id, seat, SEAT_TTL_S)
         conn.seat = seat
         conn.joined = True
-        # Catch up on chat stored since the history was read: from now on the seat is visible,
-        # and a sender looks our seat up after storing (`_chat`), so every message is either in
-        # this read or delivered live (buffered in `conn.early` until `joined` is out).
-        later, _ = await chatlog.since(self.engine, chat.id, last_seq)
-        if later:
-            history = [*history, *later]
-            last_seq = later[-1].seq
-        times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
-        self.joins.add(chat.id, user_id, now)
-        if times.closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
+        # Read after the seat is visible: a cancel, or a chat sender, notes the chat first and
+        # looks our seat up afterwards, so whatever we do not see here reaches us live
+        # (buffered in `conn.early` until `joined` is out).
+        notes = await self.broker.chat_notes(chat_id)
+        change = change_after_minting(notes, ticket)
+        if change is not None:
+            await self._unseat(conn)
+            raise JoinRefused(
+                CloseCode.CHAT_CANCELLED if change.reason == "cancelled" else CloseCode.RESCHEDULED
+            )
+        resume_seq = msg.resume.last_seq if msg.resume else 0
+        if must_read_log(notes, ticket, resume_seq):
+            history, last_seq = await chatlog.since(self.engine, chat_id, resume_seq)
+        else:
+            history, last_seq = [], resume_seq
+        closes_at = from_ms(room.closes_ms)
+        self.joins.add(chat_id, user_id, now)
+        if closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
             await self.joins.flush()
-        peer_seat = await self.broker.get_seat(chat.id, peer_id)
+        peer_seat = await self.broker.get_seat(chat_id, peer_id)
         peer_connected = peer_seat is not None and peer_seat.state == SeatState.CONNECTED
         resume = msg.resume
         if not peer_connected:
@@ -432,7 +427,7 @@ class SignalingNode:
             action = "ice_restart"
         else:
             action = "new_connection"
-        relay = self.relay if event.media_mode == "relay" else None
+        relay = self.relay if room.media_mode == "relay" else None
         if relay is not None and action == "ice_restart":
             action = "new_connection"  # the relay's aiortc peers cannot restart ICE
         if peer_seat is not None:
@@ -441,39 +436,39 @@ class SignalingNode:
                 peer_connected,
                 peer_seat.can_restart_ice,
             )
-        offerer = user_id == chat.employee_id
+        offerer = room.role == "employee"
         if relay is not None:
-            relay.admitted(chat.id, action)
+            relay.admitted(chat_id, action)
+        now_ms = to_ms(now)
         conn.send(
             m.Joined(
-                you=m.You(
-                    user_id=user_id, role="employee" if offerer else "participant", name=my_name
-                ),
-                peer=_peer_info(peer_id, peer_name, peer_seat),
+                you=m.You(user_id=user_id, role=room.role, name=room.name),  # type: ignore[arg-type]
+                peer=_peer_info(peer_id, room.peer_name, peer_seat),
                 # In relay mode each client offers to the (impolite) relay: docs/protocol.md 6.
                 polite=relay is not None or not offerer,
                 offerer=relay is not None or offerer,
                 media_action=action,  # type: ignore[arg-type]
                 history=tuple(_entry(h) for h in history),
                 last_seq=last_seq,
-                ends_at=to_ms(times.closes_at),
-                now=to_ms(now),
-                seconds_left=max(0, int((times.closes_at - now).total_seconds())),
-                media_mode=event.media_mode,  # type: ignore[arg-type]
-                ice_servers=tuple(self.ice_servers_for(chat, user_id, times.closes_at)),
+                ends_at=room.closes_ms,
+                now=now_ms,
+                seconds_left=max(0, (room.closes_ms - now_ms) // 1000),
+                media_mode=room.media_mode,  # type: ignore[arg-type]
+                ice_servers=tuple(self.ice_servers_for(chat_id, user_id, closes_at)),
             )
         )
         self._flush_early(conn, last_seq)
-        self._schedule_room_timers(conn, times.closes_at, now)
+        conn.closes_at = closes_at
+        self.closing_timers.add(conn, closes_at, now)
         self.stats["joins"] += 1
         self._refreeze(REFREEZE_AFTER_JOINS)
         if peer_connected and peer_seat is not None:
             await self._to_seat(
                 peer_seat.node_id,
-                chat.id,
+                chat_id,
                 peer_id,
                 m.PeerJoined(
-                    peer=_peer_info(user_id, my_name, seat),
+                    peer=_peer_info(user_id, room.name, seat),
                     resumed=previous is not None,
                     media_action=action,
                 ),  # type: ignore[arg-type]
@@ -485,6 +480,14 @@ class SignalingNode:
                     "ice": msg.can_restart_ice,
                 },
             )
+
+    async def _unseat(self, conn: Connection) -> None:
+        """Undo a seat taken by a join that is then refused."""
+        conn.joined = False
+        key = (conn.chat_id, conn.user_id)
+        if self.local.get(key) is conn:
+            del self.local[key]
+        await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
 
     @staticmethod
     def _flush_early(conn: Connection, last_seq: int) -> None:
@@ -498,21 +501,6 @@ class SignalingNode:
                 conn.send_json(item)
             elif not (isinstance(item, m.ChatMessage) and item.seq <= last_seq):
                 conn.send(item)
-
-    def _schedule_room_timers(self, conn: Connection, closes_at: datetime, now: datetime) -> None:
-        for when, seconds in pending_warnings(closes_at, now):
-            conn.timers.append(
-                self.clock.call_at(when, lambda s=seconds: conn.send(m.TimeWarning(seconds_left=s)))
-            )
-        conn.timers.append(
-            self.clock.call_at(
-                closes_at,
-                lambda: conn.close(
-                    CloseCode.ROOM_CLOSED,
-                    m.RoomClosing(reason="ended", message=CloseCode.ROOM_CLOSED.reason),
-                ),
-            )
-        )
 
     # --- messages after join ---------------------------------------------------------------------
 
@@ -597,6 +585,14 @@ class SignalingNode:
         stored = await chatlog.append(
             self.engine, conn.chat_id, conn.user_id, msg.client_msg_id, msg.text, self.clock.now()
         )
+        try:
+            # Before anything else: a join that does not see this note reads no chat log, so it
+            # must find our seat lookup below still ahead (rooms/chat_notes.py).
+            await self.broker.note_chat(conn.chat_id, HAS_HISTORY, "1", NOTES_TTL_S)
+        except BrokerUnavailable:
+            log.warning(
+                "could not note chat history of %s; joins fall back on tickets", conn.chat_id
+            )
         sent_at = to_ms(stored.sent_at)
         conn.send(m.ChatAck(client_msg_id=msg.client_msg_id, seq=stored.seq, sent_at=sent_at))
         if stored.duplicate:
@@ -628,6 +624,8 @@ class SignalingNode:
 
     async def disconnected(self, conn: Connection) -> None:
         """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
+        if conn.closes_at is not None:
+            self.closing_timers.discard(conn, conn.closes_at)
         if not conn.joined:
             return
         key = (conn.chat_id, conn.user_id)
@@ -716,6 +714,14 @@ class SignalingNode:
         else:
             return
         self._relay_vacated(chat.id)
+        try:
+            # Before the seat lookups below: a join that misses this note has its seat written
+            # before we look, so it is closed here instead (see `_admit`).
+            await self.broker.note_chat(
+                chat.id, CHANGED, ChatChange(reason, chat.ics_sequence).encode(), NOTES_TTL_S
+            )
+        except BrokerUnavailable:
+            log.warning("could not note the change of chat %s for joins in flight", chat.id)
         for user_id in (chat.employee_id, chat.participant_id):
             try:
                 seat = await self.broker.get_seat(chat.id, user_id)

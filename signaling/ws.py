@@ -73,7 +73,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         compress=False,  # permessage-deflate costs ~120 KiB per connection
     )
     await ws.prepare(request)
-    conn = Connection(ws, binary=ws.ws_protocol == m.SUBPROTOCOL_MSGPACK)
+    conn = Connection(ws, ws.ws_protocol == m.SUBPROTOCOL_MSGPACK, node.new_conn_id())
     try:
         if await _join(node, conn):
             await _serve(node, conn, ConnectionLimits())

@@ -11,13 +11,18 @@ from typing import Any
 
 from aiohttp import WSMsgType
 
-from rooms.tickets import mint_ticket
+from rooms.chatlog import last_seq_in
+from rooms.tickets import RoomPass, mint_ticket
+from scheduling.db import read_tx
+from scheduling.store_chats import get_chat
+from scheduling.store_events import require_event
 from signaling import messages as m
 from signaling.codec import decode_server
 from tests.apiclient import ADA, SAM, Api, Person
 from tests.conftest import TEST_SECRET
 from tests.rooms_setup import at, confirmed_chat
 from tests.signal_client import SignalClient, join, ticket
+from web.keys import ENGINE
 
 # The event's default join policy (web/api_events.py): open 5 min before, 2 min grace after.
 OPENS_BEFORE = timedelta(seconds=300)
@@ -38,11 +43,18 @@ def room_closes_at(chat: dict[str, Any]) -> datetime:
     return at(chat["slot"]["ends_at"]) + GRACE_AFTER
 
 
-def forge(
+async def forge(
     api: Api, chat_id: str, user_id: str, valid_for: timedelta = timedelta(seconds=60)
 ) -> str:
-    """A correctly signed ticket minted outside the REST endpoint's checks."""
-    return mint_ticket(TEST_SECRET, chat_id, user_id, api.clock.now() + valid_for)
+    """A correctly signed ticket with the chat's stored facts, minted outside the REST
+    endpoint's checks (the window, the chat's state): the socket must check what it can."""
+    async with read_tx(api.client.app[ENGINE]) as db:
+        chat = await get_chat(db, chat_id)
+        assert chat is not None and chat.side_of(user_id) is not None
+        event = await require_event(db, chat.event_id)
+        seq = await last_seq_in(db, chat_id)
+    room = RoomPass.of(chat, user_id, event.join_policy, event.media_mode, seq)
+    return mint_ticket(TEST_SECRET, room, api.clock.now() + valid_for)
 
 
 async def present(

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp.test_utils import TestClient
 
-from rooms import attendance, chatlog
+from rooms import attendance
 from signaling import messages as m
 from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
@@ -211,19 +211,20 @@ async def test_overlong_and_blank_messages_are_refused_and_the_socket_stays(api:
 
 
 async def test_a_message_stored_while_someone_joins_is_not_lost(api: Api) -> None:
-    """A message the peer stores after the joiner's history read, but before the joiner's seat
-    is visible, must still reach the joiner: the join catches up on the log after writing the
-    seat, and `joined` stays the first message the joiner sees."""
+    """A message the peer sends after the joiner's ticket was minted, but before the joiner's
+    seat is visible (so the sender cannot find it), must still reach the joiner: the sender
+    notes the chat's history before looking the seat up, the join reads the notes after
+    writing its seat and then the log, and `joined` stays the first message the joiner sees."""
     chat_id, _ = await live_chat(api)
     ada, _ = await join(api, ADA, chat_id)
     node = api.client.app[NODE]
     real_put_seat = node.broker.put_seat
 
     async def put_seat_after_a_message(chat: str, user: str, seat: Any, ttl: int) -> None:
-        if user == "sam":  # Ada writes between Sam's history read and his seat write
-            await chatlog.append(
-                node.engine, chat, "ada", "in-between", "Are you there?", api.clock.now()
-            )
+        if user == "sam":  # Ada sends (stored, acked, not delivered) before Sam's seat exists
+            await ada.send(m.ChatSend(client_msg_id="in-between", text="Are you there?"))
+            assert (await ada.expect(m.ChatAck)).seq == 1
+            assert (await ada.expect(m.ChatMessage)).seq == 1  # the sender's own copy
         await real_put_seat(chat, user, seat, ttl)
 
     node.broker.put_seat = put_seat_after_a_message  # type: ignore[method-assign]

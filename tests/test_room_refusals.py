@@ -7,15 +7,18 @@ that the person already in the room is not disturbed by someone else's failed at
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
 import pytest
 
+from rooms.tickets import mint_ticket, verify_ticket
 from signaling import messages as m
 from signaling import ws as ws_module
 from signaling.close_codes import CloseCode
 from tests.apiclient import ADA, MEI, SAM, Api
+from tests.conftest import TEST_SECRET
 from tests.room_helpers import (
     OPENS_BEFORE,
     alive,
@@ -34,7 +37,7 @@ async def test_garbage_ticket_closes_4001_and_peer_is_undisturbed(api: Api) -> N
     """A ticket that does not verify is 4001 (retry once), and never touches anyone's seat."""
     chat_id, _ = await live_chat(api)
     ada, _ = await join(api, ADA, chat_id)
-    for garbage in ("tkt_not_a_real_ticket", forge(api, chat_id, "sam") + "x"):
+    for garbage in ("tkt_not_a_real_ticket", await forge(api, chat_id, "sam") + "x"):
         code, before = await closed_with(await present(api, garbage))
         assert code == CloseCode.TICKET_INVALID and before == []
     await alive(ada)
@@ -53,7 +56,7 @@ async def test_expired_ticket_closes_4002(api: Api) -> None:
     api.clock.advance(timedelta(seconds=61))
     code, _ = await closed_with(await present(api, grant["ticket"]))
     assert code == CloseCode.TICKET_EXPIRED
-    past = forge(api, chat_id, "sam", valid_for=timedelta(seconds=-1))
+    past = await forge(api, chat_id, "sam", valid_for=timedelta(seconds=-1))
     code, _ = await closed_with(await present(api, past))
     assert code == CloseCode.TICKET_EXPIRED
 
@@ -75,7 +78,7 @@ async def test_ticket_is_consumed_even_when_the_join_fails(api: Api) -> None:
     """Doc section 1.4: consumed on first presentation, so a refused ticket cannot be retried."""
     chat_id, chat = await confirmed_chat(api)
     api.clock.set(at(chat["slot"]["starts_at"]) - OPENS_BEFORE - timedelta(seconds=30))
-    early = forge(api, chat_id, "ada")
+    early = await forge(api, chat_id, "ada")
     code, _ = await closed_with(await present(api, early))
     assert code == CloseCode.TOO_EARLY
     api.clock.advance(timedelta(seconds=31))  # the window is open, the ticket still unexpired
@@ -84,17 +87,20 @@ async def test_ticket_is_consumed_even_when_the_join_fails(api: Api) -> None:
     assert code == CloseCode.TICKET_USED
 
 
-async def test_third_person_gets_404_and_a_forged_ticket_closes_4004(api: Api) -> None:
-    """Outsiders learn nothing over REST (404) and are refused on the socket (4004) even with a
-    validly signed ticket, so the seat check does not rely on the REST endpoint alone."""
+async def test_third_person_gets_404_and_no_ticket_of_their_own(api: Api) -> None:
+    """Outsiders learn nothing over REST (404), so they never hold a ticket: tickets are signed
+    by the server for one of the chat's two people and carry that seat's facts. A ticket signed
+    with any other secret, even for the right chat and person, closes 4001."""
     chat_id, _ = await live_chat(api)
     ada, _ = await join(api, ADA, chat_id)
     problem = await api.call(MEI, "POST", f"/api/v1/chats/{chat_id}/join", expect=404)
     assert problem["code"] == "not_found"
-    code, _ = await closed_with(await present(api, forge(api, chat_id, MEI.id)))
-    assert code == CloseCode.NOT_A_MEMBER
-    code, _ = await closed_with(await present(api, forge(api, "no-such-chat", ADA.id)))
-    assert code == CloseCode.NOT_A_MEMBER
+    genuine = verify_ticket(TEST_SECRET, await forge(api, chat_id, SAM.id), api.clock.now())
+    for user_id in (MEI.id, SAM.id):
+        room = replace(genuine.room, user_id=user_id)
+        other = mint_ticket("not-the-server-secret", room, api.clock.now() + timedelta(minutes=1))
+        code, _ = await closed_with(await present(api, other))
+        assert code == CloseCode.TICKET_INVALID
     await alive(ada)
     assert all(isinstance(x, m.Joined | m.Pong) for x in ada.received)
     await ada.close()
@@ -108,7 +114,7 @@ async def test_before_the_window_rest_409_and_socket_4005(api: Api) -> None:
     assert problem["code"] == "too_early"
     assert problem["detail"] == "The chat opens in 10 minutes."
     assert problem["join"]["open"] is False
-    code, _ = await closed_with(await present(api, forge(api, chat_id, SAM.id)))
+    code, _ = await closed_with(await present(api, await forge(api, chat_id, SAM.id)))
     assert code == CloseCode.TOO_EARLY
 
 
@@ -143,7 +149,8 @@ async def test_cancel_while_both_in_room_closes_both_4007(api: Api) -> None:
 
 
 async def test_reschedule_while_in_room_closes_both_4012(api: Api) -> None:
-    """A moved chat closes the live room with `rescheduled` so clients re-fetch the new time."""
+    """A moved chat closes the live room with `rescheduled` so clients re-fetch the new time,
+    and a ticket fetched before the move (it carries the old time) is refused the same way."""
     chat_id, chat = await live_chat(api)
     event_id = chat["event_id"]
     grid = await api.call(
@@ -162,6 +169,7 @@ async def test_reschedule_while_in_room_closes_both_4012(api: Api) -> None:
     free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/ada/slots")
     slot = next(s for s in free["slots"] if s["starts_at"] == later)
     ada, sam = await pair(api, chat_id)
+    stale = await ticket(api, SAM, chat_id)
     moved = await api.call(
         SAM, "POST", f"/api/v1/chats/{chat_id}/reschedule", {"slot_id": slot["id"]}
     )
@@ -170,6 +178,8 @@ async def test_reschedule_while_in_room_closes_both_4012(api: Api) -> None:
         code, before = await closed_with(client)
         assert code == CloseCode.RESCHEDULED
         assert isinstance(before[-1], m.RoomClosing) and before[-1].reason == "rescheduled"
+    code, _ = await closed_with(await present(api, stale["ticket"]))
+    assert code == CloseCode.RESCHEDULED
     problem = await api.call(SAM, "POST", f"/api/v1/chats/{chat_id}/join", expect=409)
     assert problem["code"] == "too_early"
 

@@ -26,6 +26,7 @@ from signaling.messages import (
     CLIENT_MESSAGE_TYPES,
     MAX_CHAT_TEXT_CHARS,
     MAX_FRAME_BYTES,
+    MAX_TICKET_CHARS,
     SERVER_MESSAGE_TYPES,
     Answer,
     Candidate,
@@ -324,7 +325,7 @@ MALFORMED: list[tuple[str, str | bytes, str, str | None]] = [
     ("ticket space", '{"type":"join","v":1,"ticket":"a b"}', "bad_value", "join"),
     (
         "ticket long",
-        J({"type": "join", "v": 1, "ticket": "t" * 513}).decode(),
+        J({"type": "join", "v": 1, "ticket": "t" * (MAX_TICKET_CHARS + 1)}).decode(),
         "bad_length",
         "join",
     ),

@@ -52,7 +52,7 @@ async def _socket_pair(
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=m.SUBPROTOCOLS, compress=False)
         await ws.prepare(request)
-        conn = Connection(ws, binary=False)
+        conn = Connection(ws, binary=False, conn_id="fast-path-test")
         try:
             await script(conn)
         finally:

@@ -8,12 +8,12 @@ from aiohttp import web
 
 from media.turn import mint_turn_credentials
 from rooms import chatlog
-from rooms.tickets import mint_ticket
-from rooms.timeline import room_times, to_ms
+from rooms.tickets import RoomPass, mint_ticket
+from rooms.timeline import from_ms, to_ms
 from scheduling.db import read_tx
 from scheduling.join_window import JoinClosedReason, join_window
 from scheduling.model import ChatState
-from scheduling.store_chats import ChatRecord, require_chat
+from scheduling.store_chats import require_chat
 from scheduling.store_events import require_event
 from signaling import messages as m
 from web.api_chats import CHAT_ID
@@ -34,7 +34,7 @@ _REFUSALS = {
 
 
 def ice_servers(
-    config: Config, chat: ChatRecord, user_id: str, expires_at: datetime
+    config: Config, chat_id: str, user_id: str, expires_at: datetime
 ) -> tuple[m.IceServer, ...]:
     """Duet's own TURN, with credentials for this person and chat that expire with the window.
 
@@ -43,7 +43,7 @@ def ice_servers(
     if not config.turn_secret or not config.turn_urls:
         return ()
     server = mint_turn_credentials(
-        config.turn_secret, user_id, chat.id, expires_at, config.turn_urls
+        config.turn_secret, user_id, chat_id, expires_at, config.turn_urls
     )
     return (
         m.IceServer(
@@ -61,6 +61,7 @@ async def post_join(request: web.Request) -> web.Response:
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
         event = await require_event(conn, chat.event_id)
+        history_seq = await chatlog.last_seq_in(conn, chat.id)
     if chat.side_of(who.user_id) is None:
         raise Problem(403, "not_a_member", "Only the two people of this chat can join it.")
     window = join_window(chat.view, event.join_policy, now)
@@ -77,19 +78,20 @@ async def post_join(request: web.Request) -> web.Response:
         and chat.starts_at is not None
         and chat.ends_at is not None
     )
-    times = room_times(chat.starts_at, chat.ends_at, event.join_policy)
+    # The ticket carries what was just read, so the WebSocket join reads no database.
+    room = RoomPass.of(chat, who.user_id, event.join_policy, event.media_mode, history_seq)
     expires = now + timedelta(seconds=config.ticket_ttl_s)
     scheme = (
         "wss" if request.secure or request.headers.get("X-Forwarded-Proto") == "https" else "ws"
     )
     return json_response(
         {
-            "ticket": mint_ticket(config.jwt_secret, chat.id, who.user_id, expires),
+            "ticket": mint_ticket(config.jwt_secret, room, expires),
             "ws_url": f"{scheme}://{request.host}/api/v1/ws",
             "subprotocols": list(m.SUBPROTOCOLS),
             "ice_servers": [
                 {"urls": list(s.urls), "username": s.username, "credential": s.credential}
-                for s in ice_servers(config, chat, who.user_id, times.closes_at)
+                for s in ice_servers(config, chat.id, who.user_id, from_ms(room.closes_ms))
             ],
             "join_window": window.to_dict(now),
             "server_time": iso(now),

@@ -76,7 +76,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         _broker(config, clock),
         clock,
         NodeSettings(secret=config.jwt_secret, reconnect_grace_s=config.reconnect_grace_s),
-        lambda chat, user_id, expires: ice_servers(config, chat, user_id, expires),
+        lambda chat_id, user_id, expires: ice_servers(config, chat_id, user_id, expires),
         relay=relay,
     )
     await node.start()

@@ -358,13 +358,7 @@ def tickets_for(kind: str, rooms: list[Room]) -> list[list[str]]:
     if kind.startswith("bare"):
         return [[f"{i}:0", f"{i}:1"] for i in range(len(rooms))]
     expires = datetime.now(UTC) + timedelta(seconds=TICKET_LIFETIME_S)
-    return [
-        [
-            mint_ticket(SECRET, r.chat_id, r.employee_id, expires),
-            mint_ticket(SECRET, r.chat_id, r.participant_id, expires),
-        ]
-        for r in rooms
-    ]
+    return [[mint_ticket(SECRET, p, expires) for p in r.passes or ()] for r in rooms]
 
 
 def max_gc(reports: list[dict[str, Any]], key: str = "window") -> float | None:

@@ -9,7 +9,7 @@ Every chat started a minute ago and lasts an hour, far longer than a benchmark r
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scheduling.db import make_engine, migrate, write_tx  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from rooms.chatlog import last_seq_in  # noqa: E402
+from rooms.tickets import RoomPass  # noqa: E402
+from scheduling.db import make_engine, migrate, read_tx, write_tx  # noqa: E402
 from scheduling.schema import (  # noqa: E402
     chat_history,
     chats,
@@ -28,6 +32,8 @@ from scheduling.schema import (  # noqa: E402
     slots,
     users,
 )
+from scheduling.store_chats import get_chat  # noqa: E402
+from scheduling.store_events import require_event  # noqa: E402
 
 EVENT_ID = "bench"
 COMPANIES = 50  # a large career fair; the join path reads every quota row of the event
@@ -40,6 +46,8 @@ class Room:
     chat_id: str
     employee_id: str
     participant_id: str
+    # What a ticket of each person carries, read back with the join endpoint's own functions.
+    passes: tuple[RoomPass, RoomPass] | None = None
 
 
 def _batches(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
@@ -169,9 +177,29 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
             ]
             for batch in _batches(history):
                 await conn.execute(chat_history.insert(), batch)
+        return await _with_passes(
+            engine, [Room(f"chat{i:06d}", f"e{i}", f"p{i}") for i in range(rooms)]
+        )
     finally:
         await engine.dispose()
-    return [Room(f"chat{i:06d}", f"e{i}", f"p{i}") for i in range(rooms)]
+
+
+async def _with_passes(engine: AsyncEngine, rooms: list[Room]) -> list[Room]:
+    """Each room with both people's `RoomPass`, built from the stored chat as `POST .../join`
+    builds it (get_chat, the event's join policy, the chat log's last seq)."""
+    out: list[Room] = []
+    async with read_tx(engine) as conn:
+        event = await require_event(conn, EVENT_ID)
+        for room in rooms:
+            chat = await get_chat(conn, room.chat_id)
+            assert chat is not None
+            seq = await last_seq_in(conn, chat.id)
+            passes = tuple(
+                RoomPass.of(chat, user, event.join_policy, event.media_mode, seq)
+                for user in (chat.employee_id, chat.participant_id)
+            )
+            out.append(replace(room, passes=passes))  # type: ignore[arg-type]
+    return out
 
 
 if __name__ == "__main__":
