@@ -52,9 +52,10 @@ SETTLE_EVERY_S = 30
 WRITE_THROUGH_BEFORE_CLOSE = timedelta(seconds=15)
 # Seat TTL refreshes per Redis pipeline.
 REFRESH_BATCH = 500
-# During a join storm, re-freeze the heap every this many joins (see `_refreeze`); the settle
-# timer re-freezes after any join.
-REFREEZE_AFTER_JOINS = 1000
+# During a join (or drop) storm, re-freeze the heap every this many of them (see `_refreeze`):
+# ~65 objects per socket, so a collection between freezes walks at most ~26k of them. The
+# settle timer re-freezes after any.
+REFREEZE_AFTER_EVENTS = 400
 
 # Server closes that end the room for both seats: each seat gets its own `room_closing`.
 _ROOM_CLOSES = frozenset({CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED})
@@ -138,7 +139,8 @@ class SignalingNode:
                 m.RoomClosing(reason="ended", message=CloseCode.ROOM_CLOSED.reason),
             ),
         )
-        self._frozen_at_joins = 0
+        self._socket_events = 0  # joins and disconnects, for `_refreeze`
+        self._frozen_at_events = 0
         # Connection ids: a random prefix per node instance and a counter, unique across nodes
         # and restarts without a uuid4 (an os.urandom call) per socket.
         self._conn_prefix = secrets.token_hex(6)
@@ -196,18 +198,18 @@ class SignalingNode:
         finally:
             self._schedule_settle()
 
-    def _refreeze(self, min_joins: int) -> None:
-        """Move the objects of sockets that joined since the last freeze out of the collector's
-        sight: with 10,000 sockets, full collections walking them paused the loop for seconds
-        (docs/performance.md, finding 2). `gc.freeze()` is O(1). A young collection first keeps
-        fresh garbage out of the permanent generation. Frozen objects are still freed by
-        reference counting; only cycles would stay for good, and a socket's life makes none
-        (tests/test_signaling_fast_paths.py).
+    def _refreeze(self, min_events: int) -> None:
+        """Move the objects of sockets that joined (or dropped) since the last freeze out of the
+        collector's sight: with 10,000 sockets, full collections walking them paused the loop
+        for seconds (docs/performance.md, finding 2). `gc.freeze()` is O(1). A young collection
+        first keeps fresh garbage out of the permanent generation. Frozen objects are still
+        freed by reference counting; only cycles would stay for good, and a socket's life makes
+        none (tests/test_signaling_fast_paths.py). Drops count too: a thousand sockets dropping
+        at once leave grace timers behind, enough for a young collection of ~100 ms.
         """
-        joins = self.stats["joins"]
-        if not self.refreeze_heap or joins - self._frozen_at_joins < min_joins:
+        if not self.refreeze_heap or self._socket_events - self._frozen_at_events < min_events:
             return
-        self._frozen_at_joins = joins
+        self._frozen_at_events = self._socket_events
         gc.collect(1)
         gc.freeze()
 
@@ -461,7 +463,8 @@ class SignalingNode:
         conn.closes_at = closes_at
         self.closing_timers.add(conn, closes_at, now)
         self.stats["joins"] += 1
-        self._refreeze(REFREEZE_AFTER_JOINS)
+        self._socket_events += 1
+        self._refreeze(REFREEZE_AFTER_EVENTS)
         if peer_connected and peer_seat is not None:
             await self._to_seat(
                 peer_seat.node_id,
@@ -628,6 +631,8 @@ class SignalingNode:
             self.closing_timers.discard(conn, conn.closes_at)
         if not conn.joined:
             return
+        self._socket_events += 1
+        self._refreeze(REFREEZE_AFTER_EVENTS)
         key = (conn.chat_id, conn.user_id)
         if self.local.get(key) is conn:
             del self.local[key]

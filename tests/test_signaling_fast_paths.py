@@ -293,3 +293,31 @@ async def test_a_sockets_life_leaves_no_cyclic_garbage(api: Api) -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def _await_chain(task: asyncio.Task[Any]) -> list[str]:
+    """The names of the coroutines a task is suspended in, outermost first."""
+    names: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None and hasattr(coro, "cr_code"):
+        names.append(coro.cr_code.co_name)
+        coro = coro.cr_await
+    return names
+
+
+async def test_a_socket_holds_no_middleware_frames(api: Api) -> None:
+    """web/socket_lane.py: the signaling socket's handler runs without the REST middlewares, so
+    a joined socket's task holds no frame of theirs for the whole call; REST requests still
+    go through them (their errors are problem+json)."""
+    chat_id, _ = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    chains = [_await_chain(t) for t in asyncio.all_tasks()]
+    sockets = [c for c in chains if "ws_handler" in c]
+    assert len(sockets) == 2
+    for chain in sockets:
+        # aiohttp's own outermost `impl` (it sets request.app) stays; ours are skipped.
+        assert not {"problem_middleware", "middleware", "idempotency_middleware"} & {*chain}
+    problem = await api.call(None, "GET", "/api/v1/me", expect=401)
+    assert problem["status"] == 401  # the REST chain (auth, problem+json) is still in place
+    await ada.close()
+    await sam.close()

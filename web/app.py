@@ -38,6 +38,7 @@ from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
 from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
 from web.problems import problem_middleware
+from web.socket_lane import socket_lane
 from web.static_routes import add_static_routes
 
 
@@ -93,6 +94,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     clock = clock or SystemClock()
     app = web.Application(
         middlewares=[
+            socket_lane,  # the signaling socket skips the rest: see web/socket_lane.py
             problem_middleware,  # errors from auth and idempotency themselves
             auth_middleware(config.jwt_secret, clock.now),
             idempotency_middleware,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 from collections.abc import Sequence
@@ -14,10 +13,10 @@ from aiohttp import web
 
 from scheduling.clock import SystemClock
 from scheduling.db import make_engine, migrate
-from signaling.ws import NODE
 from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
+from web.gc_policy import freeze_heap, young_collections
 
 
 def _config(args: argparse.Namespace, **forced: object) -> Config:
@@ -39,16 +38,6 @@ async def _prepare_demo(config: Config) -> str:
         await engine.dispose()
 
 
-async def _freeze_heap(app: web.Application) -> None:
-    """Move start-up objects out of the collector's sight: with many connections, full
-    collections over them paused the loop for hundreds of ms (docs/operations.md). The
-    signaling node then re-freezes as sockets join (`SignalingNode._refreeze`): one start-up
-    freeze left every socket's objects to full collections, seconds each at 10,000 sockets."""
-    gc.collect()
-    gc.freeze()
-    app[NODE].refreeze_heap = True
-
-
 def _event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where available: about 40% less CPU per relayed message than the default loop."""
     try:
@@ -63,7 +52,8 @@ def _serve(config: Config) -> None:
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(config)
-    app.on_startup.append(_freeze_heap)  # runs after the cleanup contexts have started
+    app.on_startup.append(freeze_heap)  # runs after the cleanup contexts have started
+    app.cleanup_ctx.append(young_collections)
     web.run_app(app, host=config.host, port=config.port, access_log=None, loop=_event_loop())
 
 
