@@ -32,6 +32,9 @@ class MemoryBroker:
             return  # a node that does not exist in a one-process deployment
         await self._deliver(payload)
 
+    def post(self, node_id: str, payload: bytes) -> None:
+        """There is no other node in one process: nothing to do."""
+
     async def put_seat(self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int) -> None:
         self._seats[(chat_id, user_id)] = seat
 

@@ -2,7 +2,8 @@
 
 Measured here (docs/performance.md, ../shared/notes/signaling-performance.md): awaiting one
 PUBLISH per message collapses near 3.7k msgs/s, so a single task publishes in pipelined batches
-from a bounded queue. The listener reconnects with backoff after Redis restarts and then asks the
+from a bounded queue, and each batch sends one frame per destination node: a msgpack array of
+the payloads, so redis-py's per-message costs on both sides are paid once per batch. The listener reconnects with backoff after Redis restarts and then asks the
 node to write its live seats back, since a restarted Redis remembers nothing.
 """
 
@@ -109,7 +110,7 @@ class RedisBroker:
                 # message (~10-30 µs each here); a lost connection still raises at once.
                 async for message in pubsub.listen():
                     if self._deliver is not None:
-                        await self._deliver_safely(message["data"])
+                        await self._deliver_frame(message["data"])
             except (RedisError, OSError, BrokerUnavailable) as exc:
                 # BrokerUnavailable: rewriting the seats failed; resubscribe and rewrite again.
                 rewrite = True
@@ -120,13 +121,23 @@ class RedisBroker:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
 
-    async def _deliver_safely(self, payload: bytes) -> None:
-        """One bad payload must not end the listener: the node would go deaf to other nodes."""
+    async def _deliver_frame(self, frame: bytes) -> None:
+        """One published frame carries every payload a node had for us in one batch (a msgpack
+        array). One bad payload, or frame, must not end the listener: the node would go deaf
+        to other nodes."""
         assert self._deliver is not None
         try:
-            await self._deliver(payload)
+            payloads = msgpack.unpackb(frame)
+            if not isinstance(payloads, list):
+                raise TypeError(f"a frame is a list of payloads, not {type(payloads).__name__}")
         except Exception:
-            log.exception("could not deliver a payload from redis; dropped it")
+            log.exception("could not read a frame from redis; dropped it")
+            return
+        for payload in payloads:
+            try:
+                await self._deliver(payload)
+            except Exception:
+                log.exception("could not deliver a payload from redis; dropped it")
 
     async def _publish_loop(self) -> None:
         delay = 0.1
@@ -134,11 +145,17 @@ class RedisBroker:
             batch = [await self._outbox.get()]
             while len(batch) < BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
+            # One PUBLISH per destination node per batch, not per message: redis-py's cost per
+            # command and per received message was most of a cross-node hop (docs/performance.md).
+            frames: dict[str, list[bytes]] = {}
+            for channel, payload in batch:
+                frames.setdefault(channel, []).append(payload)
+            packed = [(channel, msgpack.packb(payloads)) for channel, payloads in frames.items()]
             while True:
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        for channel, payload in batch:
-                            pipe.publish(channel, payload)
+                        for channel, frame in packed:
+                            pipe.publish(channel, frame)
                         await pipe.execute()
                     delay = 0.1
                     break
@@ -151,6 +168,9 @@ class RedisBroker:
         if node_id == self.node_id and self._deliver is not None:
             await self._deliver(payload)  # same node: no Redis hop
             return
+        self.post(node_id, payload)
+
+    def post(self, node_id: str, payload: bytes) -> None:
         try:
             self._outbox.put_nowait((self._channel(node_id), payload))
         except asyncio.QueueFull:

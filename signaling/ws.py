@@ -182,6 +182,7 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
                 ),
             )
             break
-        await node.handle(conn, msg)
+        if not node.relay_now(conn, msg):
+            await node.handle(conn, msg)
         if conn.closing:
             break

@@ -1,5 +1,6 @@
-"""`duet serve`'s collector policy (web/gc_policy.py): the young generations are collected on a
-timer while serving, and the timer stops with the app, leaving no callback behind."""
+"""`duet serve`'s collector policy (web/gc_policy.py): young generations collected on a timer,
+automatic full collections off while serving and scheduled ones only when short (or when
+memory needs them), everything restored when the app stops."""
 
 from __future__ import annotations
 
@@ -7,37 +8,70 @@ import asyncio
 import gc
 from typing import Any
 
+import pytest
 from aiohttp import web
 
-from web.gc_policy import young_collections
+from web.gc_policy import (
+    FULL_ANYWAY_ABOVE,
+    FULL_IF_BELOW,
+    FULL_NEVER,
+    full_collection_due,
+    gc_schedule,
+)
 
 
-def ticks(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+def timers(loop: asyncio.AbstractEventLoop) -> list[str]:
     """The policy's pending timer callbacks on `loop` (asyncio's default loop keeps them in
     `_scheduled`)."""
-    return [
-        h
+    return sorted(
+        h._callback.__name__  # type: ignore[attr-defined]
         for h in loop._scheduled  # type: ignore[attr-defined]
-        if not h.cancelled() and getattr(h._callback, "__name__", "") == "tick"
-    ]
+        if not h.cancelled() and getattr(h._callback, "__name__", "") in ("young", "full")  # type: ignore[attr-defined]
+    )
 
 
-async def test_young_generations_are_collected_on_a_timer_until_cleanup() -> None:
+async def test_collections_run_on_timers_until_cleanup() -> None:
     loop = asyncio.get_running_loop()
-    young: asyncio.Queue[int] = asyncio.Queue()
+    seen: asyncio.Queue[int] = asyncio.Queue()
 
-    def seen(phase: str, info: dict[str, Any]) -> None:
-        if phase == "stop" and info["generation"] == 1:
-            loop.call_soon_threadsafe(young.put_nowait, info["generation"])
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            loop.call_soon_threadsafe(seen.put_nowait, info["generation"])
 
-    gc.callbacks.append(seen)
+    before = gc.get_threshold()
+    gc.callbacks.append(record)
+    gc.freeze()  # as `duet serve` does at start-up: the old generation is short to walk now
     try:
-        ctx = young_collections(web.Application(), every_s=0.01)
+        ctx = gc_schedule(web.Application(), young_every_s=0.01, full_every_s=0.05)
         await ctx.__anext__()
-        for _ in range(2):  # it runs again after the first time: a timer, not a one-off
-            assert await asyncio.wait_for(young.get(), timeout=5) == 1
-        assert len(ticks(loop)) == 1
+        assert gc.get_threshold() == (before[0], before[1], FULL_NEVER)
+        generations: set[int] = set()
+
+        async def until_young_and_full() -> None:
+            while not {1, 2} <= generations:  # young ones again and again, and a full one
+                generations.add(await seen.get())
+
+        await asyncio.wait_for(until_young_and_full(), timeout=10)
+        assert timers(loop) == ["full", "young"]
         await ctx.aclose()
-        assert ticks(loop) == []
+        assert timers(loop) == []
+        assert gc.get_threshold() == before
     finally:
-        gc.callbacks.remove(seen)
+        gc.unfreeze()
+        gc.callbacks.remove(record)
+
+
+@pytest.mark.parametrize(
+    ("unfrozen_old", "due"),
+    [
+        (0, True),
+        (FULL_IF_BELOW - 1, True),  # a quiet moment: short enough
+        (FULL_IF_BELOW, False),  # busy sockets: would pause too long, wait
+        (FULL_ANYWAY_ABOVE, False),
+        (FULL_ANYWAY_ABOVE + 1, True),  # memory first: one long pause, logged
+    ],
+)
+def test_a_full_collection_runs_when_short_or_when_memory_needs_it(
+    unfrozen_old: int, due: bool
+) -> None:
+    assert full_collection_due(unfrozen_old) is due

@@ -1,13 +1,23 @@
-"""`duet serve`'s garbage-collector policy: keep collections short with 10,000 sockets.
+"""`duet serve`'s garbage-collector policy: no long collection pauses with 10,000 sockets.
 
-Measured (docs/performance.md): a full collection walks every tracked object, so the start-up
-heap and each joined socket's objects (~65) are frozen out of its sight (`freeze_heap` here,
-then `SignalingNode._refreeze` as sockets join). That leaves one trap. CPython starts a young
-collection when allocations minus deallocations pass 700, and freeing any object, frozen ones
-included, counts as a deallocation. When old objects die as fast as new ones are made (aiohttp
-replacing every socket's heartbeat timer every 20 s, or thousands of sockets dropping at once)
-the young generation grew to 100,000 objects unchecked, and collecting it took 40-50 ms.
-`young_collections` collects the young generations once a second instead, a few ms at most.
+Measured (docs/performance.md), Python 3.11:
+
+- A full collection walks every tracked object it can see. So the start-up heap and each joined
+  socket's objects (~65) are frozen out of its sight (`freeze_heap` here, then
+  `SignalingNode._refreeze` as sockets join and drop).
+- What cannot be frozen is what each socket re-creates per message: aiohttp's receive coroutines
+  and futures, ~10 objects that live until the socket's next message, ~100,000 at 10,000 busy
+  sockets. A full collection over them took 50-70 ms. So automatic full collections are off
+  (`gc.set_threshold(..., FULL_NEVER)`), and `gc_schedule` runs one every FULL_EVERY_S only when
+  it is short (fewer than FULL_IF_BELOW unfrozen old objects: a quiet moment), or when that
+  population passes FULL_ANYWAY_ABOVE (a bound on memory held by cyclic garbage, paid with one
+  pause that is logged).
+- CPython starts a young collection when allocations minus deallocations pass 700, and freeing
+  any object, frozen ones included, counts as a deallocation. When old objects die as fast as
+  new ones are made (each socket's receive state, replaced per message) the young generation
+  grew to 100,000 objects unchecked and collecting it took 40-50 ms. `gc_schedule` collects
+  the young generations every YOUNG_EVERY_S instead: a few ms, and short enough not to show
+  in the relay's 99th percentile.
 
 Only for `duet serve`: tests and tools keep CPython's defaults.
 """
@@ -16,13 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
+from typing import Final
 
 from aiohttp import web
 
 from signaling.ws import NODE
 
-YOUNG_EVERY_S = 1.0
+log = logging.getLogger("duet.gc")
+
+YOUNG_EVERY_S: Final = 0.25
+FULL_EVERY_S: Final = 60.0
+FULL_IF_BELOW: Final = 50_000  # unfrozen old objects: ~15-20 ms to walk
+FULL_ANYWAY_ABOVE: Final = 1_000_000
+FULL_NEVER: Final = 1 << 30  # threshold 2: automatic full collections never start
 
 
 async def freeze_heap(app: web.Application) -> None:
@@ -34,20 +52,37 @@ async def freeze_heap(app: web.Application) -> None:
     app[NODE].refreeze_heap = True
 
 
-async def young_collections(
-    app: web.Application, every_s: float = YOUNG_EVERY_S
+def full_collection_due(unfrozen_old: int) -> bool:
+    """Whether the scheduled full collection runs now (see the module docstring)."""
+    return unfrozen_old < FULL_IF_BELOW or unfrozen_old > FULL_ANYWAY_ABOVE
+
+
+async def gc_schedule(
+    app: web.Application, young_every_s: float = YOUNG_EVERY_S, full_every_s: float = FULL_EVERY_S
 ) -> AsyncIterator[None]:
-    """A cleanup context: collects generations 0 and 1 every `every_s` while serving."""
+    """A cleanup context: the young and the scheduled full collections, on timers."""
     loop = asyncio.get_running_loop()
-    handle: asyncio.TimerHandle | None = None
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], FULL_NEVER)
+    handles: dict[str, asyncio.TimerHandle] = {}
 
-    def tick() -> None:
-        nonlocal handle
+    def young() -> None:
         gc.collect(1)
-        handle = loop.call_later(every_s, tick)
+        handles["young"] = loop.call_later(young_every_s, young)
 
-    handle = loop.call_later(every_s, tick)
+    def full() -> None:
+        unfrozen_old = len(gc.get_objects(2))
+        if full_collection_due(unfrozen_old):
+            if unfrozen_old > FULL_ANYWAY_ABOVE:
+                log.warning("full collection over %d objects (a long pause)", unfrozen_old)
+            gc.collect(2)
+        handles["full"] = loop.call_later(full_every_s, full)
+
+    handles["young"] = loop.call_later(young_every_s, young)
+    handles["full"] = loop.call_later(full_every_s, full)
     try:
         yield
     finally:
-        handle.cancel()
+        for handle in handles.values():
+            handle.cancel()
+        gc.set_threshold(*thresholds)

@@ -577,7 +577,7 @@ def targets(results: list[dict[str, Any]], full_rate: int = 5000) -> str:
                     f"  CPU/msg <= 1.0x bare aiohttp @{b_load['rate']}/s: {fmt(ratio, 2)}x  "
                     f"{verdict(None if ratio is None else ratio <= 1.0)}"
                 )
-    scale = duet["rooms"] if duet else 0
+    scale = (duet or redis or {}).get("rooms", 0)
     note = "" if scale >= 5000 else f"  (measured with {scale} rooms, target is for 5,000)"
     d5 = load(duet, full_rate)
     if d5:
