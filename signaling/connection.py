@@ -91,6 +91,8 @@ class Connection:
     joined: bool = False
     left: bool = False
     closing: bool = False
+    # `_serve` is handling a frame: later ones wait in the queue (signaling/inline_reader.py).
+    busy: bool = False
     # The code this server closed (or is closing) the socket with; None for a drop or a leave.
     close_code: int | None = None
     # When this socket's room closes (its time warnings and close are the node's ClosingTimers).

@@ -76,7 +76,7 @@ class NodeSettings:
 _PEER_GONE: dict[str, Any] = {"node": "", "conn": "", "connected": False, "ice": True}
 
 
-# Relayed as they came (`relay_now`): they encode exactly as their relayed form.
+# Relayed as they came (`forward`): they encode exactly as their relayed form.
 _RELAYED = frozenset({m.Offer, m.Answer, m.Candidate})
 
 
@@ -148,7 +148,8 @@ class SignalingNode:
         self.local: dict[tuple[str, str], Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settle_timer: Any = None
-        self.stats = {"relayed": 0, "joins": 0, "refused": 0}
+        # "inline": relayed as parsed (signaling/inline_reader.py), a part of "relayed".
+        self.stats = {"relayed": 0, "inline": 0, "joins": 0, "refused": 0}
         # Relay mode (media_mode "relay"): media messages of those chats go to the hub instead.
         self.relay = relay
         if relay is not None:
@@ -346,18 +347,18 @@ class SignalingNode:
             return
         await self.broker.send(node_id, _envelope(chat_id, user_id, conn_id, msg, close, peer))
 
-    def relay_now(self, conn: Connection, msg: m.ClientMessage) -> bool:
-        """Relay an offer, answer or candidate at once, without a coroutine: the hot path.
+    def relayable(self, conn: Connection, msg: m.ClientMessage) -> bool:
+        """Whether `forward` takes `msg`: an offer, answer or candidate with a peer to send it to,
+        in a chat without a media relay. Everything else goes through `handle`."""
+        return (
+            type(msg) in _RELAYED
+            and conn.peer_connected
+            and (self.relay is None or conn.chat_id not in self.relay.chats)
+        )
 
-        False when the message needs `handle` (anything else, no peer to relay to, a relay-mode
-        chat, an ICE restart request). Four coroutines per message fewer than `handle`, which
-        was a measurable share of a relayed message's CPU (docs/performance.md)."""
-        if (
-            type(msg) not in _RELAYED
-            or not conn.peer_connected
-            or (self.relay is not None and conn.chat_id in self.relay.chats)
-        ):
-            return False
+    def forward(self, conn: Connection, msg: m.ClientMessage) -> None:
+        """Relay a `relayable` message at once, without a coroutine: the hot path. `handle`'s
+        four coroutines per message were a measurable share of its CPU (docs/performance.md)."""
         self.stats["relayed"] += 1
         if conn.peer_node == self.broker.node_id:
             self._deliver_local(conn.chat_id, conn.peer_id, conn.peer_conn, msg, None, None)  # type: ignore[arg-type]
@@ -366,7 +367,6 @@ class SignalingNode:
                 conn.peer_node,
                 _envelope(conn.chat_id, conn.peer_id, conn.peer_conn, msg, None, None),  # type: ignore[arg-type]
             )
-        return True
 
     # --- join ------------------------------------------------------------------------------------
 

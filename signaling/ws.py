@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 from aiohttp import WebSocketError, WSMessage, WSMsgType, web
@@ -16,6 +17,7 @@ from signaling import messages as m
 from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
 from signaling.codec import ErrorCode, ProtocolError, decode
 from signaling.connection import Connection
+from signaling.inline_reader import InlineWebSocketResponse
 from signaling.node import JoinRefused, SignalingNode
 from signaling.ratelimit import ConnectionLimits
 
@@ -64,7 +66,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         return _problem(403, "This page's origin may not open a Duet connection.")
     if not any(p in m.SUBPROTOCOLS for p in _offered(request)):
         return _problem(400, f"Offer one of the subprotocols {', '.join(m.SUBPROTOCOLS)}.")
-    ws = web.WebSocketResponse(
+    ws = InlineWebSocketResponse(
         protocols=m.SUBPROTOCOLS,
         heartbeat=settings.heartbeat_s,
         # aiohttp refuses a payload of max_msg_size bytes or more, while the protocol allows
@@ -76,8 +78,11 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     conn = Connection(ws, ws.ws_protocol == m.SUBPROTOCOL_MSGPACK, node.new_conn_id())
     try:
         if await _join(node, conn):
-            await _serve(node, conn, ConnectionLimits())
+            limits = ConnectionLimits()
+            ws.set_take(partial(_take_inline, node, conn, limits))
+            await _serve(node, conn, limits)
     finally:
+        ws.set_take(None)  # it refers to the connection, which refers to `ws`: no cycle left
         await node.disconnected(conn)
         if not conn.closing and not ws.closed:
             conn.close(CloseCode.NORMAL)
@@ -141,48 +146,80 @@ async def _join(node: SignalingNode, conn: Connection) -> bool:
     return True
 
 
+def _rate_limited(conn: Connection, msg_type: str) -> None:
+    conn.close(
+        CloseCode.POLICY_VIOLATION,
+        m.Error(
+            code=ErrorCode.RATE_LIMITED.value,
+            message="You are sending messages too quickly; the connection will close.",
+            ref_type=msg_type,
+        ),
+    )
+
+
+def _take_inline(
+    node: SignalingNode, conn: Connection, limits: ConnectionLimits, frame: WSMessage
+) -> bool:
+    """The hot path (signaling/inline_reader.py): relay an offer, answer or candidate as soon as
+    it is parsed. False leaves the frame to `_serve`, which decodes it again: anything else is
+    rare enough not to need the shortcut. Same checks, same order as `_serve`."""
+    if conn.busy or conn.closing or not _frame_kind_ok(conn, frame.type):
+        return False
+    try:
+        msg = decode(frame.data)
+    except ProtocolError:
+        return False
+    if not node.relayable(conn, msg):
+        return False
+    if limits.check(msg.type):
+        node.forward(conn, msg)
+        node.stats["inline"] += 1
+    else:
+        _rate_limited(conn, msg.type)
+    return True
+
+
 async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits) -> None:
     ws = conn.ws
     async for frame in ws:
-        if conn.closing:
-            break
-        if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            _note_too_big(conn, frame)
-            break
-        if not _frame_kind_ok(conn, frame.type):
-            conn.close(CloseCode.UNSUPPORTED_DATA)
-            break
+        conn.busy = True  # later frames queue behind this one instead of overtaking it inline
         try:
-            msg = decode(frame.data)
-        except ProtocolError as exc:
-            fatal = FATAL_PROTOCOL_ERRORS.get(exc.code)
-            error = m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type)
-            if fatal is not None:
-                conn.close(fatal, error)
+            if conn.closing:
                 break
-            if not limits.bad_frame():
-                conn.close(
-                    CloseCode.POLICY_VIOLATION,
-                    m.Error(
-                        code=ErrorCode.RATE_LIMITED.value,
-                        message="Too many malformed messages.",
-                        ref_type=exc.ref_type,
-                    ),
-                )
+            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                _note_too_big(conn, frame)
                 break
-            conn.send(error)
-            continue
-        if not limits.check(msg.type):
-            conn.close(
-                CloseCode.POLICY_VIOLATION,
-                m.Error(
-                    code=ErrorCode.RATE_LIMITED.value,
-                    message="You are sending messages too quickly; the connection will close.",
-                    ref_type=msg.type,
-                ),
-            )
-            break
-        if not node.relay_now(conn, msg):
-            await node.handle(conn, msg)
-        if conn.closing:
-            break
+            if not _frame_kind_ok(conn, frame.type):
+                conn.close(CloseCode.UNSUPPORTED_DATA)
+                break
+            try:
+                msg = decode(frame.data)
+            except ProtocolError as exc:
+                fatal = FATAL_PROTOCOL_ERRORS.get(exc.code)
+                error = m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type)
+                if fatal is not None:
+                    conn.close(fatal, error)
+                    break
+                if not limits.bad_frame():
+                    conn.close(
+                        CloseCode.POLICY_VIOLATION,
+                        m.Error(
+                            code=ErrorCode.RATE_LIMITED.value,
+                            message="Too many malformed messages.",
+                            ref_type=exc.ref_type,
+                        ),
+                    )
+                    break
+                conn.send(error)
+                continue
+            if not limits.check(msg.type):
+                _rate_limited(conn, msg.type)
+                break
+            if node.relayable(conn, msg):
+                node.forward(conn, msg)
+            else:
+                await node.handle(conn, msg)
+            if conn.closing:
+                break
+        finally:
+            conn.busy = False

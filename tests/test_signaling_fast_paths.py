@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import gc
+import inspect
+import textwrap
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -35,6 +38,8 @@ from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
 from signaling.connection import OUTBOX_LIMIT, Connection, write_frame_now
+from signaling.inline_reader import InlineWebSocketResponse
+from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
 from tests.room_helpers import drop, live_chat, pair, rejoin, room_closes_at
 from tests.services import RunningService
@@ -319,5 +324,46 @@ async def test_a_socket_holds_no_middleware_frames(api: Api) -> None:
         assert not {"problem_middleware", "middleware", "idempotency_middleware"} & {*chain}
     problem = await api.call(None, "GET", "/api/v1/me", expect=401)
     assert problem["status"] == 401  # the REST chain (auth, problem+json) is still in place
+    await ada.close()
+    await sam.close()
+
+
+def _body(function: Any) -> list[str]:
+    """The statements of a function (not its signature or comments), as AST dumps."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return [ast.dump(stmt) for stmt in tree.body[0].body]  # type: ignore[attr-defined]
+
+
+def test_aiohttp_still_starts_sockets_the_way_inline_reader_copies() -> None:
+    """signaling/inline_reader.py copies aiohttp's `WebSocketResponse._post_start` to install
+    its queue. If an aiohttp upgrade changes the original, this fails: re-copy it."""
+    ours = _body(InlineWebSocketResponse._post_start)
+    renamed = [s.replace("'InlineQueue'", "'WebSocketDataQueue'") for s in ours]
+    assert renamed == _body(web.WebSocketResponse._post_start)
+    assert renamed != ours  # the one difference is there
+
+
+async def test_relayed_messages_keep_their_order_behind_slower_ones(api: Api) -> None:
+    """A candidate is relayed as soon as it is parsed, unless an earlier frame of the same socket
+    is still being handled (a chat message waits for the database): then it waits its turn, so
+    the peer sees everything in the order it was sent."""
+    chat_id, _ = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    candidate = m.Candidate(candidate="candidate:1 1 udp 1 1.2.3.4 5 typ host", sdpMid="0")
+    stats = api.client.app[NODE].stats
+    await ada.send(candidate)  # nothing ahead of it: relayed as it is parsed
+    await sam.expect(m.RelayedCandidate)
+    assert (stats["relayed"], stats["inline"]) == (1, 1)
+    for i in range(3):
+        await ada.send(m.ChatSend(client_msg_id=f"c{i}", text=f"hello {i}"))
+        await ada.send(m.MediaState(mic=bool(i % 2), camera=True, screen=False))
+        await ada.send(candidate)
+    kinds = []
+    while len(kinds) < 9:
+        msg = await sam.recv()
+        if isinstance(msg, m.ChatMessage | m.PeerMediaState | m.RelayedCandidate):
+            kinds.append(type(msg).__name__)
+    assert kinds == ["ChatMessage", "PeerMediaState", "RelayedCandidate"] * 3
+    assert stats["relayed"] == 4
     await ada.close()
     await sam.close()

@@ -1,0 +1,88 @@
+"""Messages handled as they are parsed, without waking the socket's task: the relay's hot path.
+
+aiohttp hands each parsed WebSocket message to a queue (`WebSocketDataQueue.feed_data`) and the
+handler's `await ws.receive()` picks it up on a later loop iteration: a Future, a wake-up and
+three coroutines per message, and ~10 objects per socket that live until its next message, which
+is what the young garbage collections spent their time walking (docs/performance.md).
+
+`InlineWebSocketResponse` installs an `InlineQueue`, whose `feed_data` first offers each message
+to `take` (set once the socket has joined). `take` handles a message at once and returns True (the
+signaling code relays offers, answers and candidates this way), or returns False and the message
+is queued for `ws.receive()` exactly as before: chat, control frames, anything invalid. Order per
+socket is kept because a message is only offered while nothing is queued; the handler also
+refuses while it is still busy with an earlier message.
+
+This is the only module that reaches into aiohttp's WebSocket reading internals (aiohttp 3.14:
+`WebSocketResponse._post_start`, `WebSocketDataQueue`, `WebSocketReader`); the copy of
+`_post_start` below differs from aiohttp's in one name, and tests/test_signaling_fast_paths.py
+fails if aiohttp's changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from aiohttp.helpers import DEFAULT_CHUNK_SIZE
+from aiohttp.http_websocket import WSMessage
+
+log = logging.getLogger("duet.signaling.inline")
+
+Take = Callable[[WSMessage], bool]
+
+
+class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
+    """aiohttp's queue, with a first refusal for every message (see the module docstring)."""
+
+    __slots__ = ("take",)  # no __dict__: one per socket
+
+    def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(protocol, limit, loop=loop)
+        self.take: Take | None = None
+
+    def feed_data(self, data: WSMessage, size: int) -> None:
+        take = self.take
+        if take is not None and not self._buffer:
+            try:
+                if take(data):
+                    return
+            except Exception:
+                # A bug, not bad input (that is `take`'s to refuse): an exception here would
+                # end the socket inside aiohttp's parser. The frame takes the ordinary way.
+                log.exception("inline handling failed; the message is queued instead")
+        WebSocketDataQueue.feed_data(self, data, size)
+
+
+class InlineWebSocketResponse(web.WebSocketResponse):
+    def set_take(self, take: Take | None) -> None:
+        """Offer every later message to `take` first; None stops it."""
+        reader = self._reader
+        if isinstance(reader, InlineQueue):
+            reader.take = take
+
+    def _post_start(self, request: Any, protocol: str | None, writer: Any) -> None:
+        # aiohttp 3.14.5's WebSocketResponse._post_start with InlineQueue for WebSocketDataQueue.
+        self._ws_protocol = protocol
+        self._writer = writer
+
+        self._reset_heartbeat()
+
+        loop = self._loop
+        assert loop is not None
+        self._reader = InlineQueue(request._protocol, DEFAULT_CHUNK_SIZE, loop=loop)
+        # Owns the parser so a stalled reader parked on the queue by weakref
+        # stays alive while this response can still be drained.
+        self._parser = WebSocketReader(
+            self._reader,
+            self._max_msg_size,
+            compress=bool(self._compress),
+            decode_text=self._decode_text,
+        )
+        cb = None if self._heartbeat is None else self._on_data_received
+        request.protocol.set_parser(self._parser, data_received_cb=cb)
+        # disable HTTP keepalive for WebSocket
+        request.protocol.keep_alive(False)
