@@ -8,10 +8,14 @@ broker (one small record per chat, shared by all nodes through Redis):
 - the chat log has messages (`history`): the join then reads the log; a chat that never had a
   message, the usual case at the start of a call, costs no read at all.
 
-Notes are hints with a TTL longer than any room lives. If Redis restarts and forgets them, a
-join falls back on the ticket's own `history_seq`, so only a message sent in the seconds between
-minting and joining, during the outage, could be missing from `joined.history` (it is still in
-the log and shown by the REST history).
+Notes are hints with a TTL longer than any room lives. If they are lost (Redis restarts, or a
+one-node Duet restarts: its broker is in memory, or writing a note failed and was logged):
+- a join falls back on the ticket's own `history_seq`, so only a message sent in the seconds
+  between minting and joining could be missing from `joined.history` (it is still in the log
+  and shown by the REST history);
+- a ticket minted before a cancel or a reschedule, within its ~60 s life, is admitted to the
+  old room until that room's close. The cancel itself closed every seat it found, and the
+  chat's state in the database is unaffected.
 """
 
 from __future__ import annotations
@@ -30,25 +34,27 @@ class ChatChange:
     reason: str  # "cancelled" | "rescheduled"
     version: int  # the chat's `ics_sequence` after the change
 
-    def encode(self) -> str:
-        return f"{self.reason}:{self.version}"
-
-    @classmethod
-    def decode(cls, value: str) -> ChatChange:
-        reason, _, version = value.partition(":")
-        return cls(reason, int(version))
+    def note(self) -> tuple[str, str]:
+        """(name, value) of this change's note: one note per version, so two changes noted in
+        the opposite order to their commits can never hide the later one."""
+        return f"{CHANGED}:{self.version}", self.reason
 
 
 def change_after_minting(notes: dict[str, str], ticket: Ticket) -> ChatChange | None:
-    """The cancel or reschedule the ticket's facts predate, if any.
+    """The latest cancel or reschedule the ticket's facts predate, if any.
 
     Versions, not clocks: every reschedule and the cancel bump the chat's `ics_sequence` in the
     same transaction, and the ticket carries the version its facts were read at."""
-    value = notes.get(CHANGED)
-    if value is None:
-        return None
-    change = ChatChange.decode(value)
-    return change if change.version > ticket.room.version else None
+    latest: ChatChange | None = None
+    for name, reason in notes.items():
+        kind, _, version = name.partition(":")
+        if kind == CHANGED and version.isdigit():
+            change = ChatChange(reason, int(version))
+            if change.version > ticket.room.version and (
+                latest is None or change.version > latest.version
+            ):
+                latest = change
+    return latest
 
 
 def must_read_log(notes: dict[str, str], ticket: Ticket, resume_seq: int) -> bool:

@@ -9,6 +9,7 @@ connections.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -17,6 +18,8 @@ from rooms.timeline import pending_warnings
 from scheduling.clock import Clock, TimerHandle
 
 T = TypeVar("T")
+
+log = logging.getLogger("duet.rooms.closing_timers")
 
 
 class _Group(Generic[T]):
@@ -51,14 +54,17 @@ class ClosingTimers(Generic[T]):
     def add(self, member: T, closes_at: datetime, now: datetime) -> None:
         pending = pending_warnings(closes_at, now)
         group = self._groups.get(closes_at)
-        if group is None:
-            group = self._groups[closes_at] = _Group()
-            for when, seconds in pending:
-                group.handles.append(
-                    self._clock.call_at(when, lambda s=seconds: self._warn(closes_at, s))
-                )
-            group.handles.append(self._clock.call_at(closes_at, lambda: self._close(closes_at)))
+        if group is not None:
+            group.members[member] = pending[0][1] if pending else 0
+            return
+        group = self._groups[closes_at] = _Group()
+        # The member first: a clock may run a callback that is already due at once.
         group.members[member] = pending[0][1] if pending else 0
+        for when, seconds in pending:
+            group.handles.append(
+                self._clock.call_at(when, lambda s=seconds: self._warn(closes_at, s))
+            )
+        group.handles.append(self._clock.call_at(closes_at, lambda: self._close(closes_at)))
 
     def discard(self, member: T, closes_at: datetime) -> None:
         group = self._groups.get(closes_at)
@@ -82,10 +88,16 @@ class ClosingTimers(Generic[T]):
         if group is not None:
             for member, first in list(group.members.items()):
                 if seconds <= first:
-                    self._on_warning(member, seconds)
+                    try:
+                        self._on_warning(member, seconds)
+                    except Exception:  # one member's failure must not skip the others
+                        log.exception("time warning for %r failed", member)
 
     def _close(self, closes_at: datetime) -> None:
         group = self._groups.pop(closes_at, None)
         if group is not None:
             for member in list(group.members):
-                self._on_close(member)
+                try:
+                    self._on_close(member)
+                except Exception:  # one member's failure must not leave the others open
+                    log.exception("closing %r failed", member)

@@ -9,8 +9,8 @@ is what the young garbage collections spent their time walking (docs/performance
 to `take` (set once the socket has joined). `take` handles a message at once and returns True (the
 signaling code relays offers, answers and candidates this way), or returns False and the message
 is queued for `ws.receive()` exactly as before: chat, control frames, anything invalid. Order per
-socket is kept because a message is only offered while nothing is queued; the handler also
-refuses while it is still busy with an earlier message.
+socket is kept because a message is only offered while no data frame is queued or on its way to
+the handler; the handler also refuses while it is still busy with an earlier message.
 
 This is the only module that reaches into aiohttp's WebSocket reading internals (aiohttp 3.14:
 `WebSocketResponse._post_start`, `WebSocketDataQueue`, `WebSocketReader`); the copy of
@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from aiohttp.http_websocket import WSMessage
@@ -35,18 +35,25 @@ log = logging.getLogger("duet.signaling.inline")
 Take = Callable[[WSMessage], bool]
 
 
+_DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
 class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
     """aiohttp's queue, with a first refusal for every message (see the module docstring)."""
 
-    __slots__ = ("take",)  # no __dict__: one per socket
+    __slots__ = ("take", "undelivered")  # no __dict__: one per socket
 
     def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(protocol, limit, loop=loop)
         self.take: Take | None = None
+        # Data frames queued and not yet returned by `receive()`: in the buffer, or popped and
+        # on their way to the handler (aiohttp resumes a stalled parser in between, which is
+        # when a frame offered inline could otherwise overtake the one just popped).
+        self.undelivered = 0
 
     def feed_data(self, data: WSMessage, size: int) -> None:
         take = self.take
-        if take is not None and not self._buffer:
+        if take is not None and not self.undelivered:
             try:
                 if take(data):
                     return
@@ -54,6 +61,8 @@ class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
                 # A bug, not bad input (that is `take`'s to refuse): an exception here would
                 # end the socket inside aiohttp's parser. The frame takes the ordinary way.
                 log.exception("inline handling failed; the message is queued instead")
+        if data.type in _DATA:
+            self.undelivered += 1
         WebSocketDataQueue.feed_data(self, data, size)
 
 
@@ -63,6 +72,13 @@ class InlineWebSocketResponse(web.WebSocketResponse):
         reader = self._reader
         if isinstance(reader, InlineQueue):
             reader.take = take
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:  # type: ignore[override]  # noqa: ASYNC109 (aiohttp's signature)
+        msg = await super().receive(timeout)
+        reader = self._reader
+        if msg.type in _DATA and isinstance(reader, InlineQueue):
+            reader.undelivered -= 1
+        return msg
 
     def _post_start(self, request: Any, protocol: str | None, writer: Any) -> None:
         # aiohttp 3.14.5's WebSocketResponse._post_start with InlineQueue for WebSocketDataQueue.

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from rooms import attendance, chatlog
 from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
 from rooms.chat_notes import (
-    CHANGED,
     HAS_HISTORY,
     NOTES_TTL_S,
     ChatChange,
@@ -56,6 +55,8 @@ REFRESH_BATCH = 500
 # ~65 objects per socket, so a collection between freezes walks at most ~26k of them. The
 # settle timer re-freezes after any.
 REFREEZE_AFTER_EVENTS = 400
+# A re-freeze collects the old generation first when it holds fewer objects than this (~10 ms).
+FREEZE_FULL_IF_BELOW = 40_000
 
 # Server closes that end the room for both seats: each seat gets its own `room_closing`.
 _ROOM_CLOSES = frozenset({CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED})
@@ -105,6 +106,12 @@ class JoinRefused(Exception):
     def __init__(self, code: CloseCode) -> None:
         super().__init__(code.reason)
         self.code = code
+
+
+def _refusal(change: ChatChange) -> JoinRefused:
+    return JoinRefused(
+        CloseCode.CHAT_CANCELLED if change.reason == "cancelled" else CloseCode.RESCHEDULED
+    )
 
 
 def _flags(seat: SeatRecord | None) -> m.MediaFlags:
@@ -236,7 +243,10 @@ class SignalingNode:
         if not self.refreeze_heap or self._socket_events - self._frozen_at_events < min_events:
             return
         self._frozen_at_events = self._socket_events
-        gc.collect(1)
+        # Collect the old generation too when that is short: `duet serve` promotes survivors
+        # every 0.25 s and runs no automatic full collections (web/gc_policy.py), so a cycle
+        # that died after its promotion would otherwise be frozen for good.
+        gc.collect(2 if len(gc.get_objects(2)) < FREEZE_FULL_IF_BELOW else 1)
         gc.freeze()
 
     async def _refresh_seats(self) -> None:
@@ -394,6 +404,10 @@ class SignalingNode:
             raise JoinRefused(CloseCode.TOO_EARLY)
         if now_ms >= ticket.room.closes_ms:
             raise JoinRefused(CloseCode.CHAT_ENDED)
+        # Before touching any seat: a stale ticket must not replace the person's live tab.
+        change = change_after_minting(await self.broker.chat_notes(ticket.chat_id), ticket)
+        if change is not None:
+            raise _refusal(change)
         await self._admit(conn, msg, ticket, now)
 
     async def _admit(self, conn: Connection, msg: m.Join, ticket: Ticket, now: datetime) -> None:
@@ -433,16 +447,14 @@ class SignalingNode:
         await self.broker.put_seat(chat_id, user_id, seat, SEAT_TTL_S)
         conn.seat = seat
         conn.joined = True
-        # Read after the seat is visible: a cancel, or a chat sender, notes the chat first and
-        # looks our seat up afterwards, so whatever we do not see here reaches us live
-        # (buffered in `conn.early` until `joined` is out).
+        # Read (again) after the seat is visible: a cancel, or a chat sender, notes the chat
+        # first and looks our seat up afterwards, so whatever we do not see here reaches us
+        # live (buffered in `conn.early` until `joined` is out).
         notes = await self.broker.chat_notes(chat_id)
         change = change_after_minting(notes, ticket)
         if change is not None:
             await self._unseat(conn)
-            raise JoinRefused(
-                CloseCode.CHAT_CANCELLED if change.reason == "cancelled" else CloseCode.RESCHEDULED
-            )
+            raise _refusal(change)
         resume_seq = msg.resume.last_seq if msg.resume else 0
         if must_read_log(notes, ticket, resume_seq):
             history, last_seq = await chatlog.since(self.engine, chat_id, resume_seq)
@@ -761,9 +773,8 @@ class SignalingNode:
         try:
             # Before the seat lookups below: a join that misses this note has its seat written
             # before we look, so it is closed here instead (see `_admit`).
-            await self.broker.note_chat(
-                chat.id, CHANGED, ChatChange(reason, chat.ics_sequence).encode(), NOTES_TTL_S
-            )
+            name, value = ChatChange(reason, chat.ics_sequence).note()
+            await self.broker.note_chat(chat.id, name, value, NOTES_TTL_S)
         except BrokerUnavailable:
             log.warning("could not note the change of chat %s for joins in flight", chat.id)
         for user_id in (chat.employee_id, chat.participant_id):

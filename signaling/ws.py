@@ -172,11 +172,15 @@ def _take_inline(
         return False
     if not node.relayable(conn, msg):
         return False
-    if limits.check(msg.type):
-        node.forward(conn, msg)
-        node.stats["inline"] += 1
-    else:
+    if not limits.check(msg.type):
         _rate_limited(conn, msg.type)
+        return True
+    try:
+        node.forward(conn, msg)
+    except Exception:  # a bug; handled here so the frame is neither queued again nor counted twice
+        log.exception("relaying %s for %s failed", msg.type, conn.user_id)
+        return True
+    node.stats["inline"] += 1
     return True
 
 

@@ -20,7 +20,6 @@ from rooms.broker import Broker
 from rooms.broker_memory import MemoryBroker
 from rooms.broker_redis import RedisBroker
 from rooms.chat_notes import (
-    CHANGED,
     HAS_HISTORY,
     ChatChange,
     change_after_minting,
@@ -33,7 +32,7 @@ from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
-from tests.room_helpers import closed_with, live_chat, present, room_closes_at
+from tests.room_helpers import alive, closed_with, live_chat, pair, present, room_closes_at
 from tests.services import RunningService
 from tests.signal_client import join, ticket
 from web.keys import ENGINE
@@ -122,6 +121,26 @@ async def test_a_ticket_minted_before_a_cancel_is_refused(api: Api) -> None:
     assert await api.client.app[NODE].broker.get_seat(chat_id, SAM.id) is None
 
 
+async def test_a_stale_ticket_never_replaces_the_live_tab(api: Api) -> None:
+    """A ticket the chat's change made stale is refused before it touches any seat: the
+    person's live tab stays, and the peer is not told anything."""
+    chat_id, _ = await live_chat(api)
+    node = api.client.app[NODE]
+    ada, sam = await pair(api, chat_id)
+    stale = await ticket(api, SAM, chat_id)
+    await node.broker.note_chat(chat_id, *ChatChange("rescheduled", 1).note(), 60)
+    code, _ = await closed_with(await present(api, stale["ticket"]))
+    assert code == CloseCode.RESCHEDULED
+    await alive(sam)
+    assert not any(isinstance(x, m.Replaced) for x in sam.received)
+    assert not any(isinstance(x, m.PeerLeft | m.PeerReconnecting) for x in ada.received)
+    assert (await node.broker.get_seat(chat_id, SAM.id)).conn_id == node.local[
+        (chat_id, SAM.id)
+    ].conn_id
+    await ada.close()
+    await sam.close()
+
+
 async def test_a_cancel_noted_while_a_join_is_admitted_unseats_it(api: Api) -> None:
     """The join reads the notes after writing its seat; a cancel that lands in between is
     seen there, and the seat is taken back instead of being left to a closed room."""
@@ -132,7 +151,7 @@ async def test_a_cancel_noted_while_a_join_is_admitted_unseats_it(api: Api) -> N
 
     async def put_seat_then_cancel(chat: str, user: str, seat: Any, ttl: int) -> None:
         await real_put_seat(chat, user, seat, ttl)
-        await node.broker.note_chat(chat, CHANGED, ChatChange("cancelled", 1).encode(), 60)
+        await node.broker.note_chat(chat, *ChatChange("cancelled", 1).note(), 60)
 
     node.broker.put_seat = put_seat_then_cancel  # type: ignore[method-assign]
     try:
@@ -230,10 +249,14 @@ def _ticket(history_seq: int = 0, version: int = 0) -> Ticket:
     ("notes", "version", "refused"),
     [
         ({}, 0, None),
-        ({CHANGED: "cancelled:1"}, 0, "cancelled"),
-        ({CHANGED: "rescheduled:3"}, 2, "rescheduled"),
-        ({CHANGED: "rescheduled:3"}, 3, None),  # minted after the move: its facts are current
+        ({"changed:1": "cancelled"}, 0, "cancelled"),
+        ({"changed:3": "rescheduled"}, 2, "rescheduled"),
+        ({"changed:3": "rescheduled"}, 3, None),  # minted after the move: its facts are current
         ({HAS_HISTORY: "1"}, 0, None),
+        # Noted in either order, the later change wins: one note per version.
+        ({"changed:3": "cancelled", "changed:2": "rescheduled"}, 1, "cancelled"),
+        ({"changed:2": "rescheduled", "changed:3": "cancelled"}, 2, "cancelled"),
+        ({"changed:x": "cancelled", "changed": "cancelled"}, 0, None),  # not ours: ignored
     ],
 )
 def test_only_a_change_the_ticket_predates_refuses_it(
@@ -251,7 +274,7 @@ def test_only_a_change_the_ticket_predates_refuses_it(
         ({}, 4, 0, True),  # a fresh page: the ticket knew of messages
         ({}, 0, 3, True),  # the client claims messages nobody noted: trust the log
         ({HAS_HISTORY: "1"}, 0, 0, True),
-        ({CHANGED: "cancelled:1"}, 0, 0, False),
+        ({"changed:1": "cancelled"}, 0, 0, False),
     ],
 )
 def test_the_log_is_read_only_when_it_may_hold_something_new(
@@ -263,11 +286,11 @@ def test_the_log_is_read_only_when_it_may_hold_something_new(
 async def _notes_round_trip(broker: Broker) -> None:
     assert await broker.chat_notes("c1") == {}
     await broker.note_chat("c1", HAS_HISTORY, "1", 60)
-    await broker.note_chat("c1", CHANGED, "cancelled:2", 60)
+    await broker.note_chat("c1", *ChatChange("cancelled", 2).note(), 60)
     await broker.note_chat("c2", HAS_HISTORY, "1", 60)
-    assert await broker.chat_notes("c1") == {HAS_HISTORY: "1", CHANGED: "cancelled:2"}
-    await broker.note_chat("c1", CHANGED, "rescheduled:3", 60)
-    assert (await broker.chat_notes("c1"))[CHANGED] == "rescheduled:3"
+    assert await broker.chat_notes("c1") == {HAS_HISTORY: "1", "changed:2": "cancelled"}
+    await broker.note_chat("c1", HAS_HISTORY, "2", 60)
+    assert (await broker.chat_notes("c1"))[HAS_HISTORY] == "2"
 
 
 async def test_memory_broker_notes_expire() -> None:
@@ -283,8 +306,29 @@ async def test_redis_broker_notes_are_shared_and_expire(redis_service: RunningSe
     a, b = RedisBroker(url, "node-a"), RedisBroker(url, "node-b")
     try:
         await _notes_round_trip(a)
-        assert await b.chat_notes("c1") == {HAS_HISTORY: "1", CHANGED: "rescheduled:3"}
+        assert await b.chat_notes("c1") == {HAS_HISTORY: "2", "changed:2": "cancelled"}
         assert 0 < await a._redis.ttl("duet:notes:c1") <= 60  # the TTL is Redis's to enforce
     finally:
         await a.close()
         await b.close()
+
+
+async def test_one_members_failure_does_not_skip_the_others() -> None:
+    clock = ManualClock(T0)
+    seen = Recorder()
+
+    def close(member: str) -> None:
+        if member == "broken":
+            raise RuntimeError("a socket that cannot be closed")
+        seen.close(member)
+
+    timers: ClosingTimers[str] = ClosingTimers(clock, seen.warn, close)
+    closes = T0 + timedelta(minutes=2)
+    for member in ("a", "broken", "b"):
+        timers.add(member, closes, T0)
+    clock.set(closes)
+    await _run_due_callbacks()
+    assert [e for e in seen.events if e[0] == "close"] == [
+        ("close", "a", None),
+        ("close", "b", None),
+    ]

@@ -26,6 +26,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from aiohttp import WSMsgType, web
+from aiohttp._websocket.reader import WebSocketReader
 from aiohttp.test_utils import TestClient
 
 from rooms import attendance, chatlog
@@ -38,7 +39,7 @@ from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
 from signaling.connection import OUTBOX_LIMIT, Connection, write_frame_now
-from signaling.inline_reader import InlineWebSocketResponse
+from signaling.inline_reader import InlineQueue, InlineWebSocketResponse
 from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
 from tests.room_helpers import drop, live_chat, pair, rejoin, room_closes_at
@@ -367,3 +368,52 @@ async def test_relayed_messages_keep_their_order_behind_slower_ones(api: Api) ->
     assert stats["relayed"] == 4
     await ada.close()
     await sam.close()
+
+
+class _Protocol:
+    """What aiohttp's queue needs of its transport protocol: flow control it can pause."""
+
+    def __init__(self) -> None:
+        self._reading_paused = False
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+
+    def resume_reading(self) -> None:
+        self._reading_paused = False
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    length = len(payload)
+    header = bytes([0x81]) + (
+        bytes([0x80 | length])
+        if length < 126
+        else bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        if length < 65536
+        else bytes([0x80 | 127]) + length.to_bytes(8, "big")
+    )
+    return header + b"\x00\x00\x00\x00" + payload  # a zero mask leaves the payload as is
+
+
+async def test_a_stalled_parser_resuming_cannot_let_a_frame_overtake() -> None:
+    """aiohttp stops parsing while its queue is over its limit and resumes while the handler
+    pops the last queued frame: frames parsed then must queue behind it, not go inline."""
+    queue = InlineQueue(_Protocol(), 65536, loop=asyncio.get_running_loop())
+    reader = WebSocketReader(queue, 2**20, False, True)
+    seen: list[str] = []
+
+    def take(frame: Any) -> bool:
+        if len(frame.data) > 100:
+            return False
+        seen.append(frame.data)
+        return True
+
+    queue.take = take
+    big = ["a" * 70_000, "b" * 70_000]
+    reader.feed_data(b"".join(_masked_text_frame(t) for t in [*big, "c1", "c2"]))
+    while len(seen) < 4:
+        frame = await queue.read()
+        queue.undelivered -= 1  # what InlineWebSocketResponse.receive does
+        seen.append(frame.data)
+    assert [x[:2] for x in seen] == ["aa", "bb", "c1", "c2"]

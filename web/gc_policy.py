@@ -10,8 +10,11 @@ Measured (docs/performance.md), Python 3.11:
   sockets. A full collection over them took 50-70 ms. So automatic full collections are off
   (`gc.set_threshold(..., FULL_NEVER)`), and `gc_schedule` runs one every FULL_EVERY_S only when
   it is short (fewer than FULL_IF_BELOW unfrozen old objects: a quiet moment), or when that
-  population passes FULL_ANYWAY_ABOVE (a bound on memory held by cyclic garbage, paid with one
-  pause that is logged).
+  population passes FULL_ANYWAY_ABOVE (a bound on the unfrozen objects, cyclic garbage among
+  them, paid with one pause that is logged). Frozen objects are never collected, so each
+  re-freeze first collects the old generation too when that is short
+  (`SignalingNode._refreeze`); a cycle that died between a promotion and a busy re-freeze is
+  the one thing that can stay for good.
 - CPython starts a young collection when allocations minus deallocations pass 700, and freeing
   any object, frozen ones included, counts as a deallocation. When old objects die as fast as
   new ones are made (each socket's receive state, replaced per message) the young generation
@@ -19,7 +22,9 @@ Measured (docs/performance.md), Python 3.11:
   the young generations every YOUNG_EVERY_S instead: a few ms, and short enough not to show
   in the relay's 99th percentile.
 
-Only for `duet serve`: tests and tools keep CPython's defaults.
+Only for `duet serve`: tests and tools keep CPython's defaults. Measured on CPython 3.11; 3.14's
+incremental collector has no third threshold, so "automatic full collections off" needs
+re-measuring there.
 """
 
 from __future__ import annotations
