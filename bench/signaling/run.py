@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import queue
@@ -556,7 +557,11 @@ def tables(results: list[dict[str, Any]], rates: list[int]) -> str:
     return "\n".join(out)
 
 
-def targets(results: list[dict[str, Any]], full_rate: int = 5000) -> str:
+def targets(
+    results: list[dict[str, Any]],
+    full_rate: int = 5000,
+    paired: dict[tuple[str, int], dict[str, Any]] | None = None,
+) -> str:
     by = {r["server"]: r for r in results}
     duet, base, redis = by.get("duet"), by.get("bare"), by.get("duet-redis")
     lines = ["\nTargets"]
@@ -573,8 +578,15 @@ def targets(results: list[dict[str, Any]], full_rate: int = 5000) -> str:
             if d_load:
                 mine, theirs = d_load["cpu_us_per_msg"], b_load["cpu_us_per_msg"]
                 ratio = mine / theirs if mine is not None and theirs else None
+                over = (paired or {}).get(("duet", b_load["rate"]))
+                how = ""
+                if over is not None:
+                    ratio, how = (
+                        over["geomean"],
+                        f" (geometric mean of {len(over['ratios'])} rounds)",
+                    )
                 lines.append(
-                    f"  CPU/msg <= 1.0x bare aiohttp @{b_load['rate']}/s: {fmt(ratio, 2)}x  "
+                    f"  CPU/msg <= 1.0x bare aiohttp @{b_load['rate']}/s: {fmt(ratio, 2)}x{how}  "
                     f"{verdict(None if ratio is None else ratio <= 1.0)}"
                 )
     scale = (duet or redis or {}).get("rooms", 0)
@@ -602,6 +614,38 @@ def targets(results: list[dict[str, Any]], full_rate: int = 5000) -> str:
         lines.append(
             f"  no GC pause > 50 ms: longest {fmt(gc, 1)} ms  {verdict(None if gc is None else gc <= 50)}{gc_note}"
         )
+    return "\n".join(lines)
+
+
+def cpu_over_rounds(
+    rounds: list[list[dict[str, Any]]], rates: list[int]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per server and load: each round's CPU ratio to bare and their geometric mean."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for rate in rates:
+        for position, first in enumerate(rounds[0]):
+            if first["server"] == "bare":
+                continue
+            ratios = []
+            for results in rounds:
+                by = {r["server"]: r for r in results}
+                mine = next((x for x in results[position]["loads"] if x["rate"] == rate), None)
+                base = next(
+                    (x for x in by.get("bare", {}).get("loads", []) if x["rate"] == rate), None
+                )
+                if mine and base and mine["cpu_us_per_msg"] and base["cpu_us_per_msg"]:
+                    ratios.append(mine["cpu_us_per_msg"] / base["cpu_us_per_msg"])
+            if ratios:
+                mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                out[(first["server"], rate)] = {"ratios": ratios, "geomean": mean}
+    return out
+
+
+def paired_table(paired: dict[tuple[str, int], dict[str, Any]]) -> str:
+    lines = ["\nCPU per message ÷ bare, every round (order reversed every other round)"]
+    for (server, rate), v in paired.items():
+        each = ", ".join(f"{r:.2f}" for r in v["ratios"])
+        lines.append(f"  {server:<12} @{rate}/s: {each}  -> geometric mean {v['geomean']:.2f}x")
     return "\n".join(lines)
 
 
@@ -647,6 +691,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gen-cpu", default="1", help="core for the load generator and redis-server")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DB, GC reports)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every server this many times, the order reversed every other round; "
+        "CPU ratios are then the geometric mean over rounds (the server measured second "
+        "has measured up to ~25%% cheaper here, whichever it was)",
+    )
     opts = p.parse_args(argv)
     opts.rooms = opts.rooms or (200 if opts.quick else 5000)
     opts.duration = opts.duration or (3.0 if opts.quick else 10.0)
@@ -659,11 +711,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         opts.server_list.append("duet-redis")
     if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
         opts.server_cpu = opts.gen_cpu = None
+    if not 1 <= opts.rounds <= 20:
+        p.error("--rounds must be 1..20")
     if not 1 <= opts.rooms <= 10_000:
         p.error("--rooms must be 1..10000")
     if any(not 1 <= r <= 50_000 for r in opts.rate_list) or not 0 < opts.duration <= 120:
         p.error("rates must be 1..50000 msgs/s and --duration at most 120 s")
-    opts.lifetime = int(600 + 300 * len(opts.server_list) + opts.rooms / 5)
+    opts.lifetime = int(600 + 300 * len(opts.server_list) * opts.rounds + opts.rooms / 5)
     return opts
 
 
@@ -682,18 +736,28 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="duet-bench-"))
     started = time.monotonic()
     results: list[dict[str, Any]] = []
+    rounds: list[list[dict[str, Any]]] = []
     try:
         db = workdir / "bench.sqlite3"
         rooms = asyncio.run(seed(db, opts.rooms))
         print(f"seeded {len(rooms)} confirmed chats in {time.monotonic() - started:.1f}s ({db})")
-        for kind in opts.server_list:
-            results.append(measure(kind, opts, rooms, db, workdir))
+        for round_no in range(opts.rounds):
+            order = opts.server_list if round_no % 2 == 0 else opts.server_list[::-1]
+            if opts.rounds > 1:
+                print(f"\n--- round {round_no + 1} of {opts.rounds}: {', '.join(order)}")
+            measured = {kind: measure(kind, opts, rooms, db, workdir) for kind in order}
+            rounds.append([measured[kind] for kind in opts.server_list])
+        results = rounds[0]
     finally:
         if opts.keep:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = tables(results, opts.rate_list) + "\n" + targets(results)
+    paired = cpu_over_rounds(rounds, opts.rate_list) if len(rounds) > 1 else {}
+    text = tables(results, opts.rate_list)
+    if paired:
+        text += "\n" + paired_table(paired)
+    text += "\n" + targets(results, paired=paired)
     print(text)
     print(f"\n(total {time.monotonic() - started:.0f}s)")
     if opts.json:
@@ -703,6 +767,8 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": facts,
                     "options": vars(opts) | {"json": str(opts.json)},
                     "results": results,
+                    "rounds": rounds,
+                    "cpu_ratio_over_rounds": {f"{k[0]}@{k[1]}": v for k, v in paired.items()},
                 },
                 indent=2,
                 default=str,
