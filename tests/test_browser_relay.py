@@ -135,22 +135,28 @@ async def test_relay_mode_call_with_screen_share_between_two_browsers(tmp_path: 
             arg=screen_mid,
             timeout=MEDIA_TIMEOUT_MS,
         )
-        stopped = await inbound(ada)
-        await ada.wait_for_function(
-            """([first, screenMid]) => {
+        camera_moved_on = """([first, screenMid]) => {
               const s = window.__duetInbound;
               const frames = (st, mid) => (st.video.find((v) => v.mid === mid) || {frames: 0}).frames;
               const camera = first.video.find((v) => v.mid !== screenMid);
               return frames(s, camera.mid) > camera.frames + 10
                 && s.audioPackets > first.audioPackets;
-            }""",
-            arg=[stopped, screen_mid],
-            timeout=MEDIA_TIMEOUT_MS,
+            }"""
+        # Screen frames already received may still be decoded (more of them on a loaded
+        # machine), so wait for the camera to move on once before measuring: from then on the
+        # screen must not advance while the camera does.
+        stopped = await inbound(ada)
+        await ada.wait_for_function(
+            camera_moved_on, arg=[stopped, screen_mid], timeout=MEDIA_TIMEOUT_MS
+        )
+        settled = await inbound(ada)
+        await ada.wait_for_function(
+            camera_moved_on, arg=[settled, screen_mid], timeout=MEDIA_TIMEOUT_MS
         )
         after = await inbound(ada)
         frames = {v["mid"]: v["frames"] for v in after["video"]}
-        was = {v["mid"]: v["frames"] for v in stopped["video"]}
-        assert frames.get(screen_mid, 0) - was.get(screen_mid, 0) <= 2, "the share stopped"
+        was = {v["mid"]: v["frames"] for v in settled["video"]}
+        assert frames.get(screen_mid, 0) - was.get(screen_mid, 0) <= 1, "the share stopped"
         await wait_for_media_flowing(sam)
 
         # Leaving closes the relay room.
