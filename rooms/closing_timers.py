@@ -54,12 +54,13 @@ class ClosingTimers(Generic[T]):
     def add(self, member: T, closes_at: datetime, now: datetime) -> None:
         pending = pending_warnings(closes_at, now)
         group = self._groups.get(closes_at)
-        if group is not None:
-            group.members[member] = pending[0][1] if pending else 0
-            return
-        group = self._groups[closes_at] = _Group()
-        # The member first: a clock may run a callback that is already due at once.
+        fresh = group is None
+        if group is None:
+            group = self._groups[closes_at] = _Group()
+        # The member before any timer: a clock may run a callback that is already due at once.
         group.members[member] = pending[0][1] if pending else 0
+        if not fresh:
+            return
         for when, seconds in pending:
             group.handles.append(
                 self._clock.call_at(when, lambda s=seconds: self._warn(closes_at, s))

@@ -24,7 +24,6 @@ from signaling.ratelimit import ConnectionLimits
 log = logging.getLogger("duet.signaling.ws")
 
 JOIN_TIMEOUT_S = 10.0
-_TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +163,7 @@ def _take_inline(
     """The hot path (signaling/inline_reader.py): relay an offer, answer or candidate as soon as
     it is parsed. False leaves the frame to `_serve`, which decodes it again: anything else is
     rare enough not to need the shortcut. Same checks, same order as `_serve`."""
-    if conn.busy or conn.closing or frame.type is not (_BINARY if conn.binary else _TEXT):
+    if conn.busy or conn.closing or not _frame_kind_ok(conn, frame.type):
         return False
     try:
         msg = decode(frame.data)
