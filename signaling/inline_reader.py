@@ -80,6 +80,35 @@ class InlineWebSocketResponse(web.WebSocketResponse):
             reader.undelivered -= 1
         return msg
 
+    def release(self) -> None:
+        """Drop what ties aiohttp's protocol back to this response once the handler is done.
+
+        The protocol keeps the heartbeat's data callback (a bound method of this response,
+        which holds the request, which holds the protocol) after the connection is lost, so
+        every closed socket was a reference cycle: freed only by a full collection, and never
+        once `duet serve` had frozen it (web/gc_policy.py). Without the cycle reference
+        counting frees a socket's objects the moment it ends.
+        """
+        self.set_take(None)
+        # A close that failed on a dropped connection keeps its exception, whose traceback's
+        # frames hold this response: another cycle per abruptly dropped socket.
+        error = self.exception()
+        while error is not None:
+            error.__traceback__ = None
+            error = error.__context__ or error.__cause__
+        request = self._req
+        if request is not None and request.protocol is not None:
+            request.protocol._data_received_cb = None
+
+    def _reset_heartbeat(self) -> None:
+        # aiohttp 3.14.5 re-arms the heartbeat when data arrives after the close (the client's
+        # close reply): the timer then held the closed socket, its request, protocol and
+        # transport for another heartbeat + pong period, and `duet serve`'s periodic
+        # `gc.freeze()` kept them (a cycle through the protocol's data callback) for good.
+        if self._closed or self._closing:
+            return
+        super()._reset_heartbeat()
+
     def _post_start(self, request: Any, protocol: str | None, writer: Any) -> None:
         # aiohttp 3.14.5's WebSocketResponse._post_start with InlineQueue for WebSocketDataQueue.
         self._ws_protocol = protocol

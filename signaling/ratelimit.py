@@ -1,87 +1,79 @@
 """Per-connection token buckets (docs/protocol.md, "Rate limits").
 
 Token buckets allow the bursts real calls make (a flurry of ICE candidates at start) while capping
-the sustained rate a misbehaving client can push through a room.
+the sustained rate a misbehaving client can push through a room. What happens when a bucket runs
+dry depends on who fills it: chat is typed by a person, so a chat message over the rate is
+refused with an error and the call goes on; everything else is sent by software, and a client
+flooding it is broken or hostile, so the connection closes.
 
-The four buckets of a connection live in one object: every socket holds one for its whole life,
-and five small objects per socket (four buckets and their holder) were five more objects for
-every garbage collection to walk at 10,000 sockets (docs/performance.md). A check refills only
-the buckets it takes from, each from its own timestamp, so a candidate costs two refills.
+A connection's buckets live in one `array` (not GC-tracked, one object per socket): at 10,000
+sockets every object per socket is walked by each garbage collection (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 
-# (burst, tokens per second) of each bucket.
-ALL_MESSAGES: Final = (100.0, 20.0)
-NEGOTIATION: Final = (10.0, 0.5)  # offer, answer
-CHAT: Final = (5.0, 1.0)
-BAD_FRAMES: Final = (5.0, 1 / 60)
-_NEGOTIATION_TYPES: Final = frozenset({"offer", "answer"})
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    REFUSE = "refuse"  # answer `error {rate_limited}`, drop the message, keep the connection
+    CLOSE = "close"  # answer `error {rate_limited}`, then close with 1008
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    burst: float
+    per_second: float
+    when_dry: Verdict
+
+
+ALL_MESSAGES: Final = Bucket(100.0, 20.0, Verdict.CLOSE)
+NEGOTIATION: Final = Bucket(10.0, 0.5, Verdict.CLOSE)  # offer, answer
+CHAT: Final = Bucket(5.0, 1.0, Verdict.REFUSE)  # chat_send
+BAD_FRAMES: Final = Bucket(5.0, 1 / 60, Verdict.CLOSE)  # frames that fail to decode
+
+_BUCKETS: Final = (ALL_MESSAGES, NEGOTIATION, CHAT, BAD_FRAMES)
+_ALL, _NEGOTIATION, _CHAT, _BAD = range(4)
+_BUCKET_OF_TYPE: Final = {"offer": _NEGOTIATION, "answer": _NEGOTIATION, "chat_send": _CHAT}
 
 
 class ConnectionLimits:
-    """The four buckets of one connection; `check` is False when the message's bucket is dry."""
+    """The buckets of one connection: `check` per decoded message, `bad_frame` per failure."""
 
-    __slots__ = (
-        "_all",
-        "_all_at",
-        "_bad",
-        "_bad_at",
-        "_chat",
-        "_chat_at",
-        "_monotonic",
-        "_negotiation",
-        "_negotiation_at",
-    )
+    __slots__ = ("_monotonic", "_state")
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         now = monotonic()
-        self._all, self._all_at = ALL_MESSAGES[0], now
-        self._negotiation, self._negotiation_at = NEGOTIATION[0], now
-        self._chat, self._chat_at = CHAT[0], now
-        self._bad, self._bad_at = BAD_FRAMES[0], now
+        # tokens of bucket i at [2i], when they were last counted at [2i + 1]
+        self._state = array("d", [v for b in _BUCKETS for v in (b.burst, now)])
 
-    def check(self, msg_type: str) -> bool:
-        now = self._monotonic()
-        if now > self._all_at:
-            burst, rate = ALL_MESSAGES
-            self._all = min(burst, self._all + (now - self._all_at) * rate)
-            self._all_at = now
-        if self._all < 1.0:
+    def _take(self, index: int, now: float) -> bool:
+        bucket, state, at = _BUCKETS[index], self._state, 2 * index
+        tokens = state[at]
+        if now > state[at + 1]:
+            tokens = min(bucket.burst, tokens + (now - state[at + 1]) * bucket.per_second)
+            state[at + 1] = now
+        if tokens < 1.0:
+            state[at] = tokens
             return False
-        self._all -= 1.0
-        if msg_type in _NEGOTIATION_TYPES:
-            if now > self._negotiation_at:
-                burst, rate = NEGOTIATION
-                self._negotiation = min(
-                    burst, self._negotiation + (now - self._negotiation_at) * rate
-                )
-                self._negotiation_at = now
-            if self._negotiation < 1.0:
-                return False
-            self._negotiation -= 1.0
-        elif msg_type == "chat_send":
-            if now > self._chat_at:
-                burst, rate = CHAT
-                self._chat = min(burst, self._chat + (now - self._chat_at) * rate)
-                self._chat_at = now
-            if self._chat < 1.0:
-                return False
-            self._chat -= 1.0
+        state[at] = tokens - 1.0
         return True
+
+    def check(self, msg_type: str) -> Verdict:
+        now = self._monotonic()
+        if not self._take(_ALL, now):
+            return ALL_MESSAGES.when_dry
+        index = _BUCKET_OF_TYPE.get(msg_type)
+        if index is None or self._take(index, now):
+            return Verdict.ALLOW
+        return _BUCKETS[index].when_dry
 
     def bad_frame(self) -> bool:
-        now = self._monotonic()
-        if now > self._bad_at:
-            burst, rate = BAD_FRAMES
-            self._bad = min(burst, self._bad + (now - self._bad_at) * rate)
-            self._bad_at = now
-        if self._bad < 1.0:
-            return False
-        self._bad -= 1.0
-        return True
+        return self._take(_BAD, self._monotonic())

@@ -19,7 +19,7 @@ from signaling.codec import ErrorCode, ProtocolError, decode
 from signaling.connection import Connection
 from signaling.inline_reader import InlineWebSocketResponse
 from signaling.node import JoinRefused, SignalingNode
-from signaling.ratelimit import ConnectionLimits
+from signaling.ratelimit import ConnectionLimits, Verdict
 
 log = logging.getLogger("duet.signaling.ws")
 
@@ -87,6 +87,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         if not conn.closing and not ws.closed:
             conn.close(CloseCode.NORMAL)
         await conn.stop()
+        ws.release()
     return ws
 
 
@@ -171,7 +172,7 @@ def _take_inline(
         return False
     if not node.relayable(conn, msg):
         return False
-    if not limits.check(msg.type):
+    if limits.check(msg.type) != Verdict.ALLOW:  # offers, answers, candidates: never refused
         _rate_limited(conn, msg.type)
         return True
     try:
@@ -216,7 +217,18 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
                     break
                 conn.send(error)
                 continue
-            if not limits.check(msg.type):
+            verdict = limits.check(msg.type)
+            if verdict == Verdict.REFUSE:
+                conn.send(
+                    m.Error(
+                        code=ErrorCode.RATE_LIMITED.value,
+                        message="That message was not sent: you are sending them faster than one "
+                        "a second. Send it again in a moment.",
+                        ref_type=msg.type,
+                    )
+                )
+                continue
+            if verdict == Verdict.CLOSE:
                 _rate_limited(conn, msg.type)
                 break
             if node.relayable(conn, msg):

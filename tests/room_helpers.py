@@ -6,6 +6,8 @@ hand; these helpers keep each test about the behaviour it checks rather than the
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,3 +129,14 @@ async def alive(client: SignalClient, ts: float = 42.0) -> None:
     await client.send(m.Ping(ts=ts))
     pong = await client.expect(m.Pong)
     assert pong.ts == ts
+
+
+async def eventually(predicate: Callable[[], bool], what: str, within: float = 5.0) -> None:
+    """Yield to the loop until `predicate()` holds: for work the server finishes on its own
+    (a handler's cleanup after a close), never a fixed sleep standing in for it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not {what} after {within} s")
+        await asyncio.sleep(0.005)

@@ -1,9 +1,10 @@
 """The per-connection buckets (signaling/ratelimit.py) on a hand-moved clock: bursts, sustained
-rates and refills as docs/protocol.md states them, with one timestamp for all four buckets."""
+rates and refills as docs/protocol.md states them, and what a dry bucket means: chat (typed by a
+person) is refused and the call goes on, machine-made traffic closes the connection."""
 
 from __future__ import annotations
 
-from signaling.ratelimit import ConnectionLimits
+from signaling.ratelimit import ConnectionLimits, Verdict
 
 
 class Clock:
@@ -15,7 +16,7 @@ class Clock:
 
 
 def taken(limits: ConnectionLimits, msg_type: str, times: int) -> int:
-    return sum(limits.check(msg_type) for _ in range(times))
+    return sum(limits.check(msg_type) == Verdict.ALLOW for _ in range(times))
 
 
 def test_bursts_then_the_sustained_rate() -> None:
@@ -55,4 +56,15 @@ def test_time_going_backwards_adds_nothing() -> None:
     limits = ConnectionLimits(clock)
     assert taken(limits, "chat_send", 5) == 5
     clock.t -= 100.0
-    assert not limits.check("chat_send")
+    assert limits.check("chat_send") == Verdict.REFUSE
+
+
+def test_a_dry_chat_bucket_refuses_and_only_floods_of_everything_close() -> None:
+    clock = Clock()
+    limits = ConnectionLimits(clock)
+    verdicts = [limits.check("chat_send") for _ in range(8)]
+    assert verdicts == [Verdict.ALLOW] * 5 + [Verdict.REFUSE] * 3
+    assert limits.check("candidate") == Verdict.ALLOW  # the call goes on
+    assert [limits.check("offer") for _ in range(11)][-1] == Verdict.CLOSE
+    limits = ConnectionLimits(clock)
+    assert [limits.check("chat_send") for _ in range(101)][-1] == Verdict.CLOSE
