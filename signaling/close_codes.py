@@ -20,6 +20,7 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
     TICKET_INVALID = 4001
     TICKET_EXPIRED = 4002
     TICKET_USED = 4003
@@ -32,6 +33,7 @@ class CloseCode(IntEnum):
     UNSUPPORTED_VERSION = 4010
     JOIN_REQUIRED = 4011
     RESCHEDULED = 4012
+    TOO_SLOW = 4013
 
     @property
     def reason(self) -> str:
@@ -51,6 +53,7 @@ REASONS: Final[dict[CloseCode, str]] = {
     CloseCode.POLICY_VIOLATION: "Too many messages were sent too quickly.",
     CloseCode.MESSAGE_TOO_BIG: "A message was larger than 64 KiB.",
     CloseCode.INTERNAL_ERROR: "Something went wrong on the server. Reconnecting...",
+    CloseCode.TRY_AGAIN_LATER: "The chat service is briefly unavailable. Reconnecting...",
     CloseCode.TICKET_INVALID: "The join ticket is not valid. Please join again.",
     CloseCode.TICKET_EXPIRED: "The join ticket has expired. Please join again.",
     CloseCode.TICKET_USED: "The join ticket was already used. Please join again.",
@@ -63,6 +66,7 @@ REASONS: Final[dict[CloseCode, str]] = {
     CloseCode.UNSUPPORTED_VERSION: "This version of the app is out of date. Please reload the page.",
     CloseCode.JOIN_REQUIRED: "The connection did not join the chat in time.",
     CloseCode.RESCHEDULED: "This chat was moved to a new time. Please check your schedule.",
+    CloseCode.TOO_SLOW: "Your connection fell too far behind. Reconnecting...",
 }
 
 # Codes after which a new ticket + `join` (with `resume` when the seat may still be held) is
@@ -71,6 +75,8 @@ _RETRY: Final = frozenset(
     {
         CloseCode.GOING_AWAY,
         CloseCode.INTERNAL_ERROR,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.TOO_SLOW,
         CloseCode.TICKET_INVALID,
         CloseCode.TICKET_EXPIRED,
         CloseCode.TICKET_USED,

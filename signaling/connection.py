@@ -20,6 +20,8 @@ from datetime import datetime
 import msgpack
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp._websocket.helpers import PACK_CLOSE_CODE
+from aiohttp._websocket.models import WS_CLOSED_MESSAGE
 from aiohttp._websocket.writer import WebSocketWriter
 from aiohttp.base_protocol import BaseProtocol
 
@@ -31,6 +33,8 @@ from signaling.messages import ServerMessage
 log = logging.getLogger("duet.signaling.connection")
 
 OUTBOX_LIMIT = 512
+# A client closed for being too slow is cut off if it has not read its close frame by then.
+GIVE_UP_AFTER_S = 10.0
 
 
 @dataclass(slots=True)
@@ -73,6 +77,27 @@ def write_frame_now(ws: web.WebSocketResponse, data: bytes, opcode: WSMsgType) -
     return True
 
 
+def end_without_waiting(ws: web.WebSocketResponse, code: int, reason: str) -> None:
+    """Queue a close frame without waiting for the client to read, and end the socket for the
+    server: its handler's receive returns CLOSED, and aiohttp writes no second close frame.
+
+    Reaches into aiohttp 3.14's `WebSocketResponse` (`_writer`, `_reader`, `_set_closed`,
+    `_close_code`) and `WebSocketWriter` (`_write_websocket_frame`, `_closing`, `transport`):
+    `ws.close()` would wait for the client to read everything queued before its close frame.
+    """
+    writer = ws._writer
+    if writer is not None and not writer._closing and not writer.transport.is_closing():
+        writer._write_websocket_frame(PACK_CLOSE_CODE(code) + reason.encode(), WSMsgType.CLOSE, 0)
+        writer._closing = True
+        transport = writer.transport
+        asyncio.get_running_loop().call_later(GIVE_UP_AFTER_S, transport.abort)
+    if not ws.closed:
+        ws._set_closed()
+        ws._close_code = code
+        if ws._reader is not None:
+            ws._reader.feed_data(WS_CLOSED_MESSAGE, 0)
+
+
 @dataclass(eq=False, slots=True)
 class Connection:
     ws: web.WebSocketResponse
@@ -105,7 +130,6 @@ class Connection:
     # Encoded frames (and a final close) waiting for the writer; empty almost always.
     _outbox: deque[bytes | _Close] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None
-    _force_closing: asyncio.Future[None] | None = None  # referenced until the socket is dropped
 
     def send(self, msg: ServerMessage) -> None:
         if self.closing:
@@ -131,7 +155,7 @@ class Connection:
                 return
         if len(self._outbox) >= OUTBOX_LIMIT:
             log.warning("outbox full for %s in chat %s; closing", self.user_id, self.chat_id)
-            self._force_close(CloseCode.INTERNAL_ERROR)
+            self._give_up()
             return
         self._enqueue(data)
 
@@ -149,19 +173,26 @@ class Connection:
         self.closing = True
         self.close_code = int(code)
         if len(self._outbox) >= OUTBOX_LIMIT:
-            self._force_close(code)
+            self._give_up()
         else:
             self._enqueue(_Close(int(code), code.reason))
 
-    def _force_close(self, code: CloseCode) -> None:
+    def _give_up(self) -> None:
+        """The client stopped reading: drop what it has not been sent, and end the socket now.
+
+        A close that waits for the client to read everything first never ends for a client
+        that does not read, so its peer was never told. Instead the close frame goes behind
+        what the client's TCP buffers already hold (it reads it if it ever reads again), the
+        handler ends at once (the node treats 4013 as a drop: grace, then absent), and the
+        connection is cut after GIVE_UP_AFTER_S if the client still has not read it.
+        """
+        code = CloseCode.TOO_SLOW
         self.closing = True
         self.close_code = int(code)
         self._outbox.clear()
         if self._writer is not None:
             self._writer.cancel()
-        self._force_closing = asyncio.ensure_future(
-            self.ws.close(code=int(code), message=code.reason.encode())
-        )
+        end_without_waiting(self.ws, code, code.reason)
 
     async def _write(self) -> None:
         """Drain the outbox with backpressure (`send_frame` waits while the client is not

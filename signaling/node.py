@@ -683,13 +683,13 @@ class SignalingNode:
         """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
         if conn.closes_at is not None:
             self.closing_timers.discard(conn, conn.closes_at)
+        key = (conn.chat_id, conn.user_id)
+        if self.local.get(key) is conn:  # also a join that failed half-way
+            del self.local[key]
         if not conn.joined:
             return
         self._socket_events += 1
         self._refreeze(REFREEZE_AFTER_EVENTS)
-        key = (conn.chat_id, conn.user_id)
-        if self.local.get(key) is conn:
-            del self.local[key]
         try:
             seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
             if seat is None or seat.conn_id != conn.conn_id:

@@ -13,6 +13,7 @@ from functools import partial
 import orjson
 from aiohttp import WebSocketError, WSMessage, WSMsgType, web
 
+from rooms.broker import BrokerUnavailable
 from signaling import messages as m
 from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
 from signaling.codec import ErrorCode, ProtocolError, decode
@@ -143,6 +144,18 @@ async def _join(node: SignalingNode, conn: Connection) -> bool:
     except JoinRefused as refused:
         node.stats["refused"] += 1
         conn.close(refused.code)
+        return False
+    except BrokerUnavailable:
+        # Not the client's fault and not final: 1013 tells it to come back (with a new ticket).
+        node.stats["refused"] += 1
+        conn.close(
+            CloseCode.TRY_AGAIN_LATER,
+            m.Error(
+                code=ErrorCode.UNAVAILABLE.value,
+                message="The chat service is briefly unavailable; reconnecting in a moment.",
+                ref_type="join",
+            ),
+        )
         return False
     return True
 

@@ -568,7 +568,7 @@ def test_close_codes_have_short_reasons() -> None:
     assert set(REASONS) == set(CloseCode)
     for code in CloseCode:
         assert code.reason and len(code.reason.encode()) <= MAX_REASON_BYTES
-        assert code in (1000, 1001, 1003, 1008, 1009, 1011) or 4000 <= code <= 4999
+        assert code in (1000, 1001, 1003, 1008, 1009, 1011, 1013) or 4000 <= code <= 4999
     assert CloseCode.UNSUPPORTED_VERSION == 4010 and CloseCode.RESCHEDULED == 4012
     assert CloseCode.GOING_AWAY.retry and not CloseCode.REPLACED.retry
     assert not CloseCode.ROOM_CLOSED.retry

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import gc
 import inspect
 import textwrap
 from collections.abc import Awaitable, Callable
@@ -42,7 +41,7 @@ from signaling.connection import OUTBOX_LIMIT, Connection, write_frame_now
 from signaling.inline_reader import InlineQueue, InlineWebSocketResponse
 from signaling.ws import NODE
 from tests.apiclient import ADA, SAM, Api
-from tests.room_helpers import drop, live_chat, pair, rejoin, room_closes_at
+from tests.room_helpers import live_chat, pair, room_closes_at
 from tests.services import RunningService
 from web.keys import ENGINE
 
@@ -134,7 +133,7 @@ async def test_a_paused_transport_queues_and_keeps_the_order(aiohttp_client: Any
 
 
 async def test_a_client_that_stops_reading_is_closed_not_buffered(aiohttp_client: Any) -> None:
-    """The bounded outbox: a stuck client is closed with 1011 once it is full."""
+    """The bounded outbox: a stuck client is closed with 4013 once it is full."""
     seen: dict[str, Any] = {}
 
     async def script(conn: Connection) -> None:
@@ -147,10 +146,10 @@ async def test_a_client_that_stops_reading_is_closed_not_buffered(aiohttp_client
 
     _, ws, done = await _socket_pair(aiohttp_client, script)
     await done
-    assert seen["closing"] == (True, CloseCode.INTERNAL_ERROR, 0)
+    assert seen["closing"] == (True, CloseCode.TOO_SLOW, 0)
     while (frame := await ws.receive(timeout=5)).type == WSMsgType.TEXT:
         pass
-    assert frame.type == WSMsgType.CLOSE and frame.data == CloseCode.INTERNAL_ERROR
+    assert frame.type == WSMsgType.CLOSE and frame.data == CloseCode.TOO_SLOW
 
 
 RELAYABLE: list[m.ClientMessage] = [
@@ -273,32 +272,6 @@ async def test_seat_refreshes_go_in_one_pipeline_and_spare_replaced_seats(
         await broker.refresh_seats([], 90)
     finally:
         await broker.close()
-
-
-async def test_a_sockets_life_leaves_no_cyclic_garbage(api: Api) -> None:
-    """What makes the periodic `gc.freeze()` safe: frozen objects are still freed by reference
-    counting, and only cyclic garbage would stay frozen for good. A leave and a drop with resume,
-    with a relayed message each, on server and client, must create none."""
-    chat_id, _ = await live_chat(api)
-    ada, sam = await pair(api, chat_id)
-    candidate = m.Candidate(candidate="candidate:1 1 udp 1 1.2.3.4 5 typ host", sdpMid="0")
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(5):
-            await ada.send(m.Leave())
-            await ada.closed()
-            ada, _ = await rejoin(api, ADA, chat_id)
-            await sam.expect(m.PeerJoined)
-            drop(ada)
-            await sam.expect(m.PeerReconnecting)
-            ada, _ = await rejoin(api, ADA, chat_id, resume=m.Resume(last_seq=0, media_kept=True))
-            await sam.expect(m.PeerJoined)
-            await ada.send(candidate)
-            await sam.expect(m.RelayedCandidate)
-        assert gc.collect() == 0
-    finally:
-        gc.enable()
 
 
 def _await_chain(task: asyncio.Task[Any]) -> list[str]:
