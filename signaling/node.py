@@ -127,6 +127,14 @@ def _peer_info(user_id: str, name: str, seat: SeatRecord | None) -> m.PeerInfo:
     )  # type: ignore[arg-type]
 
 
+def _labels(seat: SeatRecord) -> list[m.PeerTrackInfo]:
+    """A seat's stored `track_info`s, as its peer receives them (docs/protocol.md 4)."""
+    return [
+        m.PeerTrackInfo(mid=mid, purpose=purpose)  # type: ignore[arg-type]
+        for mid, purpose in seat.tracks.items()
+    ]
+
+
 def _entry(msg: chatlog.StoredMessage) -> m.ChatEntry:
     return m.ChatEntry(
         seq=msg.seq,
@@ -432,6 +440,7 @@ class SignalingNode:
                 conn_id=previous.conn_id,
                 close=CloseCode.REPLACED,
             )
+        kept = previous is not None and msg.resume is not None and msg.resume.media_kept
         seat = SeatRecord(
             self.broker.node_id,
             conn.conn_id,
@@ -441,6 +450,8 @@ class SignalingNode:
             camera=previous.camera if previous else True,
             screen=False,
             can_restart_ice=msg.can_restart_ice,
+            # The labels of a connection the client kept still hold for an ICE restart.
+            tracks=dict(previous.tracks) if kept and previous is not None else {},
         )
         conn.early = []
         old = self.local.get((chat_id, user_id))
@@ -513,6 +524,10 @@ class SignalingNode:
                 ice_servers=tuple(self.ice_servers_for(chat_id, user_id, closes_at)),
             )
         )
+        if action == "ice_restart" and peer_seat is not None:
+            # Same connections on both sides: labels the peer sent while we were away hold.
+            for label in _labels(peer_seat):
+                conn.send(label)
         self._flush_early(conn, last_seq)
         conn.closes_at = closes_at
         self.closing_timers.add(conn, closes_at, now)
@@ -537,6 +552,11 @@ class SignalingNode:
                     "ice": msg.can_restart_ice,
                 },
             )
+            if action == "ice_restart":
+                for label in _labels(seat):
+                    await self._to_seat(
+                        peer_seat.node_id, chat_id, peer_id, label, conn_id=peer_seat.conn_id
+                    )
 
     async def _unseat(self, conn: Connection) -> None:
         """Undo a seat taken by a join that is then refused."""

@@ -189,3 +189,52 @@ async def test_media_state_reaches_the_peer_and_survives_a_resume(api: Api) -> N
     assert joined.peer.media_state.mic is False and joined.peer.media_state.camera is True
     await ada.close()
     await sam.close()
+
+
+async def test_a_share_labelled_while_the_peer_reconnects_reaches_it_with_joined(api: Api) -> None:
+    """`media_state` and `track_info` sent while the peer is away are stored and delivered when
+    it comes back: the flags in `joined.peer`, the labels right after `joined` (before anything
+    live), so a screen shared during a reconnect does not arrive unlabelled."""
+    chat_id, _ = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    await ada.send(m.TrackInfo(mid="0", purpose="camera"))
+    assert (await sam.expect(m.PeerTrackInfo)).mid == "0"
+    drop(sam)
+    await ada.expect(m.PeerReconnecting)
+    await ada.send(m.MediaState(mic=True, camera=True, screen=True))
+    await ada.send(m.TrackInfo(mid="2", purpose="screen"))
+    await alive(ada)
+    sam, joined = await rejoin(api, SAM, chat_id, resume=m.Resume(last_seq=0, media_kept=True))
+    assert joined.media_action == "ice_restart" and joined.peer.media_state.screen is True
+    labels = [await sam.expect(m.PeerTrackInfo) for _ in range(2)]
+    assert {(x.mid, x.purpose) for x in labels} == {("0", "camera"), ("2", "screen")}
+    assert sam.received[1:3] == labels  # straight after `joined`
+    await ada.close()
+    await sam.close()
+
+
+async def test_labels_of_a_kept_connection_reach_a_peer_that_was_away_too(api: Api) -> None:
+    """Sam labels his camera, drops, and resumes keeping his connection: Ada gets his labels
+    again after `peer_joined`; a fresh connection's old labels are never sent (they name
+    transceivers that are gone)."""
+    chat_id, _ = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    await sam.send(m.TrackInfo(mid="1", purpose="camera"))
+    await ada.expect(m.PeerTrackInfo)
+    drop(sam)
+    await ada.expect(m.PeerReconnecting)
+    sam, _ = await rejoin(api, SAM, chat_id, resume=m.Resume(last_seq=0, media_kept=True))
+    assert (await ada.expect(m.PeerJoined)).media_action == "ice_restart"
+    label = await ada.expect(m.PeerTrackInfo)
+    assert (label.mid, label.purpose) == ("1", "camera")
+    drop(sam)
+    await ada.expect(m.PeerReconnecting)
+    sam, joined = await rejoin(api, SAM, chat_id, resume=m.Resume(last_seq=0, media_kept=False))
+    assert joined.media_action == "new_connection"
+    assert (await ada.expect(m.PeerJoined)).media_action == "new_connection"
+    await alive(ada)
+    await alive(sam)
+    assert not any(isinstance(x, m.PeerTrackInfo) for x in sam.received)
+    assert sum(isinstance(x, m.PeerTrackInfo) for x in ada.received) == 2
+    await ada.close()
+    await sam.close()
