@@ -26,6 +26,7 @@ from aiohttp._websocket.writer import WebSocketWriter
 from aiohttp.base_protocol import BaseProtocol
 
 from rooms.broker import SeatRecord
+from scheduling.clock import TimerHandle
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
 from signaling.messages import ServerMessage
@@ -126,7 +127,12 @@ class Connection:
     seat: SeatRecord | None = None
     # While the join is being admitted: what arrived for this seat before `joined` went out.
     # `joined` must be the first message (docs/protocol.md 5); these follow it.
-    early: list[ServerMessage | bytes] | None = None
+    early: list[tuple[int | None, ServerMessage | bytes]] | None = None
+    # Chat delivery in `seq` order (SignalingNode._chat_in_order): the highest `seq` written,
+    # chat messages waiting for a lower one, and the timer that reads the log if it never comes.
+    chat_seq: int = 0
+    chat_held: dict[int, ServerMessage | bytes] | None = None
+    chat_gap_timer: TimerHandle | None = None
     # Encoded frames (and a final close) waiting for the writer; empty almost always.
     _outbox: deque[bytes | _Close] = field(default_factory=deque)
     _writer: asyncio.Task[None] | None = None

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgpack
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms import attendance, chatlog
@@ -49,6 +48,9 @@ SETTLE_EVERY_S = 30
 # Joins this close to the room's close are written at once rather than batched, so a settler on
 # another node (which cannot flush this node's buffer) never runs before they are stored.
 WRITE_THROUGH_BEFORE_CLOSE = timedelta(seconds=15)
+# How long a chat message waits for a lower `seq` still on its way (through Redis: ~2-20 ms)
+# before the log is read for it.
+CHAT_GAP_WAIT = timedelta(milliseconds=500)
 # Seat TTL refreshes per Redis pipeline.
 REFRESH_BATCH = 500
 # During a join (or drop) storm, re-freeze the heap every this many of them (see `_refreeze`):
@@ -88,8 +90,10 @@ def _envelope(
     msg: m.ServerMessage | None,
     close: CloseCode | None,
     peer: dict[str, Any] | None,
+    seq: int | None = None,
 ) -> bytes:
-    """A message (as the JSON frame to write) or a close for one seat on another node."""
+    """A message (as the JSON frame to write) or a close for one seat on another node; `seq`
+    is a chat message's, so the receiving node can order it without decoding it."""
     return msgpack.packb(
         {
             "c": chat_id,
@@ -98,6 +102,7 @@ def _envelope(
             "j": None if msg is None else encode_json_bytes(msg),
             "close": None if close is None else int(close),
             "peer": peer,
+            "q": seq,
         }
     )
 
@@ -133,6 +138,23 @@ def _labels(seat: SeatRecord) -> list[m.PeerTrackInfo]:
         m.PeerTrackInfo(mid=mid, purpose=purpose)  # type: ignore[arg-type]
         for mid, purpose in seat.tracks.items()
     ]
+
+
+def _write(conn: Connection, item: m.ServerMessage | bytes) -> None:
+    if isinstance(item, bytes):
+        conn.send_json(item)
+    else:
+        conn.send(item)
+
+
+def _stored_message(msg: chatlog.StoredMessage) -> m.ChatMessage:
+    return m.ChatMessage(
+        seq=msg.seq,
+        client_msg_id=msg.client_msg_id,
+        sender_id=msg.sender_id,
+        text=msg.text,
+        sent_at=to_ms(msg.sent_at),
+    )
 
 
 def _entry(msg: chatlog.StoredMessage) -> m.ChatEntry:
@@ -317,7 +339,7 @@ class SignalingNode:
         if msg is None and env.get("m") is not None:
             msg = decode_server(env["m"])
         self._deliver_local(
-            env["c"], env["u"], env.get("x"), msg, env.get("close"), env.get("peer")
+            env["c"], env["u"], env.get("x"), msg, env.get("close"), env.get("peer"), env.get("q")
         )
 
     def _deliver_local(
@@ -328,8 +350,10 @@ class SignalingNode:
         msg: m.ServerMessage | bytes | None,
         close: int | None,
         peer: dict[str, Any] | None,
+        seq: int | None = None,
     ) -> None:
-        """`msg` is a message, or bytes: a message another node already encoded as JSON."""
+        """`msg` is a message, or bytes: a message another node already encoded as JSON; `seq`
+        is set for a chat message (delivered in `seq` order: `_chat_in_order`)."""
         conn = self.local.get((chat_id, user_id))
         if conn is None or (conn_id is not None and conn.conn_id != conn_id):
             return
@@ -340,7 +364,10 @@ class SignalingNode:
             conn.peer_can_restart_ice = peer["ice"]
         if conn.early is not None and close is None:
             if msg is not None:
-                conn.early.append(msg)
+                conn.early.append((seq, msg))
+            return
+        if seq is not None and msg is not None and close is None:
+            self._chat_in_order(conn, seq, msg)
             return
         if isinstance(msg, bytes):
             conn.send_json(msg)  # as close(code, final) does: the final message, then the close
@@ -360,13 +387,74 @@ class SignalingNode:
         conn_id: str | None = None,
         close: CloseCode | None = None,
         peer: dict[str, Any] | None = None,
+        seq: int | None = None,
     ) -> None:
         if node_id == self.broker.node_id:
             self._deliver_local(
-                chat_id, user_id, conn_id, msg, None if close is None else int(close), peer
+                chat_id, user_id, conn_id, msg, None if close is None else int(close), peer, seq
             )
             return
-        await self.broker.send(node_id, _envelope(chat_id, user_id, conn_id, msg, close, peer))
+        await self.broker.send(node_id, _envelope(chat_id, user_id, conn_id, msg, close, peer, seq))
+
+    # --- chat messages in `seq` order ------------------------------------------------------------
+
+    def _chat_in_order(self, conn: Connection, seq: int, msg: m.ServerMessage | bytes) -> None:
+        """Write chat message `seq` to `conn` only after every lower one (docs/protocol.md 5).
+
+        Two people sending at once on two nodes: the sender's own message comes straight from
+        its node, the other one's a hop later through Redis, so a socket could see 5 before 4
+        and, as the protocol tells clients to, reconnect to fill a gap that was not one. A later
+        message waits (`chat_held`) until the gap fills, or at most CHAT_GAP_WAIT_S, after which
+        the log is read once for what is missing. Repeats (already sent, or in `joined.history`)
+        are dropped.
+        """
+        if seq <= conn.chat_seq:
+            return
+        if seq == conn.chat_seq + 1:
+            _write(conn, msg)
+            conn.chat_seq = seq
+            self._release_held(conn)
+            return
+        if conn.chat_held is None:
+            conn.chat_held = {}
+            conn.chat_gap_timer = self.clock.call_at(
+                self.clock.now() + CHAT_GAP_WAIT,
+                lambda: self.spawn(self._fill_chat_gap(conn), f"chat-gap-{conn.conn_id}"),
+            )
+        conn.chat_held[seq] = msg
+
+    @staticmethod
+    def _release_held(conn: Connection) -> None:
+        held = conn.chat_held
+        if held is None:
+            return
+        while (item := held.pop(conn.chat_seq + 1, None)) is not None:
+            _write(conn, item)
+            conn.chat_seq += 1
+        for seq in [q for q in held if q <= conn.chat_seq]:
+            del held[seq]
+        if not held:
+            conn.chat_held = None
+            if conn.chat_gap_timer is not None:
+                conn.chat_gap_timer.cancel()
+                conn.chat_gap_timer = None
+
+    async def _fill_chat_gap(self, conn: Connection) -> None:
+        """The gap did not fill in time (a node or Redis lost the message): read the log."""
+        conn.chat_gap_timer = None
+        if conn.chat_held is None or conn.closing:
+            return
+        entries, _ = await chatlog.since(self.engine, conn.chat_id, conn.chat_seq)
+        for entry in entries:
+            if entry.seq == conn.chat_seq + 1:
+                _write(conn, _stored_message(entry))
+                conn.chat_seq = entry.seq
+        self._release_held(conn)
+        if conn.chat_held:  # not in the log either (cannot happen: stored before sent)
+            for seq in sorted(conn.chat_held):
+                _write(conn, conn.chat_held[seq])
+                conn.chat_seq = seq
+            conn.chat_held = None
 
     def relayable(self, conn: Connection, msg: m.ClientMessage) -> bool:
         """Whether `forward` takes `msg`: an offer, answer or candidate with a peer to send it to,
@@ -566,18 +654,15 @@ class SignalingNode:
             del self.local[key]
         await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
 
-    @staticmethod
-    def _flush_early(conn: Connection, last_seq: int) -> None:
+    def _flush_early(self, conn: Connection, last_seq: int) -> None:
         """Send what arrived during admission, minus chat messages `joined.history` carried."""
         early, conn.early = conn.early or [], None
-        for item in early:
-            if isinstance(item, bytes):
-                data = orjson.loads(item)
-                if data.get("type") == "chat_message" and data["seq"] <= last_seq:
-                    continue
-                conn.send_json(item)
-            elif not (isinstance(item, m.ChatMessage) and item.seq <= last_seq):
-                conn.send(item)
+        conn.chat_seq = last_seq
+        for seq, item in early:
+            if seq is not None:
+                self._chat_in_order(conn, seq, item)
+            else:
+                _write(conn, item)
 
     # --- messages after join ---------------------------------------------------------------------
 
@@ -681,7 +766,7 @@ class SignalingNode:
             text=stored.text,
             sent_at=sent_at,
         )
-        conn.send(out)
+        self._chat_in_order(conn, stored.seq, out)
         # Look the peer's seat up afresh (chat is rare, typed by people): a peer that is joining
         # right now has written its seat but may not be known to this connection yet, and it
         # reads the log only up to its seat write (`_admit`), so it must get this one live.
@@ -695,7 +780,9 @@ class SignalingNode:
         except BrokerUnavailable:
             target = (conn.peer_node, conn.peer_conn) if conn.peer_connected else None
         if target is not None:
-            await self._to_seat(target[0], conn.chat_id, conn.peer_id, out, conn_id=target[1])
+            await self._to_seat(
+                target[0], conn.chat_id, conn.peer_id, out, conn_id=target[1], seq=stored.seq
+            )
 
     # --- leaving ---------------------------------------------------------------------------------
 
@@ -703,6 +790,9 @@ class SignalingNode:
         """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
         if conn.closes_at is not None:
             self.closing_timers.discard(conn, conn.closes_at)
+        if conn.chat_gap_timer is not None:
+            conn.chat_gap_timer.cancel()
+            conn.chat_gap_timer = None
         key = (conn.chat_id, conn.user_id)
         if self.local.get(key) is conn:  # also a join that failed half-way
             del self.local[key]
