@@ -487,8 +487,12 @@ def _parse(frame: str | bytes, limit: int) -> Any:
             raise _too_big(limit)
         try:
             return orjson.loads(frame)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
             _utf8_size(frame)  # a lone surrogate is the one way a str is not valid UTF-8
+            if "surrogate" in str(exc):  # ... and a `\ud800` escape is the other way to send one
+                raise ProtocolError(
+                    ErrorCode.BAD_UTF8, "The message has invalid UTF-8 text."
+                ) from None
             raise ProtocolError(ErrorCode.MALFORMED, "The message is not valid JSON.") from None
     if isinstance(frame, bytes | bytearray | memoryview):
         if len(frame) > limit:

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from aiohttp.http_websocket import WSMessage
@@ -41,11 +41,14 @@ _DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
 class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
     """aiohttp's queue, with a first refusal for every message (see the module docstring)."""
 
-    __slots__ = ("take", "undelivered")  # no __dict__: one per socket
+    __slots__ = ("take", "too_big", "undelivered")  # no __dict__: one per socket
 
     def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(protocol, limit, loop=loop)
         self.take: Take | None = None
+        # Called when the parser refuses a frame over the size limit, before aiohttp closes
+        # the socket with 1009: the one chance to send the protocol's `error {too_big}` first.
+        self.too_big: Callable[[], None] | None = None
         # Data frames queued and not yet returned by `receive()`: in the buffer, or popped and
         # on their way to the handler (aiohttp resumes a stalled parser in between, which is
         # when a frame offered inline could otherwise overtake the one just popped).
@@ -65,8 +68,28 @@ class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
             self.undelivered += 1
         WebSocketDataQueue.feed_data(self, data, size)
 
+    def set_exception(self, exc: BaseException, *args: Any) -> None:
+        too_big = self.too_big
+        if (
+            too_big is not None
+            and isinstance(exc, WebSocketError)
+            and exc.code == WSCloseCode.MESSAGE_TOO_BIG
+        ):
+            self.too_big = None
+            try:
+                too_big()
+            except Exception:
+                log.exception("could not tell the client its message was too big")
+        WebSocketDataQueue.set_exception(self, exc, *args)
+
 
 class InlineWebSocketResponse(web.WebSocketResponse):
+    def on_too_big(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` when a frame over `max_msg_size` arrives, before the 1009 close."""
+        reader = self._reader
+        if isinstance(reader, InlineQueue):
+            reader.too_big = callback
+
     def set_take(self, take: Take | None) -> None:
         """Offer every later message to `take` first; None stops it."""
         reader = self._reader
@@ -90,6 +113,7 @@ class InlineWebSocketResponse(web.WebSocketResponse):
         counting frees a socket's objects the moment it ends.
         """
         self.set_take(None)
+        self.on_too_big(None)
         # A close that failed on a dropped connection keeps its exception, whose traceback's
         # frames hold this response: another cycle per abruptly dropped socket.
         error = self.exception()

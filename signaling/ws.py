@@ -77,6 +77,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = Connection(ws, ws.ws_protocol == m.SUBPROTOCOL_MSGPACK, node.new_conn_id())
+    ws.on_too_big(partial(_too_big, conn, settings.max_msg_size))
     try:
         if await _join(node, conn):
             limits = ConnectionLimits()
@@ -105,6 +106,16 @@ def _note_too_big(conn: Connection, frame: WSMessage) -> None:
         and frame.data.code == CloseCode.MESSAGE_TOO_BIG
     ):
         conn.close(CloseCode.MESSAGE_TOO_BIG)  # the writer's ws.close() is then a no-op
+
+
+def _too_big(conn: Connection, limit: int) -> None:
+    """docs/protocol.md 8: `error {too_big}`, then (aiohttp's) close 1009."""
+    conn.send(
+        m.Error(
+            code=ErrorCode.TOO_BIG.value,
+            message=f"A message was larger than {limit // 1024} KiB; the connection will close.",
+        )
+    )
 
 
 def _frame_kind_ok(conn: Connection, kind: WSMsgType) -> bool:

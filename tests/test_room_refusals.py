@@ -193,6 +193,10 @@ async def test_join_with_another_version_closes_4010(api: Api) -> None:
     code, before = await closed_with(client)
     assert code == CloseCode.UNSUPPORTED_VERSION
     assert [x.code for x in before if isinstance(x, m.Error)] == ["unsupported_version"]
+    # docs/protocol.md 1.4: refused before the ticket is read, so the ticket is still unused.
+    client = await present(api, grant["ticket"])
+    assert (await client.expect(m.Joined)).you.user_id == SAM.id
+    await client.close()
 
 
 @pytest.mark.parametrize(
@@ -234,6 +238,17 @@ async def test_foreign_origin_gets_403_before_any_socket(api: Api) -> None:
     own = f"http://{api.client.host}:{api.client.port}"
     client = await SignalClient.open(api.client, headers={"Origin": own})
     assert client.ws.protocol == m.SUBPROTOCOL_JSON
+    await client.close()
+
+
+async def test_a_client_without_origin_is_not_a_browser_and_may_connect(api: Api) -> None:
+    """docs/protocol.md 1.2: browsers always send Origin on a WebSocket handshake, so a missing
+    one is a non-browser client (a bot, a test peer), which no other site can drive: it may
+    connect, and still has to present a ticket."""
+    chat_id, _ = await live_chat(api)
+    client = await SignalClient.open(api.client)  # aiohttp's client sends no Origin
+    await client.send(m.Join(v=1, ticket=(await ticket(api, SAM, chat_id))["ticket"]))
+    assert isinstance(await client.expect(m.Joined), m.Joined)
     await client.close()
 
 

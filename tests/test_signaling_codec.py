@@ -300,7 +300,20 @@ MALFORMED: list[tuple[str, str | bytes, str, str | None]] = [
         "bad_utf8",
         None,
     ),
-    ("escaped lone surrogate", '{"type":"leave","x":"\\udc00"}', "malformed", None),
+    # docs/protocol.md 2: lone surrogates are rejected as bad_utf8, also when sent as an escape
+    ("escaped lone low surrogate", '{"type":"leave","x":"\\udc00"}', "bad_utf8", None),
+    (
+        "escaped lone high surrogate",
+        '{"type":"chat_send","client_msg_id":"a","text":"\\ud83d!"}',
+        "bad_utf8",
+        None,
+    ),
+    (
+        "escaped surrogate pair",
+        '{"type":"ping","ts":1,"x":"\\ud83d\\ude00"}',
+        "unknown_field",
+        "ping",
+    ),
     ("array", '[{"type":"leave"}]', "not_object", None),
     ("string", '"leave"', "not_object", None),
     ("null", "null", "not_object", None),

@@ -128,8 +128,9 @@ async def test_frame_of_exactly_64_kib_is_read_and_one_byte_more_closes_1009(api
     await alive(ada)
     over = head + "x" * (64 * 1024 - len(head) - 1) + '"}'
     await ada.send_raw(over)
-    code, _ = await closed_with(ada)
+    code, before = await closed_with(ada)
     assert code == CloseCode.MESSAGE_TOO_BIG
+    assert [(x.code, x.ref_type) for x in before] == [("too_big", None)]  # docs/protocol.md 8
     await peer_is_told_and_served(sam)
     await sam.close()
 
@@ -276,4 +277,6 @@ async def test_oversized_first_frame_closes_1009(api: Api) -> None:
     await live_chat(api)
     client = await SignalClient.open(api.client, binary=True)
     await client.send_raw(b"\x00" * (64 * 1024 + 1))
-    assert (await closed_with(client))[0] == CloseCode.MESSAGE_TOO_BIG
+    code, before = await closed_with(client)
+    assert code == CloseCode.MESSAGE_TOO_BIG
+    assert [(x.code, x.ref_type) for x in before] == [("too_big", None)]
