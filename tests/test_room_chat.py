@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from rooms import attendance
 from signaling import messages as m
 from signaling.ws import NODE
-from tests.apiclient import ADA, SAM, Api
+from tests.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api
 from tests.conftest import TEST_SECRET
 from tests.room_helpers import alive, drop, live_chat, pair, rejoin, room_closes_at
 from tests.rooms_setup import at
@@ -186,6 +186,25 @@ async def test_log_is_readable_over_rest_after_the_chat_completed(api: Api) -> N
         assert got["last_seq"] == 1
         assert [x["text"] for x in got["messages"]] == ["https://example.org/jobs/42"]
         assert at(got["messages"][0]["sent_at"]) < room_closes_at(chat)
+
+
+async def test_only_the_two_people_read_their_chat_messages(api: Api) -> None:
+    """A 1-1 chat is private: the organizer sees the chat (people, state, times, its state
+    history) but never what the two wrote, during the chat or after it."""
+    chat_id, _ = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    await sam.send(m.ChatSend(client_msg_id="s1", text="my phone number is ..."))
+    await ada.expect(m.ChatMessage)
+    refused = await api.call(ORGANIZER, "GET", f"/api/v1/chats/{chat_id}/messages", expect=403)
+    assert refused["code"] == "private" and "private" in refused["detail"]
+    assert "my phone" not in str(refused)
+    seen = await api.call(ORGANIZER, "GET", f"/api/v1/chats/{chat_id}")
+    assert seen["state"] == "confirmed" and "messages" not in seen
+    await api.call(ORGANIZER, "GET", f"/api/v1/chats/{chat_id}/history")
+    await api.call(PRIYA, "GET", f"/api/v1/chats/{chat_id}/messages", expect=404)
+    assert len((await api.call(ADA, "GET", f"/api/v1/chats/{chat_id}/messages"))["messages"]) == 1
+    await ada.close()
+    await sam.close()
 
 
 async def test_overlong_and_blank_messages_are_refused_and_the_socket_stays(api: Api) -> None:

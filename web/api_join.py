@@ -105,10 +105,17 @@ async def post_join(request: web.Request) -> web.Response:
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}/messages")
 async def get_messages(request: web.Request) -> web.Response:
-    """The side-panel chat log; stays readable after the chat (Completed)."""
+    """The side-panel chat log; stays readable after the chat (Completed), by its two people only."""
     who = principal(request)
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
+    if chat.side_of(who.user_id) is None:  # an organizer: sees the chat, not what was written
+        raise Problem(
+            403,
+            "private",
+            "What the two people wrote in their chat is private to them; organizers see the "
+            "chat's people, state and times, not its messages.",
+        )
     try:
         after = int(request.query.get("after_seq", "0"))
     except ValueError as exc:
