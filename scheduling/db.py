@@ -7,8 +7,10 @@ first write turns "database is locked" upgrade deadlocks into orderly waiting un
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,39 @@ def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
     return lock
 
 
+@dataclass(eq=False)
+class _Ambient:
+    """A transaction that the `write_tx`/`read_tx` blocks of one task join instead of opening
+    their own (`one_transaction`), and what to run once it has committed."""
+
+    conn: AsyncConnection
+    task: asyncio.Task[Any] | None
+    after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+_ambient: ContextVar[_Ambient | None] = ContextVar("duet_ambient_transaction", default=None)
+
+
+def _joined() -> _Ambient | None:
+    """The ambient transaction, if this very task opened it: a task started from inside it
+    (which copies the context) must not use a connection that is gone when it runs."""
+    ambient = _ambient.get()
+    if ambient is None or ambient.task is not asyncio.current_task():
+        return None
+    return ambient
+
+
 @asynccontextmanager
 async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A write transaction: holds SQLite's write lock from the start, commits on success."""
+    """A write transaction: holds SQLite's write lock from the start, commits on success.
+
+    Inside `one_transaction` it is a savepoint of that transaction instead: a change refused
+    half-way rolls back alone, and nothing commits before the whole block does."""
+    ambient = _joined()
+    if ambient is not None:
+        async with ambient.conn.begin_nested():
+            yield ambient.conn
+        return
     async with _writer_lock(engine), engine.connect() as conn:
         conn = await conn.execution_options(duet_write=True)
         async with conn.begin():
@@ -85,9 +117,43 @@ async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @asynccontextmanager
 async def read_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A read transaction: a consistent snapshot that never blocks writers (WAL)."""
+    """A read transaction: a consistent snapshot that never blocks writers (WAL).
+
+    Inside `one_transaction` it reads that transaction (and so sees its own changes)."""
+    ambient = _joined()
+    if ambient is not None:
+        yield ambient.conn
+        return
     async with engine.connect() as conn, conn.begin():
         yield conn
+
+
+@asynccontextmanager
+async def one_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One write transaction for everything this task does in the block, however many
+    `write_tx`/`read_tx` the code inside opens: web/idempotency.py stores a request's answer in
+    the transaction of its change, so a change is never committed without it. `after_commit`
+    callbacks registered inside run once it has committed, not if it rolls back."""
+    async with write_tx(engine) as conn:
+        ambient = _Ambient(conn, asyncio.current_task())
+        token = _ambient.set(ambient)
+        try:
+            yield conn
+        finally:
+            _ambient.reset(token)
+    for callback in ambient.after:
+        await callback()
+
+
+async def after_commit(callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` now, or, inside `one_transaction`, once that transaction has committed:
+    what tells the rest of the world about a change (closing a cancelled chat's room) must not
+    run for a change that may still roll back."""
+    ambient = _joined()
+    if ambient is None:
+        await callback()
+    else:
+        ambient.after.append(callback)
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
-from scheduling.db import read_tx, write_tx
+from scheduling.db import after_commit, read_tx, write_tx
 from scheduling.model import Role, Side
 from scheduling.states import Action, Tab
 from scheduling.store_chats import Actor, act, create_request, history, list_chats, require_chat
@@ -125,7 +127,8 @@ async def post_action(request: web.Request) -> web.Response:
         event = await require_event(conn, chat.event_id)
     on_change = request.app.get(CHAT_CHANGED)
     if on_change is not None:
-        await on_change(chat)
+        # Rooms close for a cancel or a move only once it is committed (web/idempotency.py).
+        await after_commit(partial(on_change, chat))
     return json_response(chat_json(chat, event, who, now))
 
 
