@@ -29,7 +29,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
-from media.ice import IceServer, rtc_configuration
+from media.ice import IceServer, reachable_turn_first, rtc_configuration
 from media.peer_pool import PeerPool, PoolEntry
 
 __all__ = [
@@ -331,7 +331,8 @@ class PrecallPeer:
 
     def __init__(self, ice_servers: Sequence[IceServer], *, grace_s: float = GRACE_S) -> None:
         # Always an explicit list: aiortc would otherwise use a public STUN server.
-        self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
+        self._ice_servers = list(ice_servers)
+        self.pc = RTCPeerConnection(rtc_configuration(self._ice_servers))
         self.grace_s = grace_s
         self.on_ended: Callable[[str], None] | None = None
         self._loop = asyncio.get_running_loop()
@@ -355,6 +356,7 @@ class PrecallPeer:
 
     async def answer(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Answer a browser's offer with one returning track per media section it sends."""
+        await self._use_reachable_turn()
         try:
             parsed = aiortc_sdp.SessionDescription.parse(offer.sdp)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -449,6 +451,17 @@ class PrecallPeer:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _use_reachable_turn(self) -> None:
+        """aiortc takes only the first TURN URL: rebuild the still unused connection with the
+        one that works from this server, whatever the configured order (media/ice.py)."""
+        servers = await reachable_turn_first(self._ice_servers)
+        if servers == self._ice_servers or self._closed:
+            return
+        unused, self.pc = self.pc, RTCPeerConnection(rtc_configuration(servers))
+        self.pc.on("connectionstatechange", self._on_state)
+        unused.remove_all_listeners()
+        await unused.close()
 
     def _on_state(self) -> None:
         state = self.pc.connectionState

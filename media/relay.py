@@ -46,7 +46,7 @@ from media.forwarding import (
     same_codec,
     sender_codec,
 )
-from media.ice import IceServer, rtc_configuration
+from media.ice import IceServer, reachable_turn_first, rtc_configuration
 
 __all__ = ["Description", "Label", "Outgoing", "Purpose", "Refused", "RelayRoom"]
 
@@ -205,11 +205,32 @@ class RelayRoom:
         self._closed = False
         self.closed = asyncio.Event()  # set once close() has finished
         self._legs: dict[str, _Leg] = {}
+        self._ice_servers = list(ice_servers)
+        # One TURN choice per room (both legs share this server's network), made while the
+        # first offers are on their way; aiortc takes only the first TURN URL (media/ice.py).
+        self._turn_choice = asyncio.create_task(reachable_turn_first(self._ice_servers))
         for user_id in people:
-            leg = _Leg(user_id, RTCPeerConnection(rtc_configuration(ice_servers)))
-            leg.pc.on("track", lambda track, leg=leg: self._on_track(leg, track))
+            leg = _Leg(user_id, self._connection_for(user_id, self._ice_servers))
             leg.worker = asyncio.create_task(self._work(leg), name=f"relay-{chat_id[:8]}-{user_id}")
             self._legs[user_id] = leg
+
+    def _connection_for(self, user_id: str, servers: Sequence[IceServer]) -> RTCPeerConnection:
+        pc = RTCPeerConnection(rtc_configuration(servers))
+        pc.on("track", lambda track: self._on_track(self._legs[user_id], track))
+        return pc
+
+    async def _use_reachable_turn(self, leg: _Leg) -> None:
+        """Before the leg's first use: rebuild its connection if another TURN URL works."""
+        try:
+            servers = await asyncio.shield(self._turn_choice)
+        except Exception as exc:  # a failed choice must not cost the call: keep the order
+            log.warning("relay %s: choosing a TURN URL failed: %r", self.chat_id, exc)
+            return
+        if servers == self._ice_servers:
+            return
+        unused, leg.pc = leg.pc, self._connection_for(leg.user_id, servers)
+        unused.remove_all_listeners()
+        await unused.close()
 
     # --- messages from clients (never block: queued for the person's worker) ----------------
 
@@ -267,6 +288,7 @@ class RelayRoom:
     # --- the worker -----------------------------------------------------------------------------
 
     async def _work(self, leg: _Leg) -> None:
+        await self._use_reachable_turn(leg)
         while True:
             kind, op = await leg.inbox.get()
             try:
@@ -423,9 +445,9 @@ class RelayRoom:
             return
         self._closed = True
         workers = [leg.worker for leg in self._legs.values() if leg.worker is not None]
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        for task in (*workers, self._turn_choice):
+            task.cancel()
+        await asyncio.gather(*workers, self._turn_choice, return_exceptions=True)
         for leg in self._legs.values():
             for outgoing in leg.outgoing.values():
                 outgoing.track.stop()

@@ -10,7 +10,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null || need+=(iproute2)
-command -v unshare >/dev/null || need+=(util-linux)
+command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
+[ -x /usr/sbin/iptables-restore ] || command -v iptables-restore >/dev/null || need+=(iptables)  # the TURN lab
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "make test: installing Debian packages: ${need[*]}"

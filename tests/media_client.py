@@ -36,6 +36,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from media.ice import IceServer
 from signaling import messages as m
 from signaling.codec import decode_server, encode
 from tests.apiclient import Api, Person
@@ -97,7 +98,7 @@ class CallPeer(MediaPeer):
     def __init__(
         self,
         name: str,
-        ice_servers: Sequence[RTCIceServer],
+        ice_servers: Sequence[IceServer | RTCIceServer],
         on_change: Callable[[], None],
         *,
         relay_only: bool = False,
@@ -372,11 +373,11 @@ class MediaClient:
             if self.peer is not None:
                 await self.peer.close()
             assert self.joined is not None
-            servers = [
-                RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-                for s in self.joined.ice_servers
-            ]
-            self.peer = CallPeer(self.name, servers, self.notify, relay_only=self.relay_only)
+            servers = [IceServer(s.urls, s.username, s.credential) for s in self.joined.ice_servers]
+            # aiortc takes only the first TURN URL: the one that works from here goes first.
+            self.peer = await CallPeer.create(
+                self.name, servers, self.notify, relay_only=self.relay_only
+            )
             self.generation += 1
             self.sharing = False
             self._pending_candidates.clear()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from unittest import mock
 
 import aioice.ice
@@ -38,7 +38,7 @@ from aiortc import (
 from aiortc.mediastreams import AUDIO_PTIME, MediaStreamError
 from av import AudioFrame, VideoFrame
 
-from media.ice import IceServer
+from media.ice import IceServer, reachable_turn_first
 
 __all__ = [
     "CandidatePairInfo",
@@ -207,8 +207,21 @@ class MediaPeer:
     """One aiortc endpoint that sends synthetic VP8 video (and audio) and counts what it gets.
 
     ``ice_servers`` is always passed explicitly (``[]`` allowed), because aiortc falls back to a
-    public STUN server when it is left unset.
+    public STUN server when it is left unset. aiortc uses only their first TURN URL: build peers
+    with ``await MediaPeer.create(...)`` (or ``CallPeer.create``) so that it is the one that
+    works from this peer's network, whatever the order Duet handed out (media/ice.py).
     """
+
+    @classmethod
+    async def create(
+        cls, name: str, ice_servers: Sequence[IceServer | RTCIceServer], *args: Any, **kwargs: Any
+    ) -> Self:
+        """A peer whose one TURN URL is the best that answers from here (``reachable_turn_first``)."""
+        servers = [
+            s if isinstance(s, IceServer) else IceServer(_urls(s), s.username, s.credential)
+            for s in ice_servers
+        ]
+        return cls(name, await reachable_turn_first(servers), *args, **kwargs)
 
     def __init__(
         self,
@@ -221,9 +234,12 @@ class MediaPeer:
         video_size: tuple[int, int] = (320, 240),
     ) -> None:
         self.name = name
-        servers = [s.to_aiortc() if isinstance(s, IceServer) else s for s in ice_servers]
+        # What aiortc was given, in order (its one TURN URL is the first), for tests to check.
+        self.ice_servers = [s.to_aiortc() if isinstance(s, IceServer) else s for s in ice_servers]
         policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=self.ice_servers, iceTransportPolicy=policy)
+        )
         self.tracks: list[MediaStreamTrack] = []
         if video:
             self.tracks.append(SyntheticVideoTrack(*video_size))
@@ -347,6 +363,10 @@ class MediaPeer:
             track.stop()
         for counter in self.received.values():
             await counter.close()
+
+
+def _urls(server: RTCIceServer) -> tuple[str, ...]:
+    return tuple(server.urls) if isinstance(server.urls, list) else (server.urls,)
 
 
 async def connect_directly(offerer: MediaPeer, answerer: MediaPeer, within: float = 10.0) -> None:
