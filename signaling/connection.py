@@ -20,13 +20,10 @@ from datetime import datetime
 import msgpack
 import orjson
 from aiohttp import WSMsgType, web
-from aiohttp._websocket.helpers import PACK_CLOSE_CODE
-from aiohttp._websocket.models import WS_CLOSED_MESSAGE
-from aiohttp._websocket.writer import WebSocketWriter
-from aiohttp.base_protocol import BaseProtocol
 
 from rooms.broker import SeatRecord
 from scheduling.clock import TimerHandle
+from signaling.aiohttp_internals import end_without_waiting, write_frame_now
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
 from signaling.messages import ServerMessage
@@ -34,69 +31,12 @@ from signaling.messages import ServerMessage
 log = logging.getLogger("duet.signaling.connection")
 
 OUTBOX_LIMIT = 512
-# A client closed for being too slow is cut off if it has not read its close frame by then.
-GIVE_UP_AFTER_S = 10.0
 
 
 @dataclass(slots=True)
 class _Close:
     code: int
     reason: str
-
-
-# What `write_frame_now` needs from aiohttp's private writer; checked once, at import, so an
-# aiohttp upgrade that drops any of it turns the fast path off instead of failing per message
-# (and tests/test_signaling_fast_paths.py fails loudly).
-FAST_WRITE = (
-    hasattr(WebSocketWriter, "_write_websocket_frame")
-    and hasattr(BaseProtocol, "writing_paused")
-    and hasattr(web.WebSocketResponse, "_writer")
-)
-
-
-def write_frame_now(ws: web.WebSocketResponse, data: bytes, opcode: WSMsgType) -> bool | None:
-    """Write one uncompressed frame synchronously if the socket can take it now.
-
-    True: written. None: the socket is closing or closed, so the frame is dropped (what
-    `send_frame` would do by raising). False: the transport is paused (the client is not reading)
-    or the fast path is unavailable; the caller queues the frame for the writer task instead.
-
-    This is the only place that reaches into aiohttp's private WebSocket writer (aiohttp 3.14:
-    `WebSocketResponse._writer`, `WebSocketWriter._write_websocket_frame`, `._closing`,
-    `.transport`, `.protocol`); `ws.send_frame` does the same write and then awaits, which would
-    cost the caller a task switch. Connections are created with compress=False, so no deflate
-    state is skipped.
-    """
-    writer = ws._writer if FAST_WRITE else None
-    if writer is None:
-        return False
-    if ws.closed or writer._closing or writer.transport.is_closing():
-        return None
-    if writer.protocol.writing_paused:
-        return False
-    writer._write_websocket_frame(data, opcode, 0)
-    return True
-
-
-def end_without_waiting(ws: web.WebSocketResponse, code: int, reason: str) -> None:
-    """Queue a close frame without waiting for the client to read, and end the socket for the
-    server: its handler's receive returns CLOSED, and aiohttp writes no second close frame.
-
-    Reaches into aiohttp 3.14's `WebSocketResponse` (`_writer`, `_reader`, `_set_closed`,
-    `_close_code`) and `WebSocketWriter` (`_write_websocket_frame`, `_closing`, `transport`):
-    `ws.close()` would wait for the client to read everything queued before its close frame.
-    """
-    writer = ws._writer
-    if writer is not None and not writer._closing and not writer.transport.is_closing():
-        writer._write_websocket_frame(PACK_CLOSE_CODE(code) + reason.encode(), WSMsgType.CLOSE, 0)
-        writer._closing = True
-        transport = writer.transport
-        asyncio.get_running_loop().call_later(GIVE_UP_AFTER_S, transport.abort)
-    if not ws.closed:
-        ws._set_closed()
-        ws._close_code = code
-        if ws._reader is not None:
-            ws._reader.feed_data(WS_CLOSED_MESSAGE, 0)
 
 
 @dataclass(eq=False, slots=True)
@@ -117,7 +57,7 @@ class Connection:
     joined: bool = False
     left: bool = False
     closing: bool = False
-    # `_serve` is handling a frame: later ones wait in the queue (signaling/inline_reader.py).
+    # `_serve` is handling a frame: later ones wait in the queue (signaling/aiohttp_internals.py).
     busy: bool = False
     # The code this server closed (or is closing) the socket with; None for a drop or a leave.
     close_code: int | None = None

@@ -185,7 +185,7 @@ class SignalingNode:
         self.local: dict[tuple[str, str], Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settle_timer: Any = None
-        # "inline": relayed as parsed (signaling/inline_reader.py), a part of "relayed".
+        # "inline": relayed as parsed (signaling/aiohttp_internals.py), a part of "relayed".
         self.stats = {"relayed": 0, "inline": 0, "joins": 0, "refused": 0}
         # Relay mode (media_mode "relay"): media messages of those chats go to the hub instead.
         self.relay = relay

@@ -15,10 +15,10 @@ from aiohttp import WebSocketError, WSMessage, WSMsgType, web
 
 from rooms.broker import BrokerUnavailable
 from signaling import messages as m
+from signaling.aiohttp_internals import InlineWebSocketResponse
 from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
 from signaling.codec import ErrorCode, ProtocolError, decode
 from signaling.connection import Connection
-from signaling.inline_reader import InlineWebSocketResponse
 from signaling.node import JoinRefused, SignalingNode
 from signaling.ratelimit import ConnectionLimits, Verdict
 
@@ -185,7 +185,7 @@ def _rate_limited(conn: Connection, msg_type: str) -> None:
 def _take_inline(
     node: SignalingNode, conn: Connection, limits: ConnectionLimits, frame: WSMessage
 ) -> bool:
-    """The hot path (signaling/inline_reader.py): relay an offer, answer or candidate as soon as
+    """The hot path (signaling/aiohttp_internals.py): relay an offer, answer or candidate as soon as
     it is parsed. False leaves the frame to `_serve`, which decodes it again: anything else is
     rare enough not to need the shortcut. Same checks, same order as `_serve`."""
     if conn.busy or conn.closing or not _frame_kind_ok(conn, frame.type):
