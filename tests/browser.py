@@ -109,14 +109,21 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 async def new_person_page(
-    browser: Browser, duet: RunningDuet, viewport: dict[str, int] | None = None
+    browser: Browser,
+    duet: RunningDuet,
+    viewport: dict[str, int] | None = None,
+    *,
+    locale: str = "en-GB",
+    timezone_id: str = "Europe/Berlin",
 ) -> tuple[BrowserContext, Page]:
-    """A browser context of its own (separate storage) with one page, failing on page errors."""
+    """A browser context of its own (separate storage) with one page, failing on page errors.
+
+    The demo event is in Berlin; `timezone_id` and `locale` put the person somewhere else."""
     context = await browser.new_context(
         viewport=viewport or {"width": 1280, "height": 800},
         base_url=duet.base_url,
-        locale="en-GB",
-        timezone_id="Europe/Berlin",
+        locale=locale,
+        timezone_id=timezone_id,
     )
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = await context.new_page()
@@ -131,6 +138,20 @@ async def sign_in(page: Page, name: str) -> None:
     await page.goto("/#/signin")
     await page.get_by_role("button", name=name).click()
     await page.locator(".topbar .who-text strong", has_text=name).wait_for(state="attached")
+
+
+async def sign_in_with_token(page: Page, token: str) -> None:
+    """What a host platform does: hand Duet its token in the URL's fragment."""
+    await page.goto(f"/#token={token}")
+    await page.locator(".topbar .who-text strong").wait_for(state="attached")
+
+
+async def page_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: nothing sticks out)."""
+    width: int = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
 
 
 async def screenshot(page: Page, name: str) -> Path:

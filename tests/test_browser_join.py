@@ -45,11 +45,26 @@ async def test_join_counts_down_on_the_server_clock_and_opens_at_the_edge(tmp_pa
         await expect(join).to_have_text(re.compile(r"^Join in 1:[0-3]\d$"))
         first = await join.text_content()
         await expect(join).not_to_have_text(first or "")  # it is live, counting down
-        await expect(card.locator(".join-hint")).to_contain_text("Opens at 10:52")
+        # Every time names its zone: the event's (Berlin), whatever the reader's own.
+        await expect(card.locator(".join-hint")).to_have_text("Opens at 10:52 CET")
+        await expect(card.locator(".chat-time")).to_have_text(
+            re.compile(r"^Mon,? 30 Nov, 10:57\u201311:27 CET · 30 min$")
+        )
+        # Sam's answer, under Ada's question, as on the pre-join page and Ada's lists.
+        await expect(card.locator(".chat-answer .label")).to_have_text(
+            "What role are you looking for?"
+        )
         # Tomorrow's chat with Grace is far away and says so in hours.
         tomorrow = sam.locator('.chat-card[data-person="Grace Hopper"] [data-action=join]')
         await expect(tomorrow).to_have_text(re.compile(r"^Join in 22 h \d\d min$"))
         await screenshot(sam, "schedule-join-countdown")
+        # In a browser set to UTC and US English, the same chat still says it is Berlin time.
+        _, sam_utc = await new_person_page(browser, duet, locale="en-US", timezone_id="UTC")
+        await sign_in(sam_utc, "Sam Student")
+        await sam_utc.goto("/#/participant/schedule")
+        utc_card = sam_utc.locator(f'.chat-card[data-chat-id="{LIVE_CHAT_ID}"]')
+        await expect(utc_card.locator(".join-hint")).to_have_text("Opens at 10:52 AM GMT+1")
+        await expect(utc_card.locator(".chat-time")).to_contain_text("11:27 AM GMT+1")
 
         # "Add to calendar" fetches the .ics with the bearer token and saves it as a file.
         async with sam.expect_download() as download_info:
@@ -75,7 +90,7 @@ async def test_join_counts_down_on_the_server_clock_and_opens_at_the_edge(tmp_pa
         await expect(control).to_have_attribute("data-join-state", "ended", timeout=10_000)
         await expect(join).to_have_count(0)
         await expect(control).to_contain_text("This chat has ended.")
-        assert sam.duet_errors == []  # type: ignore[attr-defined]
+        assert sam.duet_errors == [] and sam_utc.duet_errors == []  # type: ignore[attr-defined]
 
 
 async def test_a_refused_join_is_shown_as_the_servers_sentence(tmp_path: Path) -> None:

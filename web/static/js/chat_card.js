@@ -5,6 +5,8 @@ import { h, replace } from './dom.js';
 import { initials, slotRange, minutesBetween } from './format.js';
 import { joinControl } from './join_control.js';
 import { calendarLink } from './calendar.js';
+import { TEXT_MAX } from './limits.js';
+import { answerLine } from './questions.js';
 import { slotPicker } from './slot_picker.js';
 import { badge, busy, toast } from './ui.js';
 
@@ -32,19 +34,21 @@ function stateBadge(chat, viewerRole) {
   return badge(label, kind);
 }
 
-function detailLines(chat) {
+function detailLines(chat, questions) {
   const lines = [];
-  if (chat.answer) lines.push(['Answer', chat.answer]);
   if (chat.request_message) lines.push(['Message', chat.request_message]);
   if (chat.decline_message) lines.push(['Reply', chat.decline_message]);
   if (chat.cancel_reason) lines.push(['Reason', chat.cancel_reason]);
   if (chat.no_show_side) lines.push(['Note', `The ${chat.no_show_side} did not join.`]);
-  return lines.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, `${label}: `), text));
+  return [
+    answerLine(chat, questions),
+    lines.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, `${label}: `), text)),
+  ];
 }
 
 /** A small inline form asking for a sentence (decline message, cancel reason). */
 function textForm({ label, placeholder, submitLabel, danger, onSubmit, onClose }) {
-  const input = h('textarea', { rows: 2, maxlength: 1000, placeholder, required: true, 'aria-label': label });
+  const input = h('textarea', { rows: 2, maxlength: TEXT_MAX, placeholder, required: true, 'aria-label': label });
   const errors = h('div');
   const submit = h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'} btn-small`, type: 'submit' }, submitLabel);
   const form = h(
@@ -65,7 +69,7 @@ function textForm({ label, placeholder, submitLabel, danger, onSubmit, onClose }
 }
 
 /**
- * ctx: {role: 'employee'|'participant', timeZone, scope, onChanged(chat)}
+ * ctx: {role: 'employee'|'participant', timeZone, scope, onChanged(chat), questions?, companyName?}
  */
 export function chatCard(chat, ctx) {
   const person = otherPerson(chat, ctx.role);
@@ -154,7 +158,7 @@ export function chatCard(chat, ctx) {
       ),
       stateBadge(chat, ctx.role),
     ),
-    detailLines(chat),
+    detailLines(chat, ctx.questions),
     join || showCalendar || buttons.length
       ? h('div', { class: 'chat-card-actions' }, join, showCalendar ? calendarLink(chat) : null, buttons)
       : null,

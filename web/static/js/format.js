@@ -1,4 +1,4 @@
-// Dates, times and durations in words and digits, in the event's time zone.
+// Dates, times and durations in words and digits, in the event's time zone and labelled with it.
 
 const cache = new Map();
 
@@ -10,8 +10,26 @@ function formatter(timeZone, options) {
   return cache.get(key);
 }
 
-export function timeOf(iso, timeZone) {
+/** "13:00": the digits alone, for grids whose heading names the zone (see zoneNote). */
+export function clockOf(iso, timeZone) {
   return formatter(timeZone, { hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
+
+/**
+ * The zone's short name at that instant, as the reader's language writes it ("CET", "CEST",
+ * "GMT+1"): times are shown in the event's zone, so without it a reader elsewhere takes them
+ * for their own clock. (Per-person zones are a later step.)
+ */
+export function zoneName(iso, timeZone) {
+  const part = formatter(timeZone, { timeZoneName: 'short' })
+    .formatToParts(new Date(iso))
+    .find((p) => p.type === 'timeZoneName');
+  return part ? part.value : timeZone || '';
+}
+
+/** "13:00 CET": every time a person reads carries its zone. */
+export function timeOf(iso, timeZone) {
+  return `${clockOf(iso, timeZone)} ${zoneName(iso, timeZone)}`;
 }
 
 export function dayOf(iso, timeZone) {
@@ -25,9 +43,22 @@ export function calendarDay(date) {
   );
 }
 
+/** The zone of a calendar date's wall-clock times ("08:00–20:00 CET"), taken at its noon. */
+export function zoneOfDay(date, timeZone) {
+  return zoneName(`${date}T12:00:00Z`, timeZone);
+}
+
+/** The caption of a grid of bare times: "Times in CET (Europe/Berlin)". */
+export function zoneNote(iso, timeZone) {
+  const name = zoneName(iso, timeZone);
+  return timeZone && timeZone !== name ? `Times in ${name} (${timeZone})` : `Times in ${name}`;
+}
+
+/** "Mon, 30 Nov, 10:57–11:27 CET": the zone once, after the range. */
 export function slotRange(slot, timeZone) {
   if (!slot) return 'No time yet';
-  return `${dayOf(slot.starts_at, timeZone)}, ${timeOf(slot.starts_at, timeZone)}–${timeOf(slot.ends_at, timeZone)}`;
+  const start = slot.starts_at;
+  return `${dayOf(start, timeZone)}, ${clockOf(start, timeZone)}–${clockOf(slot.ends_at, timeZone)} ${zoneName(start, timeZone)}`;
 }
 
 export function minutesBetween(startIso, endIso) {

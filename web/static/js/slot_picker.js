@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { h, replace } from './dom.js';
-import { dayOf, timeOf, minutesBetween } from './format.js';
+import { clockOf, dayOf, minutesBetween, timeOf, zoneName } from './format.js';
 import { loading, showError, emptyState } from './ui.js';
 
 export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick, onCancel }) {
@@ -26,7 +26,8 @@ export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick
       }
       const byDay = new Map();
       for (const slot of free) {
-        const day = dayOf(slot.starts_at, timeZone);
+        // The day's heading names the zone its times are in ("Tue, 1 Dec · CET").
+        const day = `${dayOf(slot.starts_at, timeZone)} · ${zoneName(slot.starts_at, timeZone)}`;
         if (!byDay.has(day)) byDay.set(day, []);
         byDay.get(day).push(slot);
       }
@@ -47,7 +48,7 @@ export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick
                     class: 'slot-button',
                     type: 'button',
                     dataset: { slotId: String(slot.id), start: slot.starts_at },
-                    title: `${minutesBetween(slot.starts_at, slot.ends_at)} minutes`,
+                    title: `${timeOf(slot.starts_at, timeZone)}, ${minutesBetween(slot.starts_at, slot.ends_at)} minutes`,
                     onclick: async () => {
                       for (const b of root.querySelectorAll('.slot-button')) b.disabled = true;
                       try {
@@ -58,7 +59,7 @@ export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick
                       }
                     },
                   },
-                  timeOf(slot.starts_at, timeZone),
+                  clockOf(slot.starts_at, timeZone),
                 );
                 return button;
               }),

@@ -5,6 +5,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { slotRange, initials } from '../format.js';
 import { joinControl } from '../join_control.js';
+import { answerLine, loadQuestions } from '../questions.js';
 import { alertBox, loading, showError } from '../ui.js';
 import { CallSession } from './call_session.js';
 import { MicMeter, listDevices, openLocalMedia } from './local_media.js';
@@ -15,7 +16,7 @@ export async function renderCall(root, { params, scope, user }) {
   const home = `#/${user.role}${user.role === 'participant' ? '/schedule' : '/confirmed'}`;
   replace(root, loading('Opening the chat…'));
   const chat = await api.get(`/chats/${chatId}`);
-  const event = await api.get(`/events/${chat.event_id}`);
+  const [event, questions] = await Promise.all([api.get(`/events/${chat.event_id}`), loadQuestions(chat.event_id)]);
   const peer = user.id === chat.employee.id ? chat.participant : chat.employee;
 
   const info = h('div', { class: 'precheck-info' },
@@ -91,20 +92,10 @@ export async function renderCall(root, { params, scope, user }) {
     button.textContent = 'Joining…';
     await mediaReady.catch(() => {}); // the camera may still be starting
     if (scope.disposed) return;
-    for (const t of stream.getAudioTracks()) t.enabled = micOn.checked;
-    for (const t of stream.getVideoTracks()) t.enabled = cameraOn.checked;
     meter.detach();
-    handedOver = true;
-    const session = new CallSession({
-      chat,
-      user,
-      media: { stream, mic: micOn.checked && stream.getAudioTracks().length > 0, camera: cameraOn.checked && stream.getVideoTracks().length > 0, speakerId: speakerSelect.value },
-      root,
-      scope,
-      home,
-      timeZone: event.timezone,
+    launch({
+      flags: { mic: micOn.checked, camera: cameraOn.checked },
       onJoinFailed: (sentence) => {
-        handedOver = false;
         showError(errors, new Error(sentence));
         button.classList.remove('is-busy');
         button.textContent = 'Join now';
@@ -112,7 +103,52 @@ export async function renderCall(root, { params, scope, user }) {
         reopen();
       },
     });
+  }
+
+  /** A call on `stream` with the person's mic and camera choices; the session owns the tracks. */
+  function launch({ flags, carry = [], onJoinFailed }) {
+    for (const t of stream.getAudioTracks()) t.enabled = flags.mic;
+    for (const t of stream.getVideoTracks()) t.enabled = flags.camera;
+    handedOver = true;
+    const session = new CallSession({
+      chat,
+      user,
+      media: { stream, mic: flags.mic && stream.getAudioTracks().length > 0, camera: flags.camera && stream.getVideoTracks().length > 0, speakerId: speakerSelect.value },
+      root,
+      scope,
+      home,
+      timeZone: event.timezone,
+      carry,
+      onRejoin: rejoin,
+      onJoinFailed: (sentence) => {
+        handedOver = false;
+        onJoinFailed(sentence);
+      },
+    });
     session.start();
+  }
+
+  /** "Join again" after a call ended while its window is open: same devices, a new ticket, no reload. */
+  async function rejoin({ button, note, carry, flags }) {
+    button.disabled = true;
+    button.classList.add('is-busy');
+    button.textContent = 'Joining…';
+    const opened = await openLocalMedia({ cameraId: cameraSelect.value, micId: micSelect.value });
+    stream = opened.stream;
+    if (scope.disposed) {
+      for (const t of stream.getTracks()) t.stop();
+      return;
+    }
+    launch({
+      flags,
+      carry,
+      onJoinFailed: (sentence) => {
+        // The join endpoint said no (the chat ended, or was cancelled): its sentence, no button.
+        button.remove();
+        note.textContent = sentence;
+        note.hidden = false;
+      },
+    });
   }
 
   const join = joinControl(chat, { scope, timeZone: event.timezone, onJoin: startCall, label: 'Join now' });
@@ -125,7 +161,7 @@ export async function renderCall(root, { params, scope, user }) {
       precall.root),
     h('div', { class: 'precheck-side card' },
       info,
-      chat.answer ? h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, 'Topic: '), chat.answer) : null,
+      answerLine(chat, questions),
       h('div', { class: 'form-grid one' }, field('Camera', cameraSelect), field('Microphone', micSelect), field('Speaker', speakerSelect)),
       h('div', { class: 'row' }, h('label', { class: 'check' }, micOn, 'Join with microphone on'), h('label', { class: 'check' }, cameraOn, 'Join with camera on')),
       errors,

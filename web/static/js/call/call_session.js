@@ -1,7 +1,9 @@
 // One person in one call: the signaling socket, the peer connection, the chat and the screen,
 // following docs/protocol.md. Exposed as window.duetCall for tests and debugging.
 
-import { syncServerClock } from '../server_clock.js';
+import { api } from '../api.js';
+import { serverNow, syncServerClock } from '../server_clock.js';
+import { timeOf } from '../format.js';
 import { toast } from '../ui.js';
 import { ChatPanel } from './chat_panel.js';
 import { CallView, endedView } from './call_view.js';
@@ -11,10 +13,16 @@ import { listDevices, openTrack } from './local_media.js';
 import { h, replace } from '../dom.js';
 
 const WAS_IN_CALL = 'duet.in-call.';
+// Ends after which joining again cannot help: the chat is over, moved or gone, or the app is old.
+const NO_REJOIN = new Set([4004, 4005, 4006, 4007, 4009, 4010, 4012]);
 
 export class CallSession {
-  /** chat: the REST chat; media: {stream, mic, camera, speakerId}; root: where the call renders */
-  constructor({ chat, user, media, root, scope, onJoinFailed, home, timeZone }) {
+  /**
+   * chat: the REST chat; media: {stream, mic, camera, speakerId}; root: where the call renders;
+   * onRejoin({button, note, carry, flags}): "Join again" on the ended page, while the window is
+   * open; carry: chat messages an earlier session could not send.
+   */
+  constructor({ chat, user, media, root, scope, onJoinFailed, onRejoin, home, timeZone, carry = [] }) {
     this.chat = chat;
     this.user = user;
     this.stream = media.stream;
@@ -24,12 +32,15 @@ export class CallSession {
     this.scope = scope;
     this.onJoinFailed = onJoinFailed;
     this.home = home;
+    this.onRejoin = onRejoin;
+    this.timeZone = timeZone;
     this.peer = null; // PeerInfo from the server
     this.peerMedia = null;
     this.link = null;
     this.joined = null;
     this.screenTrack = null;
-    this.endsAtMono = 0;
+    this.roomEndsMono = 0; // the join window's close, on the monotonic clock
+    this.graceMs = 0; // from the chat's (slot's) end to the room's close
     this.queue = Promise.resolve();
     this.ended = false;
     this.inCall = false;
@@ -43,12 +54,13 @@ export class CallSession {
       send: (msg) => this.socket.send(msg),
       onUnread: (count) => this.view && this.view.setUnread(count),
       timeZone,
+      carry,
     });
     this.socket = new SignalingSocket({
       chatId: chat.id,
       onMessage: (msg) => this.enqueue(msg),
       onStatus: (status) => this.socketStatus(status),
-      onFatal: (sentence) => this.fatal(sentence),
+      onFatal: (sentence, why) => this.fatal(sentence, why),
       getResume: (reconnecting) => this.resumeFor(reconnecting),
       onClose: (code) => this.log.push(`closed:${code}`),
       onGrant: (grant) => {
@@ -144,6 +156,7 @@ export class CallSession {
       case 'replaced':
         return this.finish('Continued elsewhere', msg.message, true);
       case 'error':
+        if (msg.ref_type === 'chat_send') return this.chatPanel.onSendError(msg);
         if (msg.code !== 'peer_absent') toast(msg.message, 'error');
         return undefined;
       default:
@@ -156,10 +169,14 @@ export class CallSession {
     syncServerClock(msg.now);
     sessionStorage.setItem(WAS_IN_CALL + this.chat.id, '1');
     if (!this.inCall) this.showCall();
-    this.endsAtMono = performance.now() + msg.seconds_left * 1000;
+    // joined counts to the room's close; the chat itself ends with its slot, a grace earlier.
+    this.roomEndsMono = performance.now() + msg.seconds_left * 1000;
+    const chatEnds = this.chat.slot ? Date.parse(this.chat.slot.ends_at) : msg.ends_at;
+    this.graceMs = Math.max(0, msg.ends_at - chatEnds);
+    this.view.setTimeTitle(`The chat ends at ${timeOf(chatEnds, this.timeZone)}; the room stays open until ${timeOf(msg.ends_at, this.timeZone)}.`);
     this.tick();
     this.chatPanel.applyHistory(msg.history);
-    this.chatPanel.resendPending();
+    this.chatPanel.setOnline(true);
     this.setPeer(msg.peer);
     this.sendMediaState();
     return this.mediaAction(msg.media_action);
@@ -227,6 +244,7 @@ export class CallSession {
   socketStatus(status) {
     if (!this.view) return;
     if (status === 'reconnecting') {
+      this.chatPanel.setOnline(false);
       this.view.setStatus('reconnecting', 'You are reconnecting…');
       this.view.showBanner('Connection lost. Reconnecting…', 'warn');
     } else if (status === 'open') {
@@ -240,16 +258,24 @@ export class CallSession {
   }
 
   tick() {
-    const seconds = Math.max(0, Math.ceil((this.endsAtMono - performance.now()) / 1000));
-    this.view.setTimeLeft(seconds);
+    if (this.ended) return;
+    const roomMs = this.roomEndsMono - performance.now();
+    const chatLeft = Math.max(0, Math.ceil((roomMs - this.graceMs) / 1000));
+    this.view.setTimeLeft(chatLeft, Math.max(0, Math.ceil(roomMs / 1000)));
   }
 
+  /** The server warns before the room closes; people hear how long their chat has left. */
   timeWarning(secondsLeft) {
-    this.endsAtMono = performance.now() + secondsLeft * 1000;
-    const minutes = Math.round(secondsLeft / 60);
-    const text = secondsLeft <= 60 ? 'One minute left. Time to wrap up.' : `${minutes} minutes left in this chat.`;
-    this.view.showBanner(text, secondsLeft <= 60 ? 'danger' : 'warn');
+    this.roomEndsMono = performance.now() + secondsLeft * 1000;
+    const chatMinutes = Math.round((secondsLeft - this.graceMs / 1000) / 60);
+    const roomMinutes = Math.max(1, Math.round(secondsLeft / 60));
+    let text;
+    if (chatMinutes > 1) text = `${chatMinutes} minutes left in this chat.`;
+    else if (chatMinutes === 1) text = 'One minute left. Time to wrap up.';
+    else text = `Time is up. The room closes in ${roomMinutes === 1 ? 'one minute' : `${roomMinutes} minutes`}.`;
+    this.view.showBanner(text, chatMinutes <= 1 ? 'danger' : 'warn');
     toast(text, 'info');
+    this.tick();
   }
 
   showCall() {
@@ -363,36 +389,74 @@ export class CallSession {
     if (kind === 'video') this.view.localVideo.srcObject = new MediaStream(this.stream.getVideoTracks());
   }
 
-  fatal(sentence) {
+  fatal(sentence, { code = null, status = null } = {}) {
     if (!this.inCall) {
       this.stopMedia();
+      this.chatPanel.stop();
       this.ended = true;
       this.onJoinFailed(sentence);
       return;
     }
-    this.finish('You are no longer in the chat', sentence, false);
+    // A refusal of the join endpoint (status) is the server's word on this chat; a close for
+    // something this connection did (too fast, too big) ends only this connection.
+    this.finish('You are no longer in the chat', sentence, status === null && !NO_REJOIN.has(code));
   }
 
   leave() {
     this.socket.leave();
-    this.finish('You left the chat', 'You can join again while the chat is still open.', true);
+    this.finish('You left the chat', null, true);
+  }
+
+  /** When the chat's window closes (server clock, ms): no joining after it. */
+  roomClosesAt() {
+    return this.joined ? this.joined.ends_at : Date.parse(this.chat.join.join_closes_at);
   }
 
   finish(title, message, canRejoin) {
     if (this.ended) return;
     this.ended = true;
     this.socket.stop();
+    this.chatPanel.stop();
     this.closeLink();
     this.stopMedia();
     sessionStorage.removeItem(WAS_IN_CALL + this.chat.id);
     document.body.classList.remove('in-call');
-    replace(this.root, endedView({
+    let closesAt = this.roomClosesAt();
+    const offer = Boolean(canRejoin && this.onRejoin);
+    const ended = endedView({
       title,
       message,
-      canRejoin,
-      onRejoin: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
       home: this.home,
-    }));
+      rejoin: offer ? {
+        until: timeOf(closesAt, this.timeZone),
+        onJoin: (button, note) => this.onRejoin({
+          button, note, carry: this.chatPanel.unsent(), flags: { mic: this.flags.mic, camera: this.flags.camera },
+        }),
+      } : null,
+    });
+    replace(this.root, ended.root);
+    if (!offer) return;
+    const over = (sentence) => {
+      clearInterval(timer);
+      if (ended.root.isConnected) ended.closeRejoin(sentence || "The chat's time is over, so it cannot be joined again.");
+    };
+    // Joining again is offered only while the window is open, counted on the server's clock.
+    const check = () => {
+      if (!ended.root.isConnected) clearInterval(timer);
+      else if (serverNow() >= closesAt) over();
+    };
+    const timer = setInterval(check, 1000);
+    this.scope.onDispose(() => clearInterval(timer));
+    check();
+    // The server's word on the window, and its clock: a page that sat in a call only counted.
+    api.get(`/chats/${this.chat.id}`).then((fresh) => {
+      syncServerClock(fresh.join.now);
+      if (!fresh.join.open) over(fresh.join.message);
+      else {
+        closesAt = Date.parse(fresh.join.join_closes_at);
+        check();
+      }
+    }, () => {});
   }
 
   stopMedia() {
@@ -404,6 +468,7 @@ export class CallSession {
   hangUp() {
     if (this.ended) return;
     this.ended = true;
+    this.chatPanel.stop();
     if (this.inCall) this.socket.leave();
     else this.socket.stop();
     this.closeLink();

@@ -74,10 +74,20 @@ export class CallView {
     this.banner.textContent = text || '';
   }
 
-  setTimeLeft(seconds) {
-    this.timeLeft.textContent = `${clockDigits(seconds)} left`;
-    this.timeLeft.classList.toggle('is-warning', seconds <= 300);
-    this.timeLeft.classList.toggle('is-critical', seconds <= 60);
+  /**
+   * chatLeft: seconds until the chat's own end (the slot's); roomLeft: until the room closes
+   * (the chat's end plus the event's grace). The grace is overtime, said as such.
+   */
+  setTimeLeft(chatLeft, roomLeft) {
+    const overtime = chatLeft <= 0;
+    this.timeLeft.textContent = overtime ? `Overtime · room closes in ${clockDigits(roomLeft)}` : `${clockDigits(chatLeft)} left`;
+    this.timeLeft.dataset.phase = overtime ? 'overtime' : 'chat';
+    this.timeLeft.classList.toggle('is-warning', chatLeft <= 300);
+    this.timeLeft.classList.toggle('is-critical', chatLeft <= 60);
+  }
+
+  setTimeTitle(text) {
+    this.timeLeft.title = text;
   }
 
   setToggle(button, on, offLabel, onLabel) {
@@ -137,12 +147,26 @@ function setTrack(element, track) {
   if (track) element.play().catch(() => {});
 }
 
-/** The screen after a call: a sentence, and what one can do next. */
-export function endedView({ title, message, canRejoin, onRejoin, home }) {
-  return h('section', { class: 'call-ended card', id: 'call-ended' },
+/**
+ * The screen after a call: a sentence, and what one can do next. rejoin: {until, onJoin(button,
+ * note)} while the chat's window is open; `closeRejoin(sentence)` takes the offer away.
+ */
+export function endedView({ title, message, rejoin, home }) {
+  const note = h('p', { class: 'muted rejoin-note', id: 'rejoin-note' }, rejoin ? `You can join again until ${rejoin.until}.` : '');
+  const button = rejoin
+    ? h('button', { class: 'btn btn-primary', type: 'button', dataset: { action: 'rejoin' }, onclick: () => rejoin.onJoin(button, note) }, 'Join again')
+    : null;
+  const root = h('section', { class: 'call-ended card', id: 'call-ended' },
     h('h1', {}, title),
     message ? h('p', { class: 'ended-message' }, message) : null,
-    h('div', { class: 'row' },
-      canRejoin ? h('button', { class: 'btn btn-primary', type: 'button', dataset: { action: 'rejoin' }, onclick: onRejoin }, 'Join again') : null,
-      h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+    rejoin ? note : null,
+    h('div', { class: 'row' }, button, h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+  return {
+    root,
+    closeRejoin(sentence) {
+      if (button) button.remove();
+      note.textContent = sentence || '';
+      note.hidden = !sentence;
+    },
+  };
 }

@@ -1,22 +1,77 @@
 // The text chat beside the video: history, sending state until chat_ack, de-duplication by
 // client_msg_id and seq, an unread marker, and links that are only ever http(s) anchors.
+// Sends are queued and paced under the server's chat limit, so fast typing never costs the call.
 
 import { h, replace } from '../dom.js';
+import { timeOf } from '../format.js';
 import { newId } from '../ids.js';
 import { textWithLinks } from './linkify.js';
 
 const MAX_CHARS = 2000;
+// The server's chat bucket (docs/protocol.md, "Rate limits"): a burst of 5, then 1 per second.
+const CHAT_BURST = 5;
+const CHAT_PER_S = 1;
+// Kept in hand beyond the token a send costs: a message that travels faster than the one before
+// it reaches the server sooner than we sent it, by up to the network's jitter.
+const HEADROOM = 0.25;
+// After the server refused a send anyway (rate_limited, unavailable): wait, then the same id again.
+const RETRY_MS = 1500;
+const RETRY_CODES = new Set(['rate_limited', 'unavailable']);
+
+/** A token bucket like the server's, with the headroom above kept back. */
+export class ChatPacer {
+  constructor(now = () => performance.now()) {
+    this.now = now;
+    this.tokens = CHAT_BURST;
+    this.at = now();
+  }
+
+  refill() {
+    const t = this.now();
+    this.tokens = Math.min(CHAT_BURST, this.tokens + ((t - this.at) / 1000) * CHAT_PER_S);
+    this.at = t;
+  }
+
+  /** Milliseconds until a send may go (0: now). */
+  wait() {
+    this.refill();
+    const need = 1 + HEADROOM - this.tokens;
+    return this.tokens >= CHAT_BURST || need <= 0 ? 0 : Math.ceil((need / CHAT_PER_S) * 1000);
+  }
+
+  take() {
+    this.refill();
+    this.tokens -= 1;
+  }
+
+  /** The server says we are over: assume its bucket is empty. */
+  drain() {
+    this.refill();
+    this.tokens = Math.min(this.tokens, 0);
+  }
+}
 
 export class ChatPanel {
-  /** send(msg) → boolean (false when the socket is down; the message stays pending). */
-  constructor({ myId, names, send, onUnread, timeZone }) {
-    this.timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', timeZone: timeZone || undefined });
+  /**
+   * send(msg) → boolean (false when the socket is down; the message stays queued).
+   * carry: [{client_msg_id, text}] not yet acknowledged by an earlier call page (Join again).
+   */
+  constructor({ myId, names, send, onUnread, timeZone, carry = [] }) {
+    this.timeZone = timeZone || undefined;
     this.myId = myId;
     this.names = names; // user_id → display name
     this.send = send;
     this.onUnread = onUnread;
     this.bySeq = new Map();
-    this.pending = new Map(); // client_msg_id → {text, el}
+    this.maxSeq = 0;
+    // client_msg_id → {text, el}: the outbox, in the order typed. One message at a time is on
+    // the wire (`inFlight`): the server's refusal names no id, and the next one must not
+    // overtake a refused one.
+    this.pending = new Map();
+    this.inFlight = null;
+    this.online = false;
+    this.timer = null;
+    this.pacer = new ChatPacer();
     this.shownSeq = 0;
     this.unread = 0;
     this.visible = true;
@@ -41,6 +96,7 @@ export class ChatPanel {
       h('form', { class: 'chat-form', onsubmit: (e) => { e.preventDefault(); this.submit(); } },
         this.input,
         h('button', { class: 'btn btn-primary', type: 'submit', dataset: { action: 'send-chat' } }, 'Send')));
+    for (const { client_msg_id: clientMsgId, text } of carry) this.queue(clientMsgId, text);
   }
 
   /** The highest seq we have contiguously (for resume.last_seq). */
@@ -56,36 +112,105 @@ export class ChatPanel {
       replace(this.errors, h('p', { class: 'alert alert-error' }, `A message can be at most ${MAX_CHARS} characters long.`));
       return;
     }
-    const clientMsgId = newId();
-    const el = this.render({ client_msg_id: clientMsgId, sender_id: this.myId, text, sent_at: null }, 'sending');
-    this.pending.set(clientMsgId, { text, el });
     this.input.value = '';
     this.clearDivider();
-    this.send({ type: 'chat_send', client_msg_id: clientMsgId, text });
+    this.queue(newId(), text);
   }
 
-  /** After a reconnect: re-send everything not acknowledged, with the same ids. */
-  resendPending() {
-    for (const [clientMsgId, { text }] of this.pending) {
-      this.send({ type: 'chat_send', client_msg_id: clientMsgId, text });
+  queue(clientMsgId, text) {
+    const el = this.render({ client_msg_id: clientMsgId, sender_id: this.myId, text, sent_at: null }, 'sending');
+    this.pending.set(clientMsgId, { text, el });
+    this.pump();
+  }
+
+  /** Send the oldest queued message when the socket is up, nothing is in flight and the pace allows. */
+  pump() {
+    if (!this.online || this.inFlight || this.timer || !this.pending.size) return;
+    const wait = this.pacer.wait();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, wait);
+      return;
     }
+    const [clientMsgId, { text }] = this.pending.entries().next().value;
+    if (!this.send({ type: 'chat_send', client_msg_id: clientMsgId, text })) return; // down: joined pumps again
+    this.pacer.take();
+    this.inFlight = clientMsgId;
+  }
+
+  /** A socket joined (first or again): what was on the wire is sent again, with its id. */
+  setOnline(online) {
+    this.online = online;
+    this.inFlight = null;
+    if (online) this.pump();
+  }
+
+  /** The server refused our chat_send: a pause and the same id again, or the reason shown. */
+  onSendError({ code, message }) {
+    const clientMsgId = this.inFlight;
+    this.inFlight = null;
+    if (RETRY_CODES.has(code)) {
+      this.pacer.drain();
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, RETRY_MS);
+      return;
+    }
+    const pending = clientMsgId && this.pending.get(clientMsgId);
+    if (pending) {
+      this.pending.delete(clientMsgId);
+      this.setStatus(pending.el, 'failed');
+      replace(this.errors, h('p', { class: 'alert alert-error' }, message));
+    }
+    this.pump();
+  }
+
+  /** What was typed and not yet acknowledged, for a call page that joins again. */
+  unsent() {
+    return [...this.pending].map(([clientMsgId, { text }]) => ({ client_msg_id: clientMsgId, text }));
+  }
+
+  stop() {
+    this.online = false;
+    clearTimeout(this.timer);
+    this.timer = null;
   }
 
   applyHistory(entries) {
     for (const entry of entries) this.addMessage(entry);
   }
 
+  /** A queued message is stored: take it off the queue and send the next. */
+  settled(clientMsgId) {
+    this.pending.delete(clientMsgId);
+    if (this.inFlight === clientMsgId) this.inFlight = null;
+    this.pump();
+  }
+
   onAck({ client_msg_id: clientMsgId, seq, sent_at: sentAt }) {
     const pending = this.pending.get(clientMsgId);
     if (!pending) return;
-    this.pending.delete(clientMsgId);
+    this.settled(clientMsgId);
     pending.el.dataset.seq = String(seq);
     this.setStatus(pending.el, 'sent');
     this.fillTime(pending.el, sentAt);
     // A duplicate re-send gets only an ack: the message may already be in the log.
-    if (this.bySeq.has(seq) && this.bySeq.get(seq) !== pending.el) pending.el.remove();
-    else this.bySeq.set(seq, pending.el);
+    if (this.bySeq.has(seq) && this.bySeq.get(seq) !== pending.el) {
+      pending.el.remove();
+    } else {
+      this.list.insertBefore(pending.el, this.placeOf(seq));
+      this.keep(seq, pending.el);
+    }
     this.advance();
+  }
+
+  keep(seq, el) {
+    this.bySeq.set(seq, el);
+    this.maxSeq = Math.max(this.maxSeq, seq);
   }
 
   /** Move the contiguous high-water mark over every seq we hold. */
@@ -100,10 +225,12 @@ export class ChatPanel {
     const pending = mine ? this.pending.get(entry.client_msg_id) : null;
     let el;
     if (pending) {
-      this.pending.delete(entry.client_msg_id);
+      this.settled(entry.client_msg_id);
       el = pending.el;
       this.setStatus(el, 'sent');
       this.fillTime(el, entry.sent_at);
+      // Stored before what we still wait for: it goes where its seq belongs.
+      this.list.insertBefore(el, this.placeOf(entry.seq));
     } else if (mine && this.findByClientId(entry.client_msg_id)) {
       el = this.findByClientId(entry.client_msg_id);
     } else {
@@ -111,7 +238,7 @@ export class ChatPanel {
     }
     el.dataset.seq = String(entry.seq);
     const gap = entry.seq > this.shownSeq + 1;
-    this.bySeq.set(entry.seq, el);
+    this.keep(entry.seq, el);
     this.advance();
     if (!mine && !this.visible) this.markUnread(el);
     return gap;
@@ -119,6 +246,15 @@ export class ChatPanel {
 
   findByClientId(clientMsgId) {
     return this.list.querySelector(`li[data-client-msg-id="${CSS.escape(clientMsgId)}"]`);
+  }
+
+  /** The log is in seq order with what is still sending at the end: the node a seq goes before. */
+  placeOf(seq) {
+    if (seq && seq < this.maxSeq) {
+      const later = [...this.bySeq.entries()].filter(([s, el]) => s > seq && el.parentNode === this.list).sort((a, b) => a[0] - b[0])[0];
+      if (later) return later[1];
+    }
+    return this.list.querySelector('li.msg[data-status="sending"]');
   }
 
   render(entry, status) {
@@ -131,18 +267,14 @@ export class ChatPanel {
       h('span', { class: 'msg-meta' }));
     this.fillTime(el, entry.sent_at);
     this.setStatus(el, status);
-    // Keep the log in seq order; pending messages stay at the end.
-    const seq = entry.seq;
-    const next = seq ? [...this.bySeq.entries()].filter(([s]) => s > seq).sort((a, b) => a[0] - b[0])[0] : null;
-    if (next && next[1].parentNode === this.list) this.list.insertBefore(el, next[1]);
-    else this.list.append(el);
+    this.list.insertBefore(el, status === 'sending' ? null : this.placeOf(entry.seq));
     this.list.scrollTop = this.list.scrollHeight;
     return el;
   }
 
   fillTime(el, sentAt) {
     if (!sentAt) return;
-    el.dataset.time = this.timeFormat.format(new Date(sentAt));
+    el.dataset.time = timeOf(sentAt, this.timeZone);
     this.setStatus(el, el.dataset.status);
   }
 
@@ -150,7 +282,7 @@ export class ChatPanel {
     el.dataset.status = status;
     const meta = el.querySelector('.msg-meta');
     const time = el.dataset.time || '';
-    meta.textContent = status === 'sending' ? 'Sending…' : time;
+    meta.textContent = { sending: 'Sending…', failed: 'Not sent' }[status] || time;
   }
 
   markUnread(el) {

@@ -35,7 +35,8 @@ export function backoffDelay(attempt) {
 export class SignalingSocket {
   /**
    * onMessage(msg), onStatus('connecting'|'open'|'reconnecting'|'closed'),
-   * onFatal(sentence), getResume() → {last_seq, media_kept} | null, onGrant(joinResponse)
+   * onFatal(sentence, {code, status}): the close code, or the join endpoint's HTTP status,
+   * getResume() → {last_seq, media_kept} | null, onGrant(joinResponse)
    */
   constructor({ chatId, onMessage, onStatus, onFatal, getResume, onGrant, onClose }) {
     Object.assign(this, { chatId, onMessage, onStatus, onFatal, getResume, onGrant, onClose });
@@ -71,7 +72,7 @@ export class SignalingSocket {
         this.retry();
       } else {
         this.stop();
-        this.onFatal(err.message);
+        this.onFatal(err.message, { code: null, status: err.status });
       }
       return;
     }
@@ -157,13 +158,13 @@ export class SignalingSocket {
     }
     if (FINAL.has(code)) {
       this.stop();
-      this.onFatal(reason || REASONS[code] || 'The connection was closed.');
+      this.onFatal(reason || REASONS[code] || 'The connection was closed.', { code, status: null });
       return;
     }
     if (TICKET.has(code)) {
       if (this.ticketRetries >= 1) {
         this.stop();
-        this.onFatal(reason || 'The join ticket was refused. Please join again.');
+        this.onFatal(reason || 'The join ticket was refused. Please join again.', { code, status: null });
         return;
       }
       this.ticketRetries += 1;

@@ -3,7 +3,8 @@
 
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { calendarDay, timeOf } from '../format.js';
+import { calendarDay, clockOf, timeOf, zoneNote, zoneOfDay } from '../format.js';
+import { BACKGROUND_MAX, QUESTION_MAX } from '../limits.js';
 import { serverNow } from '../server_clock.js';
 import { alertBox, busy, loading, showError, showNotice } from '../ui.js';
 
@@ -11,6 +12,13 @@ const EXPERIENCE_LEVELS = ['', 'Junior', 'Mid-level', 'Senior', 'Staff', 'Princi
 
 function splitList(text) {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The sentence that stops an over-quota Confirm before anything is saved. */
+function overQuota(excess) {
+  return `Your selection is ${plural(excess, 'slot')} over your company's quota. Remove ${excess === 1 ? 'it' : 'them'} or ask the organizer for a larger quota.`;
 }
 
 /** The quota box: "N of M slots used · K available". */
@@ -55,29 +63,50 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   }
   resetState();
   const stored = () => new Map(record.slots.map((s) => [s.starts_at, s]));
+  const lengthOf = (slot) => (Date.parse(slot.ends_at) - Date.parse(slot.starts_at)) / 60000;
 
   function renderStatus() {
     const label = { none: 'Not published yet', draft: 'Draft: not visible to participants', published: 'Published' }[record.status] || record.status;
-    const pendingLocal = countPending();
+    const { pending } = countChanges();
     replace(
       status,
       h('span', { class: `status-dot status-${record.status}` }),
       h('strong', {}, label),
       record.pending_changes ? h('span', { class: 'muted' }, ` · ${record.pending_changes} change${record.pending_changes === 1 ? '' : 's'} not confirmed yet`) : null,
     );
-    onQuota(record.company_slots, pendingLocal);
+    const left = quotaLeft();
+    quotaLeftNote.dataset.left = String(left);
+    quotaLeftNote.classList.toggle('is-over', left < 0);
+    quotaLeftNote.textContent = left < 0
+      ? overQuota(-left)
+      : `${plural(left, 'slot')} left in your company's quota${pending ? ` after confirming ${pending} new` : ''}.`;
+    onQuota(record.company_slots, pending);
   }
 
-  function countPending() {
+  /** New slots this edit selects (they take from the quota on Confirm), and published ones it
+   * removes (they give back). Only days in the saved edit (touched or selected) change. */
+  function countChanges() {
     const have = stored();
     let pending = 0;
-    for (const day of state.values()) {
+    let freed = 0;
+    for (const [date, day] of state) {
       for (const start of day.selected) {
         const slot = have.get(start);
-        if (!slot || !slot.published) pending += 1;
+        if (!slot || !slot.published || lengthOf(slot) !== day.duration) pending += 1;
+      }
+      if (!day.touched) continue;
+      for (const slot of record.slots) {
+        if (slot.date !== date || !slot.published || slot.booked) continue;
+        if (!day.selected.has(slot.starts_at) || lengthOf(slot) !== day.duration) freed += 1;
       }
     }
-    return pending;
+    return { pending, freed };
+  }
+
+  /** How many more slots Confirm may publish after this edit; negative when it is over. */
+  function quotaLeft() {
+    const { pending, freed } = countChanges();
+    return record.company_slots.available + freed - pending;
   }
 
   async function loadGrid(date) {
@@ -89,7 +118,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   function cell(date, slot) {
     const day = state.get(date);
     const have = stored().get(slot.starts_at);
-    const sameLength = have && (Date.parse(have.ends_at) - Date.parse(have.starts_at)) / 60000 === day.duration;
+    const sameLength = have && lengthOf(have) === day.duration;
     const booked = Boolean(have && have.booked && sameLength);
     const selected = day.selected.has(slot.starts_at);
     const past = Date.parse(slot.starts_at) <= serverNow();
@@ -113,7 +142,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
           renderStatus();
         },
       },
-      h('span', { class: 'slot-time' }, timeOf(slot.starts_at, tz)),
+      h('span', { class: 'slot-time' }, clockOf(slot.starts_at, tz)),
       h('span', { class: 'slot-kind' }, text),
     );
   }
@@ -160,10 +189,29 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     const selectAll = h('button', {
       type: 'button', class: 'btn btn-ghost btn-small', dataset: { action: 'select-all' },
       onclick: () => {
+        // Never more than the quota leaves: the first free slots of the day, in time order.
         day.touched = true;
-        for (const s of selectable) day.selected.add(s.starts_at);
+        let added = 0;
+        let skipped = 0;
+        for (const s of selectable) {
+          if (day.selected.has(s.starts_at)) continue;
+          day.selected.add(s.starts_at);
+          if (quotaLeft() < 0) {
+            day.selected.delete(s.starts_at);
+            skipped += 1;
+          } else {
+            added += 1;
+          }
+        }
         renderDay(date);
         renderStatus();
+        if (skipped) {
+          showNotice(messages, added
+            ? `Selected ${plural(added, 'slot')}: that is all your company's quota has left, so ${plural(skipped, 'free slot')} of this day stay unselected.`
+            : `Your company's quota has no slots left, so nothing more was selected. Ask the organizer for a larger quota to offer more.`, 'warn');
+        } else {
+          replace(messages);
+        }
       },
     }, 'Select all');
     const clearAll = h('button', {
@@ -179,8 +227,9 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     replace(
       node,
       h('div', { class: 'day-head' },
-        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} · ${day.selected.size} selected`)),
+        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} ${zoneOfDay(date, tz)} · ${day.selected.size} selected`)),
         h('div', { class: 'day-tools' }, durationPicker, selectAll, clearAll)),
+      day.grid && day.grid.length ? h('p', { class: 'muted small grid-zone' }, zoneNote(day.grid[0].starts_at, tz)) : null,
       day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading('Loading slots…'),
     );
   }
@@ -188,11 +237,11 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   // Profile form
   const profile = record.profile;
   const fields = {
-    background: h('input', { type: 'text', value: profile.background || '', maxlength: 200, placeholder: 'e.g. Backend and platform teams' }),
+    background: h('textarea', { rows: 2, value: profile.background || '', maxlength: BACKGROUND_MAX, placeholder: 'e.g. Backend and platform teams' }),
     experience_level: h('select', {}, EXPERIENCE_LEVELS.map((level) => h('option', { value: level, selected: level === profile.experience_level }, level || '—'))),
     languages: h('input', { type: 'text', value: (profile.languages || []).join(', '), placeholder: 'English, German' }),
     topics: h('input', { type: 'text', value: (profile.topics || []).join(', '), placeholder: 'Careers in robotics, Interview tips' }),
-    custom_question: h('input', { type: 'text', value: profile.custom_question || '', maxlength: 300, placeholder: 'A question participants answer when they request a chat' }),
+    custom_question: h('textarea', { rows: 3, value: profile.custom_question || '', maxlength: QUESTION_MAX, placeholder: 'A question participants answer when they request a chat' }),
   };
   if (profile.experience_level && !EXPERIENCE_LEVELS.includes(profile.experience_level)) {
     fields.experience_level.append(h('option', { value: profile.experience_level, selected: true }, profile.experience_level));
@@ -225,6 +274,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     renderStatus();
   }
 
+  const quotaLeftNote = h('span', { class: 'quota-left', id: 'quota-left', 'aria-live': 'polite' });
   const saveButton = h('button', { type: 'button', class: 'btn btn-secondary', dataset: { action: 'save-draft' } }, 'Save draft');
   const confirmButton = h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'confirm-availability' } }, 'Confirm Availability');
   saveButton.addEventListener('click', () =>
@@ -235,6 +285,12 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   );
   confirmButton.addEventListener('click', () =>
     busy(confirmButton, messages, async () => {
+      // The company's figure as it is now (colleagues publish too), and an over-quota selection
+      // refused here, before it is saved: a refused Confirm must not leave it behind as a draft.
+      record.company_slots = await api.get(`/events/${event.id}/quota`);
+      renderStatus();
+      const left = quotaLeft();
+      if (left < 0) throw new Error(overQuota(-left));
       await refreshAll(await api.put(`/events/${event.id}/availability`, body()));
       const published = await api.post(`/events/${event.id}/availability/confirm`);
       await refreshAll(published);
@@ -249,7 +305,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
       h('div', { class: 'availability-bar card' }, status,
         h('div', { class: 'legend' },
           ['free', 'pending', 'published', 'booked'].map((kind) => h('span', { class: `legend-item legend-${kind}` }, { free: 'Available', pending: 'Pending', published: 'Published', booked: 'Booked' }[kind]))),
-        h('div', { class: 'row' }, saveButton, confirmButton)),
+        h('div', { class: 'row availability-actions' }, quotaLeftNote, saveButton, confirmButton)),
       messages,
       event.days.length ? daysHost : alertBox('The organizer has not set any days for this event yet.', 'info'),
       h('section', { class: 'card profile-form' },
@@ -260,7 +316,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
           labelled('Experience level', fields.experience_level),
           labelled('Languages', fields.languages, 'Separate with commas'),
           labelled('Topics', fields.topics, 'Separate with commas'),
-          labelled('Question for participants', fields.custom_question, 'Asked when someone requests a chat'))),
+          labelled('Question for participants', fields.custom_question, `Asked when someone requests a chat; their answer is shown under it. Up to ${QUESTION_MAX} characters.`))),
     ),
   );
   for (const day of event.days) {

@@ -4,6 +4,8 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
 import { initials } from '../format.js';
+import { TEXT_MAX } from '../limits.js';
+import { loadQuestions } from '../questions.js';
 import { session } from '../session.js';
 import { alertBox, busy, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { quotaBox, renderAvailability } from './availability.js';
@@ -66,6 +68,7 @@ export async function renderEmployee(root, { params, scope }) {
     await renderInvite(content, event, byTab);
     return;
   }
+  ctx.questions = await loadQuestions(event.id);
   chatList(content, byTab[tab], ctx, EMPTY[tab]);
 }
 
@@ -93,7 +96,7 @@ function inviteRow(event, person, chat) {
     : h('button', {
       class: 'btn btn-secondary btn-small', type: 'button', dataset: { action: 'invite' },
       onclick: () => {
-        const message = h('textarea', { rows: 2, maxlength: 1000, placeholder: 'Hi! I saw your profile and would love to chat about…', 'aria-label': 'Message' });
+        const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, placeholder: 'Hi! I saw your profile and would love to chat about…', 'aria-label': 'Message' });
         const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Send invitation');
         replace(panel, h('form', {
           class: 'inline-form',

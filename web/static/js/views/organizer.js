@@ -46,6 +46,10 @@ export async function renderOrganizer(root) {
     media_mode: h('select', {}, ['p2p', 'relay'].map((mode) => h('option', { value: mode, selected: draft.media_mode === mode }, mode === 'p2p' ? 'Direct (peer to peer)' : 'Through the server (relay)'))),
   };
   const daysHost = h('div', { class: 'day-rows' });
+  const zoneNote = h('p', { class: 'muted small' });
+  const showZone = () => { zoneNote.textContent = `Times are in the event's time zone (${f.timezone.value.trim() || 'not set'}).`; };
+  f.timezone.addEventListener('input', showZone);
+  showZone();
   const addDay = (day) => daysHost.append(dayRow(day, (row) => row.remove()));
   for (const day of draft.days) addDay(day);
   const field = (label, input, hint) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
@@ -81,6 +85,7 @@ export async function renderOrganizer(root) {
     field('Join opens (minutes before)', f.opens), field('Join stays open (minutes after)', f.grace)),
   h('label', { class: 'check' }, f.employee_requests_allowed, 'Employees may invite participants'),
   h('h3', {}, 'Days'),
+  zoneNote,
   daysHost,
   h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addDay({}) }, '+ Add a day'),
   messages,
@@ -93,22 +98,39 @@ export async function renderOrganizer(root) {
   replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null);
 }
 
+/** A company as text: its name, and the id the API and tokens use. */
+function companyLabel(name, id) {
+  return h('div', { class: 'quota-company' },
+    h('span', { class: 'quota-name' }, name || id),
+    h('span', { class: 'muted small' }, `Company id: ${id}`));
+}
+
 function quotaSection(event) {
   const messages = h('div');
   const rows = h('div', { class: 'quota-rows' });
+  const field = (label, input) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input);
   const addRow = (quota) => {
-    const company = h('input', { type: 'text', value: quota.company_id || '', placeholder: 'company id', disabled: Boolean(quota.company_id), 'aria-label': 'Company' });
-    const amount = h('input', { type: 'number', min: 0, max: 10000, value: String(quota.slot_quota ?? 10), 'aria-label': 'Slot quota' });
+    let companyId = quota.company_id || '';
+    // A company that has a quota is shown, not edited: its id is what the quota belongs to.
+    // Only a row being added asks for the id of the company to give a quota to.
+    const idInput = companyId ? null : h('input', { type: 'text', required: true, placeholder: 'e.g. initech' });
+    const company = h('div', { class: 'quota-company-slot' }, companyId ? companyLabel(quota.company_name, companyId) : field('Company id', idInput));
+    const amount = h('input', { type: 'number', min: 0, max: 10000, value: String(quota.slot_quota ?? 10) });
     const save = h('button', { type: 'button', class: 'btn btn-secondary btn-small', dataset: { action: 'save-quota' } }, 'Save');
+    const row = h('div', { class: 'quota-row', dataset: { company: companyId } }, company, field('Slot quota', amount), save);
     save.addEventListener('click', () => busy(save, messages, async () => {
-      const id = company.value.trim();
-      if (!id) throw new Error('Name the company first.');
-      await api.put(`/events/${event.id}/quotas/${encodeURIComponent(id)}`, { slot_quota: Number(amount.value) });
-      company.disabled = true;
-      showNotice(messages, `Quota saved: ${quota.company_name || id} may publish ${amount.value} slots.`, 'success');
+      const id = companyId || idInput.value.trim();
+      if (!id) throw new Error('Enter the company id first.');
+      const saved = await api.put(`/events/${event.id}/quotas/${encodeURIComponent(id)}`, { slot_quota: Number(amount.value) });
+      const name = (saved.quotas || []).find((q) => q.company_id === id)?.company_name || quota.company_name || id;
+      if (!companyId) {
+        companyId = id;
+        row.dataset.company = id;
+        replace(company, companyLabel(name, id));
+      }
+      showNotice(messages, `Quota saved: ${name} may publish ${amount.value} slots.`, 'success');
     }));
-    rows.append(h('div', { class: 'quota-row', dataset: { company: quota.company_id || '' } },
-      h('span', { class: 'quota-name' }, quota.company_name || 'New company'), company, amount, h('span', { class: 'muted' }, 'slots'), save));
+    rows.append(row);
   };
   for (const quota of event.quotas) addRow(quota);
   return h('section', { class: 'card' },
@@ -118,4 +140,3 @@ function quotaSection(event) {
     h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addRow({}) }, '+ Add a company'),
     messages);
 }
-

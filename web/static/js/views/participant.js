@@ -4,6 +4,8 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
 import { initials } from '../format.js';
+import { TEXT_MAX } from '../limits.js';
+import { DEFAULT_QUESTION, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { chatList, fetchChats } from './chat_lists.js';
 
@@ -34,6 +36,7 @@ export async function renderParticipant(root, { params, scope }) {
     replace(root, alertBox('There is no career fair open yet.', 'info'));
     return;
   }
+  const questionsLoad = tab === 'offers' ? null : loadQuestions(event.id);
   const { chats, byTab } = await fetchChats(event.id);
   const lists = {
     invitations: byTab.requested.filter((c) => c.initiator === 'employee'),
@@ -45,6 +48,7 @@ export async function renderParticipant(root, { params, scope }) {
   if (tab === 'schedule') {
     schedule = (await api.get(`/me/schedule?event_id=${encodeURIComponent(event.id)}`)).chats;
   }
+  const questions = await questionsLoad;
   const counts = {
     invitations: lists.invitations.length,
     requests: lists.requests.filter((c) => c.actions.includes('book')).length || lists.requests.length,
@@ -62,6 +66,7 @@ export async function renderParticipant(root, { params, scope }) {
     timeZone: event.timezone,
     scope,
     companyName: companyNamer(event),
+    questions,
     onChanged: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
   };
   if (tab === 'offers') {
@@ -99,6 +104,12 @@ async function renderOffers(root, event, chats) {
 
 const STATE_WORDS = { requested: 'Requested', approved: 'Approved · pick a time', confirmed: 'Confirmed' };
 
+/** Where an open chat with this employee stands, and the tab that shows it. */
+function chatBadge(chat) {
+  if (chat.state === 'requested' && chat.initiator === 'employee') return ['Invitation', '#/participant/invitations'];
+  return [STATE_WORDS[chat.state], chat.state === 'confirmed' ? '#/participant/schedule' : '#/participant/requests'];
+}
+
 function offerCard(event, offer, chat) {
   const p = offer.profile;
   const panel = h('div');
@@ -106,8 +117,9 @@ function offerCard(event, offer, chat) {
     p.background ? ['Background', p.background] : null,
     p.experience_level ? ['Experience', p.experience_level] : null,
   ].filter(Boolean);
+  const [badgeText, badgeHref] = chat ? chatBadge(chat) : [];
   const requestButton = chat
-    ? h('a', { class: 'badge badge-info', href: chat.state === 'confirmed' ? '#/participant/schedule' : '#/participant/requests' }, STATE_WORDS[chat.state])
+    ? h('a', { class: 'badge badge-info', href: badgeHref }, badgeText)
     : h('button', {
       class: 'btn btn-primary btn-small', type: 'button', dataset: { action: 'request' },
       disabled: offer.free_slots === 0,
@@ -129,9 +141,9 @@ function offerCard(event, offer, chat) {
 }
 
 function requestForm(event, offer, onClose) {
-  const question = offer.profile.custom_question;
-  const answer = h('textarea', { rows: 3, maxlength: 1000, required: Boolean(question), name: 'answer', 'aria-label': question || 'What would you like to talk about?' });
-  const message = h('textarea', { rows: 2, maxlength: 1000, name: 'message', placeholder: 'Optional: a short note', 'aria-label': 'Message' });
+  const question = offer.profile.custom_question || DEFAULT_QUESTION;
+  const answer = h('textarea', { rows: 3, maxlength: TEXT_MAX, required: Boolean(offer.profile.custom_question), name: 'answer', 'aria-label': question });
+  const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, name: 'message', placeholder: 'Optional: a short note', 'aria-label': 'Message' });
   const errors = h('div');
   const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Send request');
   return h('form', {
@@ -149,7 +161,7 @@ function requestForm(event, offer, onClose) {
       });
     },
   },
-  h('label', { class: 'field' }, h('span', { class: 'field-label' }, question || 'What would you like to talk about?'), answer),
+  h('label', { class: 'field' }, h('span', { class: 'field-label' }, question), answer),
   h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Message (optional)'), message),
   errors,
   h('div', { class: 'row' }, send, h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onClose }, 'Cancel')));
