@@ -536,9 +536,10 @@ def _decode(frame: str | bytes, table: Mapping[str, Shape], limit: int) -> Any:
         raise ProtocolError(ErrorCode.INTERNAL, "The message could not be read.", kind) from exc
 
 
-def decode(frame: str | bytes) -> ClientMessage:
-    """Decode and fully validate one client frame (str: JSON, bytes: msgpack)."""
-    return _decode(frame, _CLIENT, MAX_FRAME_BYTES)
+def decode(frame: str | bytes, limit: int = MAX_FRAME_BYTES) -> ClientMessage:
+    """Decode and fully validate one client frame (str: JSON, bytes: msgpack) of at most
+    `limit` bytes (the `max_msg_size` setting; the protocol's default is 64 KiB)."""
+    return _decode(frame, _CLIENT, limit)
 
 
 def decode_server(frame: str | bytes) -> ServerMessage:

@@ -26,6 +26,7 @@ from scheduling.clock import TimerHandle
 from signaling.aiohttp_internals import end_without_waiting, write_frame_now
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
+from signaling.envelope import PEER_GONE, PeerLink
 from signaling.messages import ServerMessage
 
 log = logging.getLogger("duet.signaling.connection")
@@ -49,10 +50,7 @@ class Connection:
     peer_id: str = ""
     # What this connection knows of its peer's seat; kept current by presence messages, so relaying
     # an offer or a candidate needs no lookup in the shared store.
-    peer_node: str = ""
-    peer_conn: str = ""
-    peer_connected: bool = False
-    peer_can_restart_ice: bool = True
+    peer: PeerLink = PEER_GONE
     can_restart_ice: bool = True
     joined: bool = False
     left: bool = False

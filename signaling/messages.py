@@ -257,57 +257,15 @@ class PeerReconnecting:
     grace_s: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RelayedOffer:
-    """The peer's `offer`, relayed unchanged."""
-
-    type: Literal["offer"] = field(default="offer", init=False)
-    sdp: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RelayedAnswer:
-    """The peer's `answer`, relayed unchanged."""
-
-    type: Literal["answer"] = field(default="answer", init=False)
-    sdp: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RelayedCandidate:
-    """The peer's `candidate`, relayed unchanged."""
-
-    type: Literal["candidate"] = field(default="candidate", init=False)
-    candidate: str | None = None
-    sdpMid: str | None = None
-    sdpMLineIndex: int | None = None
-    usernameFragment: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerMediaState:
-    """The peer's `media_state`."""
-
-    type: Literal["media_state"] = field(default="media_state", init=False)
-    mic: bool
-    camera: bool
-    screen: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerTrackInfo:
-    """The peer's `track_info` (mid rewritten to the receiver's connection in relay mode)."""
-
-    type: Literal["track_info"] = field(default="track_info", init=False)
-    mid: str
-    purpose: TrackPurpose
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerIceRestartRequest:
-    """The peer asks this client to restart ICE."""
-
-    type: Literal["ice_restart_request"] = field(default="ice_restart_request", init=False)
+# What the peer sent, relayed to the other client exactly as sent: the same classes, so relaying
+# builds nothing and no client message is passed off as a different server message. (In relay
+# mode the server's own relay peer sends them too, with the mids of the receiving connection.)
+RelayedOffer = Offer
+RelayedAnswer = Answer
+RelayedCandidate = Candidate
+PeerMediaState = MediaState
+PeerTrackInfo = TrackInfo
+PeerIceRestartRequest = IceRestartRequest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -397,24 +355,3 @@ ServerMessage = (
 
 CLIENT_MESSAGE_TYPES: Final[tuple[type[ClientMessage], ...]] = get_args(ClientMessage)
 SERVER_MESSAGE_TYPES: Final[tuple[type[ServerMessage], ...]] = get_args(ServerMessage)
-
-_RELAY: Final[dict[type, type]] = {
-    Offer: RelayedOffer,
-    Answer: RelayedAnswer,
-    Candidate: RelayedCandidate,
-    MediaState: PeerMediaState,
-    TrackInfo: PeerTrackInfo,
-    IceRestartRequest: PeerIceRestartRequest,
-}
-
-
-def relay(msg: ClientMessage) -> ServerMessage | None:
-    """The message the peer receives for a relayable client message, else None.
-
-    Why a function: relayed messages keep their wire shape, so the server never re-validates them
-    and never has to know which fields each one carries.
-    """
-    target = _RELAY.get(type(msg))
-    if target is None:
-        return None
-    return target(**{name: getattr(msg, name) for name in msg.__slots__ if name != "type"})

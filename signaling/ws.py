@@ -7,6 +7,7 @@ nothing a client sends can raise out of this handler or leave its peer hanging.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -27,11 +28,23 @@ log = logging.getLogger("duet.signaling.ws")
 JOIN_TIMEOUT_S = 10.0
 
 
+# (status, code, sentence) -> the refusal of a handshake; web/app.py passes problem+json's.
+Refuse = Callable[[int, str, str], web.StreamResponse]
+
+
+def _plain_refusal(status: int, code: str, detail: str) -> web.StreamResponse:
+    body = {"title": "WebSocket refused", "status": status, "detail": detail, "code": code}
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/problem+json"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WsSettings:
     allowed_origins: tuple[str, ...]
     heartbeat_s: float = 20.0
     max_msg_size: int = m.MAX_FRAME_BYTES
+    refuse: Refuse = _plain_refusal
 
 
 NODE = web.AppKey("signaling_node", SignalingNode)
@@ -53,25 +66,24 @@ def _offered(request: web.Request) -> list[str]:
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
-def _problem(status: int, detail: str) -> web.Response:
-    body = {"type": "about:blank", "title": "WebSocket refused", "status": status, "detail": detail}
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/problem+json"
-    )
-
-
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     settings = request.app[WS_SETTINGS]
     node = request.app[NODE]
     if not origin_allowed(request, settings.allowed_origins):
-        return _problem(403, "This page's origin may not open a Duet connection.")
+        return settings.refuse(
+            403, "origin_refused", "This page's origin may not open a Duet connection."
+        )
     if not any(p in m.SUBPROTOCOLS for p in _offered(request)):
-        return _problem(400, f"Offer one of the subprotocols {', '.join(m.SUBPROTOCOLS)}.")
+        return settings.refuse(
+            400,
+            "subprotocol_required",
+            f"Offer one of the subprotocols {', '.join(m.SUBPROTOCOLS)}.",
+        )
     ws = InlineWebSocketResponse(
         protocols=m.SUBPROTOCOLS,
         heartbeat=settings.heartbeat_s,
-        # aiohttp refuses a payload of max_msg_size bytes or more, while the protocol allows
-        # exactly 64 KiB; the codec enforces the limit itself (too_big -> 1009).
+        # aiohttp refuses a payload of max_msg_size bytes or more, while the limit is
+        # inclusive (docs/protocol.md 2); the codec enforces it too (too_big -> 1009).
         max_msg_size=settings.max_msg_size + 1,
         compress=False,  # permessage-deflate costs ~120 KiB per connection
     )
@@ -79,10 +91,10 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     conn = Connection(ws, ws.ws_protocol == m.SUBPROTOCOL_MSGPACK, node.new_conn_id())
     ws.on_too_big(partial(_too_big, conn, settings.max_msg_size))
     try:
-        if await _join(node, conn):
+        if await _join(node, conn, settings.max_msg_size):
             limits = ConnectionLimits()
-            ws.set_take(partial(_take_inline, node, conn, limits))
-            await _serve(node, conn, limits)
+            ws.set_take(partial(_take_inline, node, conn, limits, settings.max_msg_size))
+            await _serve(node, conn, limits, settings.max_msg_size)
     finally:
         ws.set_take(None)  # it refers to the connection, which refers to `ws`: no cycle left
         await node.disconnected(conn)
@@ -97,8 +109,7 @@ def _note_too_big(conn: Connection, frame: WSMessage) -> None:
     """aiohttp refused an oversized frame and already sent close 1009 itself.
 
     Its own `close_code` ends up 1006 (the reader is broken by then), so the frame's error is
-    the reliable sign; recording it lets the node tell the peer instead of holding the seat,
-    and queueing the close stops the writer at once instead of after `stop`'s timeout.
+    the reliable sign; recording it lets the node tell the peer instead of holding the seat.
     """
     if (
         frame.type == WSMsgType.ERROR
@@ -118,11 +129,27 @@ def _too_big(conn: Connection, limit: int) -> None:
     )
 
 
-def _frame_kind_ok(conn: Connection, kind: WSMsgType) -> bool:
-    return kind == (WSMsgType.BINARY if conn.binary else WSMsgType.TEXT)
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A frame that is not a valid message: `error` (if any), then close with `close` (if any)."""
+
+    error: m.Error | None
+    close: CloseCode | None
 
 
-async def _join(node: SignalingNode, conn: Connection) -> bool:
+def read_frame(conn: Connection, frame: WSMessage, limit: int) -> m.ClientMessage | Refused:
+    """What a data frame is: a valid message, or why not. The one classification of both the
+    inline path (`_take_inline`) and the handler's (`_serve`, `_join`)."""
+    if frame.type != (WSMsgType.BINARY if conn.binary else WSMsgType.TEXT):
+        return Refused(None, CloseCode.UNSUPPORTED_DATA)
+    try:
+        return decode(frame.data, limit)
+    except ProtocolError as exc:
+        error = m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type)
+        return Refused(error, FATAL_PROTOCOL_ERRORS.get(exc.code))
+
+
+async def _join(node: SignalingNode, conn: Connection, limit: int) -> bool:
     try:
         first = await conn.ws.receive(timeout=JOIN_TIMEOUT_S)
     except TimeoutError:
@@ -131,14 +158,9 @@ async def _join(node: SignalingNode, conn: Connection) -> bool:
     if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
         _note_too_big(conn, first)
         return False
-    if not _frame_kind_ok(conn, first.type):
-        conn.close(CloseCode.UNSUPPORTED_DATA)
-        return False
-    try:
-        msg = decode(first.data)
-    except ProtocolError as exc:
-        code = FATAL_PROTOCOL_ERRORS.get(exc.code, CloseCode.JOIN_REQUIRED)
-        conn.close(code, m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type))
+    msg = read_frame(conn, first, limit)
+    if isinstance(msg, Refused):
+        conn.close(msg.close or CloseCode.JOIN_REQUIRED, msg.error)
         return False
     if not isinstance(msg, m.Join):
         conn.close(
@@ -183,24 +205,21 @@ def _rate_limited(conn: Connection, msg_type: str) -> None:
 
 
 def _take_inline(
-    node: SignalingNode, conn: Connection, limits: ConnectionLimits, frame: WSMessage
+    node: SignalingNode, conn: Connection, limits: ConnectionLimits, limit: int, frame: WSMessage
 ) -> bool:
-    """The hot path (signaling/aiohttp_internals.py): relay an offer, answer or candidate as soon as
-    it is parsed. False leaves the frame to `_serve`, which decodes it again: anything else is
-    rare enough not to need the shortcut. Same checks, same order as `_serve`."""
-    if conn.busy or conn.closing or not _frame_kind_ok(conn, frame.type):
+    """The hot path (signaling/aiohttp_internals.py): relay an offer, answer or candidate as
+    soon as it is parsed. False leaves the frame to `_serve`, which reads it again: anything
+    else is rare enough not to need the shortcut."""
+    if conn.busy or conn.closing:
         return False
-    try:
-        msg = decode(frame.data)
-    except ProtocolError:
-        return False
-    if not node.relayable(conn, msg):
+    msg = read_frame(conn, frame, limit)
+    if isinstance(msg, Refused) or not node.relayable(conn, msg):
         return False
     if limits.check(msg.type) != Verdict.ALLOW:  # offers, answers, candidates: never refused
         _rate_limited(conn, msg.type)
         return True
     try:
-        node.forward(conn, msg)
+        node.forward(conn, msg)  # type: ignore[arg-type]  # relayable: an offer, answer or candidate
     except Exception:  # a bug; handled here so the frame is neither queued again nor counted twice
         log.exception("relaying %s for %s failed", msg.type, conn.user_id)
         return True
@@ -208,9 +227,10 @@ def _take_inline(
     return True
 
 
-async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits) -> None:
-    ws = conn.ws
-    async for frame in ws:
+async def _serve(
+    node: SignalingNode, conn: Connection, limits: ConnectionLimits, limit: int
+) -> None:
+    async for frame in conn.ws:
         conn.busy = True  # later frames queue behind this one instead of overtaking it inline
         try:
             if conn.closing:
@@ -218,16 +238,10 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
             if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 _note_too_big(conn, frame)
                 break
-            if not _frame_kind_ok(conn, frame.type):
-                conn.close(CloseCode.UNSUPPORTED_DATA)
-                break
-            try:
-                msg = decode(frame.data)
-            except ProtocolError as exc:
-                fatal = FATAL_PROTOCOL_ERRORS.get(exc.code)
-                error = m.Error(code=exc.code, message=exc.message, ref_type=exc.ref_type)
-                if fatal is not None:
-                    conn.close(fatal, error)
+            msg = read_frame(conn, frame, limit)
+            if isinstance(msg, Refused):
+                if msg.close is not None:
+                    conn.close(msg.close, msg.error)
                     break
                 if not limits.bad_frame():
                     conn.close(
@@ -235,11 +249,12 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
                         m.Error(
                             code=ErrorCode.RATE_LIMITED.value,
                             message="Too many malformed messages.",
-                            ref_type=exc.ref_type,
+                            ref_type=None if msg.error is None else msg.error.ref_type,
                         ),
                     )
                     break
-                conn.send(error)
+                if msg.error is not None:
+                    conn.send(msg.error)
                 continue
             verdict = limits.check(msg.type)
             if verdict == Verdict.REFUSE:
@@ -256,7 +271,7 @@ async def _serve(node: SignalingNode, conn: Connection, limits: ConnectionLimits
                 _rate_limited(conn, msg.type)
                 break
             if node.relayable(conn, msg):
-                node.forward(conn, msg)
+                node.forward(conn, msg)  # type: ignore[arg-type]  # relayable: see node.relayable
             else:
                 await node.handle(conn, msg)
             if conn.closing:

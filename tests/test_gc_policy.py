@@ -15,8 +15,9 @@ from web.gc_policy import (
     FULL_ANYWAY_ABOVE,
     FULL_IF_BELOW,
     FULL_NEVER,
+    REFREEZE_AFTER_EVENTS,
+    GcPolicy,
     full_collection_due,
-    gc_schedule,
 )
 
 
@@ -40,10 +41,9 @@ async def test_collections_run_on_timers_until_cleanup() -> None:
 
     before = gc.get_threshold()
     gc.callbacks.append(record)
-    gc.freeze()  # as `duet serve` does at start-up: the old generation is short to walk now
     try:
-        ctx = gc_schedule(web.Application(), young_every_s=0.01, full_every_s=0.05)
-        await ctx.__anext__()
+        ctx = GcPolicy(young_every_s=0.01, full_every_s=0.05).context(web.Application())
+        await ctx.__anext__()  # freezes the start-up heap: the old generation is short now
         assert gc.get_threshold() == (before[0], before[1], FULL_NEVER)
         generations: set[int] = set()
 
@@ -57,7 +57,6 @@ async def test_collections_run_on_timers_until_cleanup() -> None:
         assert timers(loop) == []
         assert gc.get_threshold() == before
     finally:
-        gc.unfreeze()
         gc.callbacks.remove(record)
 
 
@@ -75,3 +74,26 @@ def test_a_full_collection_runs_when_short_or_when_memory_needs_it(
     unfrozen_old: int, due: bool
 ) -> None:
     assert full_collection_due(unfrozen_old) is due
+
+
+def test_socket_events_refreeze_in_storms_and_at_quiet_moments() -> None:
+    """The node's hook: every REFREEZE_AFTER_EVENTS sockets the heap is frozen again (young
+    collection only), and a quiet moment after any event freezes what is left."""
+    policy = GcPolicy()
+    frozen: list[int] = []
+    try:
+        for _ in range(REFREEZE_AFTER_EVENTS - 1):
+            policy.socket_event()
+        before = gc.get_freeze_count()
+        policy.quiet_moment()  # something happened since the last freeze
+        frozen.append(gc.get_freeze_count() - before)
+        kept = [object() for _ in range(100)]  # noqa: F841  # live objects to freeze
+        for _ in range(REFREEZE_AFTER_EVENTS):
+            policy.socket_event()
+        frozen.append(gc.get_freeze_count() - before)
+        count = gc.get_freeze_count()
+        policy.quiet_moment()  # nothing happened since: no work
+        assert gc.get_freeze_count() == count
+        assert frozen[0] > 0 and frozen[1] > frozen[0]
+    finally:
+        gc.unfreeze()

@@ -16,7 +16,7 @@ from scheduling.db import make_engine, migrate
 from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
-from web.gc_policy import freeze_heap, gc_schedule
+from web.gc_policy import GcPolicy
 
 
 def _config(args: argparse.Namespace, **forced: object) -> Config:
@@ -52,8 +52,7 @@ def _serve(config: Config) -> None:
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(config)
-    app.on_startup.append(freeze_heap)  # runs after the cleanup contexts have started
-    app.cleanup_ctx.append(gc_schedule)
+    app.cleanup_ctx.append(GcPolicy().context)  # after the node's: it hooks into the node
     web.run_app(app, host=config.host, port=config.port, access_log=None, loop=_event_loop())
 
 
