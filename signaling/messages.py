@@ -15,6 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
+# An RTCIceServer as browsers take it (TURN entries carry short-lived credentials): the same
+# class the server's own aiortc peers use.
+from media.ice import IceServer
+
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL_JSON: Final = "duet.v1.json"
 SUBPROTOCOL_MSGPACK: Final = "duet.v1.msgpack"
@@ -94,15 +98,6 @@ class ChatEntry:
     sender_id: str
     text: str
     sent_at: int  # ms since the Unix epoch, UTC
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IceServer:
-    """An RTCIceServer as browsers take it; TURN entries carry short-lived credentials."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
 
 
 # --- client -> server --------------------------------------------------------------------------
