@@ -24,7 +24,6 @@ class CloseCode(IntEnum):
     TICKET_INVALID = 4001
     TICKET_EXPIRED = 4002
     TICKET_USED = 4003
-    NOT_A_MEMBER = 4004
     TOO_EARLY = 4005
     CHAT_ENDED = 4006
     CHAT_CANCELLED = 4007
@@ -57,7 +56,6 @@ REASONS: Final[dict[CloseCode, str]] = {
     CloseCode.TICKET_INVALID: "The join ticket is not valid. Please join again.",
     CloseCode.TICKET_EXPIRED: "The join ticket has expired. Please join again.",
     CloseCode.TICKET_USED: "The join ticket was already used. Please join again.",
-    CloseCode.NOT_A_MEMBER: "You are not part of this chat.",
     CloseCode.TOO_EARLY: "This chat has not opened yet. Please come back closer to the start time.",
     CloseCode.CHAT_ENDED: "This chat has already ended.",
     CloseCode.CHAT_CANCELLED: "This chat was cancelled.",

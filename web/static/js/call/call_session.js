@@ -14,7 +14,7 @@ import { h, replace } from '../dom.js';
 
 const WAS_IN_CALL = 'duet.in-call.';
 // Ends after which joining again cannot help: the chat is over, moved or gone, or the app is old.
-const NO_REJOIN = new Set([4004, 4005, 4006, 4007, 4009, 4010, 4012]);
+const NO_REJOIN = new Set([4005, 4006, 4007, 4009, 4010, 4012]);
 
 export class CallSession {
   /**

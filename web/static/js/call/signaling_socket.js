@@ -10,14 +10,13 @@ const PONG_WITHIN_MS = 10_000;
 // Close codes after which the client must not reconnect by itself. 1000 is not among them: the
 // server closes with 1000 only after our own `leave` (and then we have stopped already); a 1000
 // we did not ask for is a socket closed under us (e.g. by the browser), so we resume.
-const FINAL = new Set([1003, 1008, 1009, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4012]);
+const FINAL = new Set([1003, 1008, 1009, 4005, 4006, 4007, 4008, 4009, 4010, 4012]);
 const TICKET = new Set([4001, 4002, 4003]);
 const REASONS = {
   1000: 'You left the chat.',
   1003: 'This connection only accepts the frame type of its subprotocol.',
   1008: 'Too many messages were sent too quickly.',
   1009: 'A message was larger than 64 KiB.',
-  4004: 'You are not part of this chat.',
   4005: 'This chat has not opened yet. Please come back closer to the start time.',
   4006: 'This chat has already ended.',
   4007: 'This chat was cancelled.',
