@@ -1,6 +1,6 @@
 """The Redis broker: seats in Redis hashes with TTLs, one pub/sub channel per node.
 
-Measured here (docs/performance.md, ../shared/notes/signaling-performance.md): awaiting one
+Measured here (docs/performance.md): awaiting one
 PUBLISH per message collapses near 3.7k msgs/s, so a single task publishes in pipelined batches
 from a bounded queue, and each batch sends one frame per destination node: a msgpack array of
 the payloads, so redis-py's per-message costs on both sides are paid once per batch. The listener reconnects with backoff after Redis restarts and then asks the

@@ -6,8 +6,8 @@ peer connection, the `offerer` flag decides who offers, offers/answers/candidate
 `track_info` labels transceivers by mid, and a screen share is an extra sendonly transceiver
 added and stopped by renegotiation.
 
-aiortc differs from a browser in ways the client works around (see
-/work/shared/notes/webrtc-on-this-machine.md): it does not trickle (its SDP carries every
+aiortc differs from a browser in ways the client works around (measured; docs/architecture.md,
+"Media tests"): it does not trickle (its SDP carries every
 candidate), it cannot restart ICE (so it always joins with `can_restart_ice: false`, which makes the
 server answer a resume with `new_connection`), and it cannot roll back a local offer. With
 ``trickle=True`` it strips candidates out of its SDP and sends them as `candidate` messages, as a

@@ -4,7 +4,7 @@ Only the WebRTC half lives here. SDP goes in and out as ``RTCSessionDescription`
 same peer can be wired directly to another one in-process (``connect_directly``) or through
 Duet's signaling WebSocket by a later test; this module knows no transport.
 
-Two facts of this machine shape it (see /work/shared/notes/webrtc-on-this-machine.md):
+Two facts of this machine shape it (measured; docs/architecture.md, "Media tests"):
 aioice never offers 127.0.0.1 as a host candidate, so tests patch its host discovery with
 ``loopback_host_addresses()`` for the duration of a test only; and a wrong TURN password fails
 silently, so every wait here takes a timeout.

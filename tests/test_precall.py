@@ -1,6 +1,6 @@
 """The pre-call check: a real aiortc client against the running app, the pool's bounds, and leaks.
 
-Run inside a loopback-only network namespace (see /work/shared/notes/webrtc-on-this-machine.md):
+Run inside a loopback-only network namespace (measured; docs/architecture.md, "Media tests"):
 ``unshare -n sh -c 'ip link set lo up && exec .venv/bin/python -m pytest tests/test_precall.py'``.
 Every wait is bounded and waits for a condition; nothing sleeps to synchronise.
 """
