@@ -339,7 +339,7 @@ class EncodedTrack(MediaStreamTrack):
         self.kind = kind
         self._tap = tap
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         try:

@@ -116,6 +116,7 @@ async def _allocate_and_release(url: TurnUrl, username: str, password: str) -> N
     """
     loop = asyncio.get_running_loop()
     protocol: TurnClientTcpProtocol | TurnClientUdpProtocol
+    transport: asyncio.BaseTransport
     server = (url.host, url.port)
     if url.transport == "udp":
         transport, protocol = await loop.create_datagram_endpoint(

@@ -480,6 +480,8 @@ class PrecallPeer:
         try:
             while True:
                 frame = await source.recv()
+                if not isinstance(frame, AudioFrame | VideoFrame):
+                    continue  # a decoded track never yields encoded packets
                 probe.observe(frame, self._loop.time())
                 forward.offer(frame)
         except MediaStreamError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -74,7 +74,11 @@ def peer_info(user_id: str, name: str, seat: SeatRecord | None) -> m.PeerInfo:
 
 def labels(seat: SeatRecord) -> list[m.PeerTrackInfo]:
     """A seat's stored `track_info`s, as its peer receives them (docs/protocol.md 4)."""
-    return [m.PeerTrackInfo(mid=mid, purpose=purpose) for mid, purpose in seat.tracks.items()]
+    # The stored purposes came in as `track_info` and were validated then.
+    return [
+        m.PeerTrackInfo(mid=mid, purpose=cast(m.TrackPurpose, purpose))
+        for mid, purpose in seat.tracks.items()
+    ]
 
 
 def _entry(msg: chatlog.StoredMessage) -> m.ChatEntry:

@@ -52,12 +52,12 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from aiohttp._websocket.helpers import PACK_CLOSE_CODE
-from aiohttp._websocket.models import WS_CLOSED_MESSAGE
+from aiohttp._websocket.models import WS_CLOSED_MESSAGE, WSMessageTextBytes
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from aiohttp._websocket.writer import WebSocketWriter
 from aiohttp.base_protocol import BaseProtocol
@@ -149,7 +149,7 @@ def check_internals() -> None:
         raise AiohttpInternalsChanged("; ".join(problems))
 
 
-class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
+class InlineQueue(WebSocketDataQueue):
     """aiohttp's queue, with a first refusal for every message (see the module docstring)."""
 
     __slots__ = ("take", "too_big", "undelivered")  # no __dict__: one per socket
@@ -165,11 +165,11 @@ class InlineQueue(WebSocketDataQueue):  # type: ignore[misc]
         # when a frame offered inline could otherwise overtake the one just popped).
         self.undelivered = 0
 
-    def feed_data(self, data: WSMessage, size: int) -> None:
+    def feed_data(self, data: WSMessage | WSMessageTextBytes, size: int) -> None:
         take = self.take
         if take is not None and not self.undelivered:
             try:
-                if take(data):
+                if take(cast(WSMessage, data)):  # decode_text is on: text arrives as str
                     return
             except Exception:
                 # A bug, not bad input (that is `take`'s to refuse): an exception here would
@@ -227,7 +227,7 @@ class InlineWebSocketResponse(web.WebSocketResponse):
         if request is not None and request.protocol is not None:
             request.protocol._data_received_cb = None
 
-    async def receive(self, timeout: float | None = None) -> WSMessage:  # type: ignore[override]  # noqa: ASYNC109 (aiohttp's signature)
+    async def receive(self, timeout: float | None = None) -> WSMessage:  # noqa: ASYNC109 (aiohttp's signature)
         msg = await super().receive(timeout)
         reader = self._reader
         if msg.type in _DATA and isinstance(reader, InlineQueue):

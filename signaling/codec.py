@@ -128,12 +128,14 @@ def _wrong(path: str, what: str) -> ProtocolError:
     return ProtocolError(ErrorCode.WRONG_TYPE, f"The field '{path}' must be {what}.")
 
 
-def _string(lo: int, hi: int, pattern: str | None = None, prefix: str = "") -> Check:
+def _string(
+    lo: int, hi: int, pattern: str | None = None, prefix: str = ""
+) -> Callable[[object, str], str]:
     """Strings with a length in code points, optionally a full-match pattern or a prefix (only
     checked when non-empty). Variants are separate closures to keep the common case short."""
     full = re.compile(pattern).fullmatch if pattern else None
 
-    def length(value: Any, path: str) -> str:
+    def length(value: object, path: str) -> str:
         if type(value) is not str:
             raise _wrong(path, "a string")
         if not lo <= len(value) <= hi:
@@ -142,23 +144,26 @@ def _string(lo: int, hi: int, pattern: str | None = None, prefix: str = "") -> C
             )
         return value
 
-    def matching(value: Any, path: str) -> str:
-        if full(length(value, path)) is None:
+    def matching(value: object, path: str) -> str:
+        text = length(value, path)
+        assert full is not None
+        if full(text) is None:
             raise ProtocolError(ErrorCode.BAD_VALUE, f"The field '{path}' has invalid characters.")
-        return value
+        return text
 
-    def prefixed(value: Any, path: str) -> str:
-        if length(value, path) and not value.startswith(prefix):
+    def prefixed(value: object, path: str) -> str:
+        text = length(value, path)
+        if text and not text.startswith(prefix):
             raise ProtocolError(
                 ErrorCode.BAD_VALUE, f"The field '{path}' must start with '{prefix}'."
             )
-        return value
+        return text
 
     return matching if full else prefixed if prefix else length
 
 
 def _int(lo: int, hi: int) -> Check:
-    def check(value: Any, path: str) -> int:
+    def check(value: object, path: str) -> int:
         if type(value) is not int:  # also rejects bool, a subclass of int
             raise _wrong(path, "an integer")
         if not lo <= value <= hi:
@@ -170,18 +175,17 @@ def _int(lo: int, hi: int) -> Check:
     return check
 
 
-def _bool(value: Any, path: str) -> bool:
+def _bool(value: object, path: str) -> bool:
     if type(value) is not bool:
         raise _wrong(path, "true or false")
     return value
 
 
-def _number(value: Any, path: str) -> float | int:
+def _number(value: object, path: str) -> float | int:
     """Finite JSON numbers only: NaN and infinities cannot come from JSON but can from msgpack."""
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:
         return value
-    if kind is not float:
+    if type(value) is not float:
         raise _wrong(path, "a number")
     if not math.isfinite(value):
         raise ProtocolError(ErrorCode.BAD_VALUE, f"The field '{path}' must be a finite number.")
@@ -192,7 +196,7 @@ def _enum(*allowed: str) -> Check:
     choices = frozenset(allowed)
     listed = ", ".join(f"'{a}'" for a in allowed)
 
-    def check(value: Any, path: str) -> str:
+    def check(value: object, path: str) -> str:
         if type(value) is not str:
             raise _wrong(path, "a string")
         if value not in choices:
@@ -202,7 +206,7 @@ def _enum(*allowed: str) -> Check:
     return check
 
 
-def _version(value: Any, path: str) -> int:
+def _version(value: object, path: str) -> int:
     if type(value) is not int:
         raise _wrong(path, "an integer")
     if value != PROTOCOL_VERSION:
@@ -216,7 +220,7 @@ def _version(value: Any, path: str) -> int:
 def _array(item: Check, hi: int, lo: int = 0) -> Check:
     """Arrays become tuples (msgpack already yields tuples) so messages stay immutable."""
 
-    def check(value: Any, path: str) -> tuple[Any, ...]:
+    def check(value: object, path: str) -> tuple[Any, ...]:
         if type(value) is not list and type(value) is not tuple:
             raise _wrong(path, "an array")
         if not lo <= len(value) <= hi:
@@ -232,16 +236,16 @@ _CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _text_length = _string(1, MAX_CHAT_TEXT_CHARS)
 
 
-def _chat_text(value: Any, path: str) -> str:
+def _chat_text(value: object, path: str) -> str:
     """Plain text for a person to read: no control characters besides tab and newlines."""
-    _text_length(value, path)
-    if _CONTROL_CHARS.search(value) is not None:
+    text = _text_length(value, path)
+    if _CONTROL_CHARS.search(text) is not None:
         raise ProtocolError(
             ErrorCode.BAD_VALUE, "The message contains control characters; send plain text only."
         )
-    if value.isspace():
+    if text.isspace():
         raise ProtocolError(ErrorCode.BAD_VALUE, "The message is empty.")
-    return value
+    return text
 
 
 # --- shapes: one table entry per message or nested object ------------------------------------
@@ -269,12 +273,12 @@ class Shape:
         self.fields = fields
         self.post = post
         names = [name for name, _, _ in fields]
-        type_field = cls.__dataclass_fields__.get("type")
+        defaults: dict[str, Any] = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        type_field = defaults.get("type")
         self.type: str | None = None if type_field is None else type_field.default
         if self.type is not None:
             names.append("type")
         self.allowed = frozenset(names)
-        defaults = cls.__dataclass_fields__
         for name, _, presence in fields:
             has_default = defaults[name].default is not MISSING
             assert has_default or not presence, f"{cls.__name__}.{name} needs a default"
@@ -539,19 +543,21 @@ def _decode(frame: str | bytes, table: Mapping[str, Shape], limit: int) -> Any:
 def decode(frame: str | bytes, limit: int = MAX_FRAME_BYTES) -> ClientMessage:
     """Decode and fully validate one client frame (str: JSON, bytes: msgpack) of at most
     `limit` bytes (the `max_msg_size` setting; the protocol's default is 64 KiB)."""
-    return _decode(frame, _CLIENT, limit)
+    msg: ClientMessage = _decode(frame, _CLIENT, limit)
+    return msg
 
 
 def decode_server(frame: str | bytes) -> ServerMessage:
     """Decode one server frame; for test clients and node-to-node hops, not the browser."""
-    return _decode(frame, _SERVER, MAX_SERVER_FRAME_BYTES)
+    msg: ServerMessage = _decode(frame, _SERVER, MAX_SERVER_FRAME_BYTES)
+    return msg
 
 
 # --- encoding ----------------------------------------------------------------------------------
 
 _NESTED_SHAPES: Final = (_YOU, _CHAT_ENTRY, _RESUME, _MEDIA_FLAGS, _PEER_INFO, _ICE_SERVER)
 _FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {
-    shape.cls: shape.cls.__slots__ for shape in (*_CLIENT_SHAPES, *_SERVER_SHAPES, *_NESTED_SHAPES)
+    shape.cls: shape.cls.__dict__["__slots__"] for shape in (*_CLIENT_SHAPES, *_SERVER_SHAPES, *_NESTED_SHAPES)
 }
 _ENCODABLE: Final = frozenset(CLIENT_MESSAGE_TYPES) | frozenset(SERVER_MESSAGE_TYPES)
 
@@ -569,7 +575,8 @@ def encode(msg: ClientMessage | ServerMessage, binary: bool) -> str | bytes:
     if type(msg) not in _ENCODABLE:
         raise TypeError(f"not a signaling message: {type(msg).__name__}")
     if binary:
-        return msgpack.packb(msg, default=_as_map)
+        frame: bytes = msgpack.packb(msg, default=_as_map)
+        return frame
     return orjson.dumps(msg).decode()
 
 

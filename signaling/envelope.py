@@ -42,7 +42,7 @@ class Envelope:
 
     def pack(self) -> bytes:
         peer = self.peer
-        return msgpack.packb(
+        packed: bytes = msgpack.packb(
             (
                 self.chat_id,
                 self.user_id,
@@ -55,6 +55,7 @@ class Envelope:
                 self.seq,
             )
         )
+        return packed
 
     @classmethod
     def unpack(cls, payload: bytes) -> Envelope:

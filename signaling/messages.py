@@ -17,7 +17,7 @@ from typing import Final, Literal, get_args
 
 # An RTCIceServer as browsers take it (TURN entries carry short-lived credentials): the same
 # class the server's own aiortc peers use.
-from media.ice import IceServer
+from media.ice import IceServer as IceServer
 
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL_JSON: Final = "duet.v1.json"

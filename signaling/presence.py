@@ -121,6 +121,7 @@ class Presence:
 
     async def chat_changed(self, chat: ChatRecord) -> None:
         """Cancel or reschedule closes the room at once and tells both people why."""
+        reason: m.RoomClosingReason
         if chat.state == ChatState.CANCELLED:
             code, reason = CloseCode.CHAT_CANCELLED, "cancelled"
         elif chat.state == ChatState.CONFIRMED:
