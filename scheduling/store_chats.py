@@ -69,11 +69,6 @@ class ChatRecord:
             return Side.PARTICIPANT
         return None
 
-    def peer_of(self, user_id: str) -> tuple[str, str]:
-        if user_id == self.employee_id:
-            return self.participant_id, self.participant_name
-        return self.employee_id, self.employee_name
-
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
