@@ -150,12 +150,3 @@ def join_window(chat: ChatView, policy: JoinPolicy, now: datetime) -> JoinWindow
             False, opens_at, closes_at, JoinClosedReason.ENDED, "This chat has ended."
         )
     return JoinWindow(True, opens_at, closes_at, None, None)
-
-
-def seconds_left(chat_ends_at: datetime, now: datetime) -> int:
-    """Whole seconds until the chat's end, rounded up and never negative (for the countdown)."""
-    _require_aware(now, "now")
-    remaining = chat_ends_at - now
-    if remaining <= timedelta(0):
-        return 0
-    return -(-remaining // _SECOND)

@@ -14,7 +14,6 @@ from scheduling.join_window import (
     JoinClosedReason,
     JoinWindow,
     join_window,
-    seconds_left,
     window_times,
 )
 from scheduling.model import ChatState, ChatView, JoinPolicy
@@ -204,20 +203,6 @@ def test_to_dict_not_confirmed() -> None:
     assert data["reason"] == "not_confirmed" and data["open"] is False
 
 
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (END - timedelta(minutes=5), 300),
-        (END - timedelta(seconds=4, microseconds=500_000), 5),  # rounded up
-        (END - US, 1),
-        (END, 0),
-        (END + timedelta(hours=1), 0),  # never negative
-    ],
-)
-def test_seconds_left(now: datetime, expected: int) -> None:
-    assert seconds_left(END, now) == expected
-
-
 @given(
     offset_us=st.integers(-(10**10), 10**10),
     before=st.integers(0, 3600),
@@ -235,4 +220,3 @@ def test_confirmed_window_is_half_open(offset_us: int, before: int, grace: int) 
         if window.is_open
         else (JoinClosedReason.TOO_EARLY if now < lo else JoinClosedReason.ENDED)
     )
-    assert seconds_left(END, now) >= 0
