@@ -27,6 +27,16 @@ from scheduling.store_events import EventRecord, published_count
 from scheduling.store_integrity import from_integrity_error
 
 
+def free_slot_filter(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """The slots a participant may still pick: published, not started, held by no chat (the
+    same rule `chat_rules.check_slot` applies to one slot), as a WHERE clause for many."""
+    return (
+        slots.c.published,
+        slots.c.starts_at > now,
+        ~sa.exists().where(chats.c.slot_id == slots.c.id),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AvailabilityRecord:
     event_id: str
@@ -257,9 +267,7 @@ async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> li
         .where(
             slots.c.event_id == event_id,
             slots.c.employee_id == availabilities.c.employee_id,
-            slots.c.published,
-            slots.c.starts_at > now,
-            ~sa.exists().where(chats.c.slot_id == slots.c.id),
+            *free_slot_filter(now),
         )
         .scalar_subquery()
     )
@@ -301,9 +309,7 @@ async def free_slots(
                 .where(
                     slots.c.event_id == event_id,
                     slots.c.employee_id == employee_id,
-                    slots.c.published,
-                    slots.c.starts_at > now,
-                    ~sa.exists().where(chats.c.slot_id == slots.c.id),
+                    *free_slot_filter(now),
                 )
                 .order_by(slots.c.starts_at)
             )

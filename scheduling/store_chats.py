@@ -30,6 +30,7 @@ from scheduling.errors import DomainError, ErrorKind
 from scheduling.model import ChatState, ChatView, Role, Side
 from scheduling.schema import availabilities, chat_history, chats, slots, users
 from scheduling.states import Action, Tab, states_in_tab
+from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
 from scheduling.store_integrity import from_integrity_error
 
@@ -283,9 +284,7 @@ async def _free_and_approved(
             sa.select(sa.func.count()).where(
                 slots.c.event_id == chat.event_id,
                 slots.c.employee_id == chat.employee_id,
-                slots.c.published,
-                slots.c.starts_at > now,
-                ~sa.exists().where(chats.c.slot_id == slots.c.id),
+                *free_slot_filter(now),
             )
         )
     ).scalar_one()
