@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduling.db import write_tx
 from scheduling.errors import DomainError
+from scheduling.join_window import window_times
 from scheduling.schema import attendance
 from scheduling.states import Action
 from scheduling.store_chats import SYSTEM, ChatRecord, act, ended_unsettled
@@ -147,9 +148,10 @@ async def settle_ended(
             async with write_tx(engine) as conn:
                 for chat in await ended_unsettled(conn, now):
                     event = await require_event(conn, chat.event_id)
-                    assert chat.ends_at is not None
-                    if chat.ends_at + timedelta(seconds=event.join_policy.grace_after_s) > now:
-                        continue
+                    assert chat.starts_at is not None and chat.ends_at is not None
+                    times = window_times(chat.starts_at, chat.ends_at, event.join_policy)
+                    if times.closes_at > now:
+                        continue  # the room is still open: too early to settle
                     if not taken:
                         taken = [(b, b.take()) for b in buffers]
                         for _, batch in taken:

@@ -80,12 +80,9 @@ class Broker(Protocol):
         """Remove the seat only if `conn_id` still holds it (a newer tab's seat stays)."""
         ...
 
-    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
-        """Extend the seat's TTL only if `conn_id` still holds it; False if it does not."""
-        ...
-
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
-        """`refresh_seat` for many (chat, user, conn) at once: one round trip, not one each."""
+        """Extend each (chat, user, conn) seat's TTL, only where `conn` still holds it, in one
+        round trip for all of them (a seat a newer tab took over keeps its own TTL)."""
         ...
 
     async def claim_once(self, key: str, ttl_s: int) -> bool:

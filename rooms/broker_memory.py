@@ -48,10 +48,6 @@ class MemoryBroker:
         del self._seats[(chat_id, user_id)]
         return True
 
-    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
-        seat = self._seats.get((chat_id, user_id))
-        return seat is not None and seat.conn_id == conn_id  # no TTLs in one process
-
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
         """Nothing to do: seats in one process have no TTL."""
 

@@ -210,16 +210,6 @@ class RedisBroker:
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
-    async def refresh_seat(self, chat_id: str, user_id: str, conn_id: str, ttl_s: int) -> bool:
-        try:
-            return bool(
-                await self._refresh_script(
-                    keys=[self._seat_key(chat_id, user_id)], args=[conn_id, ttl_s]
-                )
-            )
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
-
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
         """All the refreshes in one pipeline (no transaction): one round trip, not one per seat."""
         if not seats:

@@ -23,7 +23,8 @@ from enum import StrEnum
 
 import orjson
 
-from rooms.timeline import room_times, to_ms
+from rooms.timeline import to_ms
+from scheduling.join_window import window_times
 from scheduling.model import JoinPolicy
 from scheduling.store_chats import ChatRecord
 
@@ -64,7 +65,7 @@ class RoomPass:
     ) -> RoomPass:
         """The pass of `user_id`, one of the chat's two people, for a confirmed chat."""
         assert chat.starts_at is not None and chat.ends_at is not None
-        times = room_times(chat.starts_at, chat.ends_at, policy)
+        times = window_times(chat.starts_at, chat.ends_at, policy)
         employee = user_id == chat.employee_id
         return cls(
             chat_id=chat.id,

@@ -1,27 +1,13 @@
-"""When a room opens, warns and closes: pure functions of the chat's slot and the event's policy."""
+"""When a room warns, and its instants as the milliseconds tickets and messages carry.
+
+A room opens and closes with the chat's Join window: `scheduling.join_window.window_times`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scheduling.model import JoinPolicy
-
 WARNINGS_S = (300, 60)
-
-
-@dataclass(frozen=True, slots=True)
-class RoomTimes:
-    opens_at: datetime
-    closes_at: datetime
-
-
-def room_times(starts_at: datetime, ends_at: datetime, policy: JoinPolicy) -> RoomTimes:
-    """The room lives exactly as long as the join window: it closes at slot end plus grace."""
-    return RoomTimes(
-        starts_at - timedelta(seconds=policy.opens_before_s),
-        ends_at + timedelta(seconds=policy.grace_after_s),
-    )
 
 
 def pending_warnings(closes_at: datetime, now: datetime) -> list[tuple[datetime, int]]:

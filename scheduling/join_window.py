@@ -2,6 +2,8 @@
 
 The server is the authority (clients' clocks drift), so the window and a sentence explaining
 why it is closed are computed here and sent to the client together with the server's `now`.
+`window_times` is the one formula for the window's two instants: the Join button, the room's
+life (rooms/tickets.py) and settling a chat after it (rooms/attendance.py) all use it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,27 @@ class JoinWindow:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class WindowTimes:
+    """When a booked slot's Join window opens and closes; the room lives exactly as long."""
+
+    opens_at: datetime
+    closes_at: datetime
+
+
+def window_times(starts_at: datetime, ends_at: datetime, policy: JoinPolicy) -> WindowTimes:
+    """opens_at = starts_at - opens_before_s and closes_at = ends_at + grace_after_s, so people
+    can arrive a little early and finish a sentence after the slot ends; the window is half-open,
+    [opens_at, closes_at). Computed in UTC: arithmetic on a zoned datetime is wall-clock
+    arithmetic, which is off by an hour across a DST change."""
+    _require_aware(starts_at, "starts_at")
+    _require_aware(ends_at, "ends_at")
+    return WindowTimes(
+        starts_at.astimezone(UTC) - timedelta(seconds=policy.opens_before_s),
+        ends_at.astimezone(UTC) + timedelta(seconds=policy.grace_after_s),
+    )
+
+
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
@@ -88,17 +111,13 @@ _NOT_CONFIRMED_MESSAGE: dict[ChatState, str] = {
 
 
 def join_window(chat: ChatView, policy: JoinPolicy, now: datetime) -> JoinWindow:
-    """Open iff the chat is confirmed and opens_at <= now < closes_at (half-open).
-
-    opens_at = starts_at - opens_before_s and closes_at = ends_at + grace_after_s, so people
-    can arrive a little early and finish a sentence after the slot ends.
-    """
+    """Open iff the chat is confirmed and opens_at <= now < closes_at (`window_times`)."""
     _require_aware(now, "now")
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     if chat.starts_at is not None and chat.ends_at is not None:
-        opens_at = chat.starts_at - timedelta(seconds=policy.opens_before_s)
-        closes_at = chat.ends_at + timedelta(seconds=policy.grace_after_s)
+        times = window_times(chat.starts_at, chat.ends_at, policy)
+        opens_at, closes_at = times.opens_at, times.closes_at
 
     if chat.state in (ChatState.COMPLETED, ChatState.NO_SHOW):
         return JoinWindow(
@@ -131,12 +150,3 @@ def join_window(chat: ChatView, policy: JoinPolicy, now: datetime) -> JoinWindow
             False, opens_at, closes_at, JoinClosedReason.ENDED, "This chat has ended."
         )
     return JoinWindow(True, opens_at, closes_at, None, None)
-
-
-def seconds_left(chat_ends_at: datetime, now: datetime) -> int:
-    """Whole seconds until the chat's end, rounded up and never negative (for the countdown)."""
-    _require_aware(now, "now")
-    remaining = chat_ends_at - now
-    if remaining <= timedelta(0):
-        return 0
-    return -(-remaining // _SECOND)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import Literal
 
 
 class Role(StrEnum):
@@ -58,6 +60,27 @@ class Slot:
 
     starts_at: datetime
     ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRecord:
+    """One stored slot of an employee: offered once `published`, `booked` while a chat holds it."""
+
+    id: int
+    day: date
+    starts_at: datetime
+    ends_at: datetime
+    published: bool
+    booked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayChoice:
+    """One day of an availability edit: the chosen duration and the slots (or "all")."""
+
+    day: date
+    duration_min: int
+    starts: Sequence[datetime] | Literal["all"]
 
 
 @dataclass(frozen=True, slots=True)

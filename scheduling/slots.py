@@ -6,17 +6,10 @@ so every slot is a real UTC interval of exactly the chosen length, even on a DST
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduling.model import EventDay, Slot
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    """Naive datetimes silently mean 'some local time'; reject them rather than guess."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime.")
 
 
 def _local_to_utc(day: EventDay, wall: time, tz: ZoneInfo) -> datetime:
@@ -54,34 +47,3 @@ def slot_grid(day: EventDay, tz: ZoneInfo, duration_min: int) -> list[Slot]:
         slots.append(Slot(starts_at=cursor, ends_at=cursor + step))
         cursor += step
     return slots
-
-
-def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
-    """Whether half-open intervals [a_start, a_end) and [b_start, b_end) share an instant.
-
-    Back-to-back slots (one ends when the next starts) do not overlap, and an empty interval
-    overlaps nothing.
-    """
-    if a_start >= a_end or b_start >= b_end:
-        return False
-    return a_start < b_end and b_start < a_end
-
-
-def future_free_slots(
-    slots: Iterable[Slot], taken_starts: Collection[datetime], now: datetime
-) -> list[Slot]:
-    """Slots still bookable: not taken and starting strictly after `now`, earliest first."""
-    _require_aware(now, "now")
-    # Aware datetimes hash by their UTC instant, so a set matches starts given in any zone.
-    taken = set(taken_starts)
-    free = [s for s in slots if s.starts_at > now and s.starts_at not in taken]
-    free.sort(key=lambda s: (s.starts_at, s.ends_at))
-    return free
-
-
-def slot_in_grid(slot: Slot, grid: Sequence[Slot]) -> bool:
-    """Whether `slot` is exactly one of the grid's slots (same start and end instants).
-
-    Used to reject a booked interval that was not offered, e.g. shifted or of another length.
-    """
-    return any(slot.starts_at == g.starts_at and slot.ends_at == g.ends_at for g in grid)

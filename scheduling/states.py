@@ -41,19 +41,6 @@ class Tab(StrEnum):
     HISTORY = "history"
 
 
-ACTIVE_STATES: tuple[ChatState, ...] = (
-    ChatState.REQUESTED,
-    ChatState.APPROVED,
-    ChatState.CONFIRMED,
-)
-TERMINAL_STATES: tuple[ChatState, ...] = (
-    ChatState.COMPLETED,
-    ChatState.NO_SHOW,
-    ChatState.DECLINED,
-    ChatState.WITHDRAWN,
-    ChatState.CANCELLED,
-)
-
 _PEOPLE = (Side.EMPLOYEE, Side.PARTICIPANT)
 
 Who = Callable[[Side, Side], bool]  # (actor, initiator) -> may act

@@ -10,28 +10,31 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduling.errors import DomainError, ErrorKind, from_integrity_error
-from scheduling.model import Profile
-from scheduling.quota import QuotaError, check_publish
+from scheduling.availability_rules import (
+    check_confirm,
+    check_within_quota,
+    plan_day,
+    validate_profile,
+)
+from scheduling.model import DayChoice, Profile, SlotRecord
 from scheduling.schema import availabilities, availability_days, chats, slots, users
-from scheduling.slots import slot_grid
 from scheduling.store_events import EventRecord, published_count
+from scheduling.store_integrity import from_integrity_error
 
 
-@dataclass(frozen=True, slots=True)
-class SlotRecord:
-    id: int
-    day: date
-    starts_at: datetime
-    ends_at: datetime
-    published: bool
-    booked: bool
+def free_slot_filter(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """The slots a participant may still pick: published, not started, held by no chat (the
+    same rule `chat_rules.check_slot` applies to one slot), as a WHERE clause for many."""
+    return (
+        slots.c.published,
+        slots.c.starts_at > now,
+        ~sa.exists().where(chats.c.slot_id == slots.c.id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +52,6 @@ class AvailabilityRecord:
         return sum(1 for s in self.slots if not s.published)
 
 
-@dataclass(frozen=True, slots=True)
-class DayChoice:
-    """One day of an availability edit: the chosen duration and the slots (or "all")."""
-
-    day: date
-    duration_min: int
-    starts: Sequence[datetime] | Literal["all"]
-
-
 def _profile_from_row(row: Mapping[str, object]) -> Profile:
     return Profile(
         background=str(row["background"]),
@@ -66,27 +60,6 @@ def _profile_from_row(row: Mapping[str, object]) -> Profile:
         topics=tuple(json.loads(str(row["topics"]))),
         custom_question=str(row["custom_question"]),
     )
-
-
-def validate_profile(profile: Profile) -> None:
-    limits = {"background": 1000, "experience_level": 100, "custom_question": 500}
-    for field, limit in limits.items():
-        if len(getattr(profile, field)) > limit:
-            raise DomainError(
-                ErrorKind.INVALID,
-                f"{field.replace('_', ' ').capitalize()} is limited to {limit} characters.",
-                field=field,
-            )
-    for field in ("languages", "topics"):
-        items = getattr(profile, field)
-        if len(items) > 20 or any(
-            not isinstance(i, str) or not i.strip() or len(i) > 60 for i in items
-        ):
-            raise DomainError(
-                ErrorKind.INVALID,
-                f"{field.capitalize()} take up to 20 short words or phrases.",
-                field=field,
-            )
 
 
 async def get_availability(
@@ -212,64 +185,25 @@ async def _apply_day(
     current: AvailabilityRecord,
     now: datetime,
 ) -> None:
-    event_day = event.day(choice.day)
-    try:
-        grid = slot_grid(event_day, event.tz, choice.duration_min)
-    except ValueError as exc:
-        raise DomainError(ErrorKind.INVALID, str(exc), field="duration_min") from exc
-    existing = [s for s in current.slots if s.day == choice.day]
-    length = choice.duration_min * 60
-    if any(s.published and (s.ends_at - s.starts_at).total_seconds() != length for s in existing):
-        raise DomainError(
-            ErrorKind.WRONG_STATE,
-            f"You already published slots of another length on {choice.day}; remove them before "
-            "changing the duration (booked ones stay).",
-            field="duration_min",
+    plan = plan_day(choice, event.day(choice.day), event.tz, current.slots, now)
+    for slot_id in plan.remove:
+        await conn.execute(slots.delete().where(slots.c.id == slot_id))
+    if plan.add:
+        await conn.execute(
+            slots.insert(),
+            [
+                {
+                    "event_id": event.id,
+                    "employee_id": employee_id,
+                    "company_id": company_id,
+                    "day": choice.day,
+                    "starts_at": slot.starts_at,
+                    "ends_at": slot.ends_at,
+                    "published": False,
+                }
+                for slot in plan.add
+            ],
         )
-    by_start = {s.starts_at: s for s in grid}
-    if choice.starts == "all":
-        wanted = {s.starts_at for s in grid if s.starts_at > now}
-    else:
-        wanted = set()
-        for start in choice.starts:
-            if start not in by_start:
-                raise DomainError(
-                    ErrorKind.INVALID,
-                    f"{start.isoformat()} is not a {choice.duration_min}-minute slot of {choice.day}.",
-                    field="slots",
-                )
-            if start <= now and not any(s.starts_at == start for s in existing):
-                raise DomainError(
-                    ErrorKind.INVALID, "A slot in the past cannot be offered.", field="slots"
-                )
-            wanted.add(start)
-    for s in existing:
-        same_length = (s.ends_at - s.starts_at).total_seconds() == length
-        if s.starts_at in wanted and same_length:
-            continue
-        if s.booked:
-            raise DomainError(
-                ErrorKind.WRONG_STATE,
-                f"The slot at {s.starts_at.isoformat()} is booked and cannot be removed; cancel "
-                "or reschedule that chat first.",
-                field="slots",
-            )
-        await conn.execute(slots.delete().where(slots.c.id == s.id))
-    have = {s.starts_at for s in existing if (s.ends_at - s.starts_at).total_seconds() == length}
-    new_rows = [
-        {
-            "event_id": event.id,
-            "employee_id": employee_id,
-            "company_id": company_id,
-            "day": choice.day,
-            "starts_at": start,
-            "ends_at": by_start[start].ends_at,
-            "published": False,
-        }
-        for start in sorted(wanted - have)
-    ]
-    if new_rows:
-        await conn.execute(slots.insert(), new_rows)
     await conn.execute(
         availability_days.delete().where(
             availability_days.c.event_id == event.id,
@@ -292,27 +226,9 @@ async def publish(
 ) -> AvailabilityRecord:
     """ "Confirm Availability": publish pending slots, never past the company's quota."""
     current = await get_availability(conn, event.id, employee_id, company_id)
-    if current.status == "none":
-        raise DomainError(
-            ErrorKind.INVALID, "Choose at least one slot before confirming availability."
-        )
-    pending = [s for s in current.slots if not s.published]
-    published_slots = [s for s in current.slots if s.published]
-    if not pending and not published_slots:
-        raise DomainError(
-            ErrorKind.INVALID, "Choose at least one slot before confirming availability."
-        )
-    quota = event.quotas.get(company_id)
-    if quota is None:
-        raise DomainError(
-            ErrorKind.QUOTA,
-            "Your company has no 1-1 slot quota for this event yet; ask the organizer to set one.",
-        )
+    quota = check_confirm(current.status, current.slots, event.quotas.get(company_id))
     used = await published_count(conn, event.id, company_id)
-    try:
-        check_publish(quota, used, len(pending))
-    except QuotaError as exc:
-        raise DomainError(ErrorKind.QUOTA, exc.message, remaining=exc.remaining) from exc
+    check_within_quota(quota, used, current.pending_changes)
     try:
         await conn.execute(
             slots.update()
@@ -351,9 +267,7 @@ async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> li
         .where(
             slots.c.event_id == event_id,
             slots.c.employee_id == availabilities.c.employee_id,
-            slots.c.published,
-            slots.c.starts_at > now,
-            ~sa.exists().where(chats.c.slot_id == slots.c.id),
+            *free_slot_filter(now),
         )
         .scalar_subquery()
     )
@@ -395,9 +309,7 @@ async def free_slots(
                 .where(
                     slots.c.event_id == event_id,
                     slots.c.employee_id == employee_id,
-                    slots.c.published,
-                    slots.c.starts_at > now,
-                    ~sa.exists().where(chats.c.slot_id == slots.c.id),
+                    *free_slot_filter(now),
                 )
                 .order_by(slots.c.starts_at)
             )

@@ -1,7 +1,8 @@
 """Storage of chat requests: every transition a compare-and-swap on the old state, with history.
 
-The state machine itself is the pure `states.transition`; this module applies it to rows, claims
-and frees slots in the same transaction, and lets the database's constraints settle races.
+The decisions are pure (`chat_rules.py`, `states.py`); this module reads the facts they ask for,
+writes what they decide (claiming and freeing slots in the same transaction), and lets the
+database's constraints and triggers settle races, mapping their refusals to domain errors.
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduling.errors import DomainError, ErrorKind, from_integrity_error
+from scheduling.chat_rules import (
+    SlotOffer,
+    action_text,
+    changed_fields,
+    check_action,
+    check_capacity,
+    check_new_request,
+    check_slot,
+    check_visible,
+    clean_text,
+)
+from scheduling.errors import DomainError, ErrorKind
 from scheduling.model import ChatState, ChatView, Role, Side
-from scheduling.quota import can_approve
 from scheduling.schema import availabilities, chat_history, chats, slots, users
-from scheduling.states import Action, Tab, TransitionError, states_in_tab, transition
+from scheduling.states import Action, Tab, states_in_tab
+from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
-
-MAX_TEXT = 2000
+from scheduling.store_integrity import from_integrity_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +79,6 @@ class ChatRecord:
         if user_id == self.participant_id:
             return Side.PARTICIPANT
         return None
-
-    def peer_of(self, user_id: str) -> tuple[str, str]:
-        if user_id == self.employee_id:
-            return self.participant_id, self.participant_name
-        return self.employee_id, self.employee_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +128,6 @@ def _record(row: sa.RowMapping) -> ChatRecord:
     )
 
 
-def _text(value: str, field: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_TEXT:
-        raise DomainError(
-            ErrorKind.INVALID, f"The {field} is limited to {MAX_TEXT} characters.", field=field
-        )
-    return value
-
-
 async def get_chat(conn: AsyncConnection, chat_id: str) -> ChatRecord | None:
     row = (await conn.execute(_chat_select.where(chats.c.id == chat_id))).mappings().first()
     return None if row is None else _record(row)
@@ -139,9 +136,8 @@ async def get_chat(conn: AsyncConnection, chat_id: str) -> ChatRecord | None:
 async def require_chat(conn: AsyncConnection, chat_id: str, user_id: str, role: Role) -> ChatRecord:
     """The chat, if this person may see it (its two members, or an organizer)."""
     chat = await get_chat(conn, chat_id)
-    if chat is None or (role != Role.ORGANIZER and chat.side_of(user_id) is None):
-        # The same answer for "missing" and "not yours": chat ids are not for probing.
-        raise DomainError(ErrorKind.NOT_FOUND, "There is no such chat among yours.")
+    check_visible(chat is not None, role, None if chat is None else chat.side_of(user_id))
+    assert chat is not None
     return chat
 
 
@@ -157,54 +153,43 @@ async def create_request(
     now: datetime,
 ) -> ChatRecord:
     """A new request: from a participant to a published employee, or an employee's invitation."""
-    employee = (
-        (await conn.execute(sa.select(users).where(users.c.id == employee_id))).mappings().first()
-    )
-    if employee is None or employee["role"] != Role.EMPLOYEE.value:
-        raise DomainError(ErrorKind.NOT_FOUND, "There is no such employee.", field="employee_id")
-    participant = (
-        (await conn.execute(sa.select(users).where(users.c.id == participant_id)))
-        .mappings()
-        .first()
-    )
-    if participant is None or participant["role"] != Role.PARTICIPANT.value:
-        raise DomainError(
-            ErrorKind.NOT_FOUND, "There is no such participant.", field="participant_id"
+    people = {
+        row.id: row
+        for row in await conn.execute(
+            sa.select(users.c.id, users.c.role, users.c.company_id).where(
+                users.c.id.in_((employee_id, participant_id))
+            )
         )
-    published = (
+    }
+    status = (
         await conn.execute(
             sa.select(availabilities.c.status).where(
                 availabilities.c.event_id == event.id, availabilities.c.employee_id == employee_id
             )
         )
     ).scalar()
-    if initiator == Side.PARTICIPANT and published != "published":
-        raise DomainError(
-            ErrorKind.WRONG_STATE,
-            "This employee has not confirmed their availability yet, so requests are not open.",
-        )
-    if initiator == Side.EMPLOYEE:
-        if not event.employee_requests_allowed:
-            raise DomainError(
-                ErrorKind.FORBIDDEN, "This event does not let employees send requests."
-            )
-        if published != "published":
-            raise DomainError(
-                ErrorKind.WRONG_STATE, "Confirm your availability before sending requests."
-            )
+    employee, participant = people.get(employee_id), people.get(participant_id)
+    check_new_request(
+        initiator,
+        employee_role=None if employee is None else Role(employee.role),
+        participant_role=None if participant is None else Role(participant.role),
+        published=status == "published",
+        employee_requests_allowed=event.employee_requests_allowed,
+    )
+    assert employee is not None
     chat_id = uuid.uuid4().hex
     try:
         await conn.execute(
             chats.insert().values(
                 id=chat_id,
                 event_id=event.id,
-                company_id=employee["company_id"],
+                company_id=employee.company_id,
                 employee_id=employee_id,
                 participant_id=participant_id,
                 initiator=initiator.value,
                 state=ChatState.REQUESTED.value,
-                request_message=_text(message, "message"),
-                answer=_text(answer, "answer"),
+                request_message=clean_text(message, "message"),
+                answer=clean_text(answer, "answer"),
                 created_at=now,
                 updated_at=now,
             )
@@ -255,40 +240,23 @@ async def act(
     slot_id: int | None = None,
 ) -> ChatRecord:
     """Apply one state-machine action as a compare-and-swap on the chat's current state."""
-    if actor.side != Side.SYSTEM and chat.side_of(actor.user_id) != actor.side:
-        raise DomainError(ErrorKind.FORBIDDEN, "This chat is not yours to change.")
-    try:
-        new_state = transition(chat.state, action, actor.side, chat.initiator)
-    except TransitionError as exc:
-        kind = ErrorKind.WRONG_STATE if exc.code == "wrong_state" else ErrorKind.FORBIDDEN
-        raise DomainError(kind, exc.message, state=chat.state.value) from exc
-    values: dict[str, object] = {"state": new_state.value, "updated_at": now}
-    text = _text(text, "message")
-    if action == Action.DECLINE:
-        if not text:
-            raise DomainError(
-                ErrorKind.INVALID,
-                "Please add a short message when declining, for example pointing to a colleague or the booth.",
-                field="message",
-            )
-        values["decline_message"] = text
-    elif action == Action.APPROVE:
-        await _check_capacity(conn, chat, now)
+    new_state = check_action(
+        chat.state, chat.initiator, action, actor.side, chat.side_of(actor.user_id)
+    )
+    text = action_text(action, text)
+    slot: SlotOffer | None = None
+    if action == Action.APPROVE:
+        check_capacity(*await _free_and_approved(conn, chat, now))
     elif action in (Action.BOOK, Action.RESCHEDULE):
-        if slot_id is None:
-            raise DomainError(ErrorKind.INVALID, "Pick a slot.", field="slot_id")
-        slot = await _claimable_slot(conn, chat, slot_id, now)
-        values |= {"slot_id": slot_id, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"]}
-        if action == Action.RESCHEDULE:
-            if slot_id == chat.slot_id:
-                raise DomainError(
-                    ErrorKind.INVALID, "That is already the chat's slot.", field="slot_id"
-                )
-            values["ics_sequence"] = chat.ics_sequence + 1
-    elif action == Action.CANCEL:
-        values |= {"cancel_reason": text, "slot_id": None, "ics_sequence": chat.ics_sequence + 1}
-    elif action == Action.NO_SHOW:
-        values["no_show_side"] = text
+        found = None if slot_id is None else await _slot_offer(conn, slot_id)
+        slot = check_slot(
+            slot_id, found, event_id=chat.event_id, employee_id=chat.employee_id, now=now
+        )
+    values = {
+        "state": new_state.value,
+        "updated_at": now,
+        **changed_fields(action, text, chat.ics_sequence, slot),
+    }
     where = [chats.c.id == chat.id, chats.c.state == chat.state.value]
     where.append(
         chats.c.slot_id.is_(None) if chat.slot_id is None else chats.c.slot_id == chat.slot_id
@@ -307,16 +275,16 @@ async def act(
     return updated
 
 
-async def _check_capacity(conn: AsyncConnection, chat: ChatRecord, now: datetime) -> None:
-    """Refuse approving when approved-but-unscheduled chats already promise every free slot."""
+async def _free_and_approved(
+    conn: AsyncConnection, chat: ChatRecord, now: datetime
+) -> tuple[int, int]:
+    """The employee's free future slots, and their approved requests still without one."""
     free = (
         await conn.execute(
             sa.select(sa.func.count()).where(
                 slots.c.event_id == chat.event_id,
                 slots.c.employee_id == chat.employee_id,
-                slots.c.published,
-                slots.c.starts_at > now,
-                ~sa.exists().where(chats.c.slot_id == slots.c.id),
+                *free_slot_filter(now),
             )
         )
     ).scalar_one()
@@ -329,37 +297,25 @@ async def _check_capacity(conn: AsyncConnection, chat: ChatRecord, now: datetime
             )
         )
     ).scalar_one()
-    if not can_approve(int(free), int(approved)):
-        raise DomainError(
-            ErrorKind.NO_FREE_SLOT,
-            f"Ensure you have slots available: {free} free slot(s) and {approved} approved request(s) "
-            "still waiting for one. Add slots before approving more.",
-            free_slots=int(free),
-            approved_unscheduled=int(approved),
-        )
+    return int(free), int(approved)
 
 
-async def _claimable_slot(
-    conn: AsyncConnection, chat: ChatRecord, slot_id: int, now: datetime
-) -> sa.RowMapping:
-    slot = (await conn.execute(sa.select(slots).where(slots.c.id == slot_id))).mappings().first()
-    if slot is None or slot["employee_id"] != chat.employee_id or slot["event_id"] != chat.event_id:
-        raise DomainError(
-            ErrorKind.INVALID, "That slot is not one of this employee's slots.", field="slot_id"
-        )
-    if not slot["published"]:
-        raise DomainError(ErrorKind.INVALID, "That slot is not offered yet.", field="slot_id")
-    if slot["starts_at"] <= now:
-        raise DomainError(
-            ErrorKind.INVALID, "That slot has already started; pick a later one.", field="slot_id"
-        )
-    taken = (await conn.execute(sa.select(chats.c.id).where(chats.c.slot_id == slot_id))).first()
-    if taken is not None:
-        raise DomainError(
-            ErrorKind.SLOT_TAKEN,
-            "That slot was just taken by someone else; please pick another one.",
-        )
-    return slot
+async def _slot_offer(conn: AsyncConnection, slot_id: int) -> SlotOffer | None:
+    taken = sa.exists().where(chats.c.slot_id == slots.c.id)
+    row = (
+        await conn.execute(sa.select(slots, taken.label("taken")).where(slots.c.id == slot_id))
+    ).first()
+    if row is None:
+        return None
+    return SlotOffer(
+        id=row.id,
+        event_id=row.event_id,
+        employee_id=row.employee_id,
+        published=bool(row.published),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        taken=bool(row.taken),
+    )
 
 
 async def list_chats(

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduling.errors import DomainError, ErrorKind
+from scheduling.event_rules import check_days_keep_slots, check_quota_covers, validate_event
 from scheduling.model import EventDay, JoinPolicy, Role
 from scheduling.schema import companies, event_companies, event_days, events, slots, users
-
-ALLOWED_DURATIONS = (10, 15, 20, 30)
-MEDIA_MODES = ("p2p", "relay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,53 +45,6 @@ class UserRecord:
     role: Role
     company_id: str | None
     headline: str = ""
-
-
-def validate_event_fields(
-    timezone: str, days: list[EventDay], join_policy: JoinPolicy, media_mode: str
-) -> None:
-    """Reject an event that could not produce a sensible slot grid, with the field at fault."""
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DomainError(
-            ErrorKind.INVALID,
-            f"{timezone!r} is not an IANA time zone (e.g. Europe/Berlin).",
-            field="timezone",
-        ) from exc
-    if not days:
-        raise DomainError(ErrorKind.INVALID, "An event needs at least one day.", field="days")
-    seen: set[date] = set()
-    for d in days:
-        if d.day in seen:
-            raise DomainError(ErrorKind.INVALID, f"{d.day} is listed twice.", field="days")
-        seen.add(d.day)
-        if d.end <= d.start:
-            raise DomainError(
-                ErrorKind.INVALID,
-                f"On {d.day} the end time must be after the start time.",
-                field="days",
-            )
-        if not d.durations or any(m not in ALLOWED_DURATIONS for m in d.durations):
-            raise DomainError(
-                ErrorKind.INVALID,
-                f"Chat durations on {d.day} must be chosen from {', '.join(map(str, ALLOWED_DURATIONS))} minutes.",
-                field="days",
-            )
-    if join_policy.opens_before_s < 0 or join_policy.opens_before_s > 3600:
-        raise DomainError(
-            ErrorKind.INVALID,
-            "The Join button may open 0 to 60 minutes early.",
-            field="join_opens_before_s",
-        )
-    if join_policy.grace_after_s < 0 or join_policy.grace_after_s > 1800:
-        raise DomainError(
-            ErrorKind.INVALID,
-            "The grace period after a slot is 0 to 30 minutes.",
-            field="join_grace_after_s",
-        )
-    if media_mode not in MEDIA_MODES:
-        raise DomainError(ErrorKind.INVALID, "media_mode is 'p2p' or 'relay'.", field="media_mode")
 
 
 async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
@@ -155,14 +106,7 @@ async def save_event(
     now: datetime,
 ) -> EventRecord:
     """Create or replace an event's settings; days with published slots must stay."""
-    validate_event_fields(timezone, days, join_policy, media_mode)
-    if not name.strip():
-        raise DomainError(ErrorKind.INVALID, "The event needs a name.", field="name")
-    for company_id, quota in quotas.items():
-        if quota < 0 or quota > 10_000:
-            raise DomainError(
-                ErrorKind.INVALID, f"The quota for {company_id} must be 0 to 10000.", field="quotas"
-            )
+    validate_event(name, timezone, days, join_policy, media_mode, quotas)
     values = {
         "name": name.strip(),
         "timezone": timezone,
@@ -207,27 +151,16 @@ async def _check_days_keep_slots(conn: AsyncConnection, event_id: str, days: set
             sa.select(slots.c.day, sa.func.count())
             .where(slots.c.event_id == event_id, slots.c.published)
             .group_by(slots.c.day)
+            .order_by(slots.c.day)
         )
     ).all()
-    for day, count in rows:
-        if day not in days:
-            raise DomainError(
-                ErrorKind.WRONG_STATE,
-                f"{day} cannot be removed: employees already published {count} slots on it.",
-                field="days",
-            )
+    check_days_keep_slots([(day, int(count)) for day, count in rows], days)
 
 
 async def set_quota(conn: AsyncConnection, event_id: str, company_id: str, quota: int) -> None:
     """Set a company's 1-1 slot quota; never below what the company already published."""
     await ensure_company(conn, company_id, company_id)
-    used = await published_count(conn, event_id, company_id)
-    if quota < used:
-        raise DomainError(
-            ErrorKind.QUOTA,
-            f"{company_id} already published {used} slots; the quota cannot go below that.",
-            field="quotas",
-        )
+    check_quota_covers(company_id, quota, await published_count(conn, event_id, company_id))
     found = (
         await conn.execute(
             sa.select(event_companies.c.slot_quota).where(

@@ -34,14 +34,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduling.db import make_engine, migrate, read_tx, write_tx
-from scheduling.errors import DomainError, ErrorKind, from_integrity_error
-from scheduling.model import EventDay, JoinPolicy, Role, Side
+from scheduling.errors import DomainError, ErrorKind
+from scheduling.model import DayChoice, EventDay, JoinPolicy, Role, Side
 from scheduling.schema import availabilities, chat_history, chats, event_companies, slots
 from scheduling.slots import slot_grid
 from scheduling.states import Action
-from scheduling.store_availability import DayChoice, free_slots, publish, save_draft
+from scheduling.store_availability import free_slots, publish, save_draft
 from scheduling.store_chats import SYSTEM, Actor, act, create_request, ended_unsettled, get_chat
 from scheduling.store_events import UserRecord, ensure_user, require_event, save_event, set_quota
+from scheduling.store_integrity import from_integrity_error
 
 # --- The invariants, as SQL over the whole database (also used by tests/test_demo_seed.py) ------
 

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduling.join_window import JoinClosedReason, JoinWindow, join_window, seconds_left
+from scheduling.join_window import (
+    JoinClosedReason,
+    JoinWindow,
+    join_window,
+    window_times,
+)
 from scheduling.model import ChatState, ChatView, JoinPolicy
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
@@ -42,6 +47,38 @@ def test_edges_of_a_confirmed_chat(
     assert window.reason is reason
     assert (window.opens_at, window.closes_at) == (OPENS, CLOSES)
     assert (window.message is None) is is_open
+
+
+@pytest.mark.parametrize(
+    ("opens_before_s", "grace_after_s", "opens_at", "closes_at"),
+    [
+        (0, 0, START, END),  # exactly the slot
+        (1, 1, START - timedelta(seconds=1), END + timedelta(seconds=1)),
+        (300, 120, OPENS, CLOSES),  # the event default
+        (3600, 1800, START - timedelta(hours=1), END + timedelta(minutes=30)),  # the largest
+    ],
+)
+def test_window_times(
+    opens_before_s: int, grace_after_s: int, opens_at: datetime, closes_at: datetime
+) -> None:
+    """The one formula behind the Join button, the room's life and settling the chat after it."""
+    times = window_times(START, END, JoinPolicy(opens_before_s, grace_after_s))
+    assert (times.opens_at, times.closes_at) == (opens_at, closes_at)
+
+
+def test_window_times_are_absolute_across_a_dst_change() -> None:
+    """Instants, not wall-clock times: a slot just after a clock change moves by the same seconds."""
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 29, 3, 0, tzinfo=berlin)  # an hour after 02:00 CET became 03:00 CEST
+    end = start + timedelta(minutes=30)
+    times = window_times(start, end, JoinPolicy(opens_before_s=3600, grace_after_s=0))
+    assert times.opens_at == datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # 01:00 CET, not 02:00
+    assert end - times.opens_at == timedelta(minutes=90)
+
+
+def test_window_times_refuse_naive_times() -> None:
+    with pytest.raises(ValueError, match="starts_at must be a timezone-aware datetime"):
+        window_times(START.replace(tzinfo=None), END, POLICY)
 
 
 def test_zero_policy_is_exactly_the_slot() -> None:
@@ -166,20 +203,6 @@ def test_to_dict_not_confirmed() -> None:
     assert data["reason"] == "not_confirmed" and data["open"] is False
 
 
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (END - timedelta(minutes=5), 300),
-        (END - timedelta(seconds=4, microseconds=500_000), 5),  # rounded up
-        (END - US, 1),
-        (END, 0),
-        (END + timedelta(hours=1), 0),  # never negative
-    ],
-)
-def test_seconds_left(now: datetime, expected: int) -> None:
-    assert seconds_left(END, now) == expected
-
-
 @given(
     offset_us=st.integers(-(10**10), 10**10),
     before=st.integers(0, 3600),
@@ -197,4 +220,3 @@ def test_confirmed_window_is_half_open(offset_us: int, before: int, grace: int) 
         if window.is_open
         else (JoinClosedReason.TOO_EARLY if now < lo else JoinClosedReason.ENDED)
     )
-    assert seconds_left(END, now) >= 0

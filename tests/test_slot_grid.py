@@ -1,4 +1,4 @@
-"""Slot grids: real-length UTC slots on normal and DST-change days, plus interval helpers."""
+"""Slot grids: real-length UTC slots on normal and DST-change days."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduling.model import EventDay, Slot
-from scheduling.slots import (
-    day_bounds_utc,
-    future_free_slots,
-    overlaps,
-    slot_grid,
-    slot_in_grid,
-)
+from scheduling.model import EventDay
+from scheduling.slots import day_bounds_utc, slot_grid
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -149,71 +143,6 @@ def test_day_bounds_utc(
     assert day_bounds_utc(_day(day, start, end), tz) == expected
 
 
-T0 = _utc(2026, 6, 15, 10)
-H = timedelta(hours=1)
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        ((T0, T0 + H), (T0 + H, T0 + 2 * H), False),  # back to back
-        ((T0 + H, T0 + 2 * H), (T0, T0 + H), False),  # back to back, other order
-        ((T0, T0 + H), (T0, T0 + H), True),  # identical
-        ((T0, T0 + 2 * H), (T0 + H / 2, T0 + H), True),  # b inside a
-        ((T0 + H / 2, T0 + H), (T0, T0 + 2 * H), True),  # a inside b
-        ((T0, T0 + H), (T0 + H / 2, T0 + 2 * H), True),  # partial
-        ((T0, T0 + H), (T0 + 2 * H, T0 + 3 * H), False),  # disjoint
-        ((T0 + H / 2, T0 + H / 2), (T0, T0 + H), False),  # empty interval overlaps nothing
-        ((T0, T0 + H), (T0 + 1 * H / 4, T0 + 1 * H / 4), False),
-        # Same instants written in different zones still overlap.
-        ((T0, T0 + H), (T0.astimezone(BERLIN), (T0 + H).astimezone(BERLIN)), True),
-    ],
-)
-def test_overlaps(
-    a: tuple[datetime, datetime], b: tuple[datetime, datetime], expected: bool
-) -> None:
-    assert overlaps(*a, *b) is expected
-    assert overlaps(*b, *a) is expected  # symmetric
-
-
-def _slots_from(start: datetime, n: int, minutes: int = 30) -> list[Slot]:
-    step = timedelta(minutes=minutes)
-    return [Slot(start + i * step, start + (i + 1) * step) for i in range(n)]
-
-
-def test_future_free_slots_drops_taken_past_and_current_and_sorts() -> None:
-    grid = _slots_from(T0, 6)  # 10:00 ... 12:30 UTC
-    taken = [grid[3].starts_at.astimezone(BERLIN)]  # same instant, other zone
-    now = grid[1].starts_at  # the 10:30 slot starts exactly now: too late to book
-    free = future_free_slots(list(reversed(grid)), taken, now)
-    assert free == [grid[2], grid[4], grid[5]]
-
-
-def test_future_free_slots_with_nothing_left() -> None:
-    grid = _slots_from(T0, 3)
-    assert future_free_slots(grid, [], grid[-1].ends_at) == []
-    assert future_free_slots(grid, [s.starts_at for s in grid], T0 - H) == []
-
-
-def test_future_free_slots_needs_aware_now() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        future_free_slots(_slots_from(T0, 2), [], datetime(2026, 6, 15, 9))
-
-
-@pytest.mark.parametrize(
-    ("slot", "expected"),
-    [
-        (Slot(T0 + H, T0 + H + timedelta(minutes=30)), True),
-        (Slot((T0 + H).astimezone(NEW_YORK), (T0 + 1.5 * H).astimezone(NEW_YORK)), True),
-        (Slot(T0 + H + timedelta(minutes=5), T0 + H + timedelta(minutes=35)), False),  # shifted
-        (Slot(T0 + H, T0 + H + timedelta(minutes=15)), False),  # other length
-        (Slot(T0 + 10 * H, T0 + 10 * H + timedelta(minutes=30)), False),  # outside the day
-    ],
-)
-def test_slot_in_grid(slot: Slot, expected: bool) -> None:
-    assert slot_in_grid(slot, _slots_from(T0, 6)) is expected
-
-
 ZONES = [
     ZoneInfo(name)
     for name in (
@@ -249,22 +178,5 @@ def test_slot_grid_properties(tz: ZoneInfo, d: date, start: time, end: time, dur
         assert lo <= slot.starts_at and slot.ends_at <= hi
     for prev, nxt in itertools.pairwise(grid):
         assert prev.ends_at == nxt.starts_at  # sorted, contiguous, hence non-overlapping
-        assert not overlaps(prev.starts_at, prev.ends_at, nxt.starts_at, nxt.ends_at)
     if grid:
         assert grid[0].starts_at == lo
-
-
-@given(
-    n=st.integers(0, 12),
-    taken_idx=st.sets(st.integers(0, 11)),
-    now_offset_min=st.integers(-60, 7 * 60),
-)
-def test_future_free_slots_properties(n: int, taken_idx: set[int], now_offset_min: int) -> None:
-    """Free slots are exactly the untaken future ones, ordered, each still in the grid."""
-    grid = _slots_from(T0, n)
-    taken = [grid[i].starts_at for i in taken_idx if i < n]
-    now = T0 + timedelta(minutes=now_offset_min)
-    free = future_free_slots(grid, taken, now)
-    assert free == sorted(free, key=lambda s: s.starts_at)
-    assert set(free) == {s for s in grid if s.starts_at > now and s.starts_at not in taken}
-    assert all(slot_in_grid(s, grid) for s in free)

@@ -7,11 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from scheduling.db import read_tx, write_tx
-from scheduling.model import Profile, Role
+from scheduling.model import DayChoice, Profile, Role
 from scheduling.quota import slots_figure
 from scheduling.slots import slot_grid
 from scheduling.store_availability import (
-    DayChoice,
     free_slots,
     get_availability,
     list_offers,

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduling.db import write_tx
-from scheduling.model import ChatState, EventDay, JoinPolicy, Profile, Role, Side
+from scheduling.model import ChatState, DayChoice, EventDay, JoinPolicy, Profile, Role, Side
 from scheduling.schema import chat_history, chats, event_days, slots
 from scheduling.states import Action
-from scheduling.store_availability import DayChoice, publish, save_draft
+from scheduling.store_availability import publish, save_draft
 from scheduling.store_chats import Actor, act, create_request
 from scheduling.store_events import UserRecord, ensure_company, ensure_user, get_event, save_event
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from scheduling.join_window import join_window
-from scheduling.model import Profile
+from scheduling.model import Profile, SlotRecord
 from scheduling.states import allowed_actions, tab_of
-from scheduling.store_availability import AvailabilityRecord, Offer, SlotRecord
+from scheduling.store_availability import AvailabilityRecord, Offer
 from scheduling.store_chats import ChatRecord, HistoryEntry
 from scheduling.store_events import EventRecord, UserRecord
 from web.auth import Principal

@@ -5,7 +5,7 @@ Revises: 0001
 
 Each rule is also checked in code first, for a friendly message; these triggers are the backstop
 that holds under any concurrency or a bug in that code. The RAISE messages are stable codes that
-`scheduling.errors.from_integrity_error` maps to problem+json answers.
+`scheduling.store_integrity.from_integrity_error` maps to problem+json answers.
 
 - participant_overlap: a participant never holds two chats that overlap in time.
 - employee_slot_overlap: an employee's slots never overlap (one duration per day keeps the grid).
