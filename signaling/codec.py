@@ -557,7 +557,8 @@ def decode_server(frame: str | bytes) -> ServerMessage:
 
 _NESTED_SHAPES: Final = (_YOU, _CHAT_ENTRY, _RESUME, _MEDIA_FLAGS, _PEER_INFO, _ICE_SERVER)
 _FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {
-    shape.cls: shape.cls.__dict__["__slots__"] for shape in (*_CLIENT_SHAPES, *_SERVER_SHAPES, *_NESTED_SHAPES)
+    shape.cls: shape.cls.__dict__["__slots__"]
+    for shape in (*_CLIENT_SHAPES, *_SERVER_SHAPES, *_NESTED_SHAPES)
 }
 _ENCODABLE: Final = frozenset(CLIENT_MESSAGE_TYPES) | frozenset(SERVER_MESSAGE_TYPES)
 
