@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scheduling.clock import ManualClock
-from tests.browser import chromium, new_person_page, running_duet, sign_in
+from tests.support.browser import chromium, new_person_page, running_duet, sign_in
 from web.demo import LIVE_CHAT_ID
 
 MEASURE_JOIN_JS = """async () => {

@@ -95,7 +95,7 @@ async def _client(conn: Connection, name: str, screen: tuple[int, int, int] | No
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
     from media.forwarding import ReceiverTap
-    from tests.peers import SyntheticAudioTrack, SyntheticVideoTrack
+    from tests.support.peers import SyntheticAudioTrack, SyntheticVideoTrack
 
     class Screen(SyntheticVideoTrack):
         """A synthetic screen at its own frame rate (screen shares are rarely 30 fps)."""

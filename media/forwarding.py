@@ -5,7 +5,7 @@ a core per 640x480 VP8 stream; handing the received, still-encoded frames to the
 connection's sender costs a fraction of that. aiortc has no public hook for it, so this adapter
 uses a few private names of aiortc 1.16.0 (pinned exactly in pyproject.toml). Every one is listed
 below, checked by ``check_internals()`` (called when a relay starts) and by
-tests/test_forwarding_internals.py, so an aiortc upgrade fails loudly instead of silently
+tests/media/test_forwarding_internals.py, so an aiortc upgrade fails loudly instead of silently
 decoding again or dropping media.
 
 Private names used (aiortc 1.16.0):

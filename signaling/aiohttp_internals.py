@@ -2,7 +2,7 @@
 
 aiohttp 3.14.5 is pinned exactly in pyproject.toml. Every private name used is listed below,
 checked by `check_internals()` (called when the signaling node starts) and by
-tests/test_aiohttp_internals.py, so an aiohttp upgrade fails loudly at start-up instead of
+tests/unit/test_aiohttp_internals.py, so an aiohttp upgrade fails loudly at start-up instead of
 silently losing messages or memory.
 
 What it buys (docs/performance.md):
@@ -215,7 +215,7 @@ class InlineWebSocketResponse(web.WebSocketResponse):
         that failed on a dropped connection keeps its exception, whose traceback's frames hold
         this response: two reference cycles per socket, freed only by a full collection and
         never once `duet serve` had frozen them (web/gc_policy.py). Without them reference
-        counting frees a socket's objects the moment it ends (tests/soak).
+        counting frees a socket's objects the moment it ends (tests/integration/soak).
         """
         self.set_take(None)
         self.on_too_big(None)

@@ -1,6 +1,6 @@
 """Who offers, who is polite, and what to do with media when a seat is taken: pure decisions.
 
-docs/protocol.md section 6 is the contract; tests/test_negotiation.py walks every case.
+docs/protocol.md section 6 is the contract; tests/unit/test_negotiation.py walks every case.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Shared fixtures: real services (Redis, coturn) and the loopback ICE patch.
+"""Shared fixtures: real services (Redis, coturn), the loopback ICE patch, and the app on a real
+SQLite file with a clock the test moves by hand.
 
-Helpers live in tests/services.py and tests/peers.py; this file only wires them to pytest so
-every started process is stopped by its PID at teardown, even when the test fails.
+Helpers live in tests/support/; this file only wires them to pytest, so every started process is
+stopped by its PID at teardown, even when the test fails.
 """
 
 from __future__ import annotations
@@ -9,11 +10,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
-from tests.peers import loopback_host_addresses
-from tests.services import RunningService, start_coturn, start_redis
+from scheduling.clock import ManualClock
+from tests.support.apiclient import Api
+from tests.support.app import TEST_NOW, TEST_SECRET
+from tests.support.peers import loopback_host_addresses
+from tests.support.services import RunningService, start_coturn, start_redis
+from web.app import create_app
+from web.config import Config
 
 
 @pytest.fixture
@@ -49,22 +57,6 @@ def coturn(tmp_path: Path, turn_secret: str) -> Iterator[RunningService]:
         service.stop()
 
 
-# --- The app on a real SQLite file, with a clock the test moves by hand -------------------------
-
-from datetime import UTC, datetime  # noqa: E402
-
-from aiohttp.test_utils import TestClient  # noqa: E402
-
-from scheduling.clock import ManualClock  # noqa: E402
-from tests.apiclient import Api  # noqa: E402
-from web.app import create_app  # noqa: E402
-from web.config import Config  # noqa: E402
-
-TEST_SECRET = "test-secret-not-for-production-0123456789"
-# A Monday morning in Berlin: tests build events on the following days.
-TEST_NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(TEST_NOW)
@@ -80,6 +72,6 @@ def app_config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def api(aiohttp_client, app_config: Config, clock: ManualClock) -> Api:  # type: ignore[no-untyped-def]
+async def api(aiohttp_client: Any, app_config: Config, clock: ManualClock) -> Api:
     client: TestClient = await aiohttp_client(create_app(app_config, clock=clock))
     return Api(client, TEST_SECRET, clock)

@@ -40,7 +40,7 @@ async def _prepare_demo(config: Config) -> str:
 
 def _event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where available: its transports are no reference cycle (CPython 3.11's are: a
-    closed socket then waits for a full collection, tests/soak), though it saves little CPU per
+    closed socket then waits for a full collection, tests/integration/soak), though it saves little CPU per
     relayed message here (docs/performance.md: bare aiohttp 24-30 µs with it, 27-30 without)."""
     try:
         import uvloop

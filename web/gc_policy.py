@@ -8,7 +8,7 @@ Measured (docs/performance.md), Python 3.11:
   unless this policy is installed), and every REFREEZE_AFTER_EVENTS of them `gc.freeze()` runs
   (O(1)) after a young collection that keeps fresh garbage out of the permanent generation.
   Frozen objects are still freed by reference counting, and a socket's life makes no reference
-  cycle (tests/soak), so a closed socket's objects go at once even when frozen.
+  cycle (tests/integration/soak), so a closed socket's objects go at once even when frozen.
 - What cannot be frozen is what each socket re-creates per message: aiohttp's receive coroutines
   and futures, ~10 objects that live until the socket's next message, ~100,000 at 10,000 busy
   sockets. A full collection over them took 50-70 ms. So automatic full collections are off

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of Duet's REST API; `tests/test_openapi.py` holds it to the routes.
+"""The OpenAPI 3.1 document of Duet's REST API; `tests/integration/test_openapi.py` holds it to the routes.
 
 Written as data (not generated from handlers) so it reads as the contract; the tests check that
 every route is described, every described path answers, and responses match their schemas.

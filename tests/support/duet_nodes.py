@@ -1,0 +1,111 @@
+"""`duet serve` nodes as real processes, for the tests that need several (Redis, HAProxy,
+failover): started on free loopback ports, polled until `/readyz`, stopped by their PID."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.app import REPO_ROOT
+from tests.support.services import free_port
+
+ROOT = REPO_ROOT
+
+
+@dataclass
+class DuetNode:
+    """A `duet serve` process we started; stopped by its PID."""
+
+    node_id: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+
+
+def launch_node(
+    node_id: str,
+    workdir: Path,
+    secret: str,
+    database_url: str,
+    *,
+    redis_port: int | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> DuetNode:
+    """Start `duet serve` as its own process (its own session: our signals reach only it)."""
+    port = port or free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DUET_")}
+    if redis_port is not None:
+        environment |= {
+            "DUET_BROKER": "redis",
+            "DUET_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        }
+    environment |= {
+        "DUET_NODE_ID": node_id,
+        "DUET_HOST": "127.0.0.1",
+        "DUET_PORT": str(port),
+        "DUET_DATABASE_URL": database_url,
+        "DUET_JWT_SECRET": secret,
+        "DUET_SECRET_FILE": str(workdir / "jwt_secret"),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log = workdir / f"{node_id}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve"],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our signals reach only this process
+        )
+    return DuetNode(node_id, port, process, log)
+
+
+async def poll(
+    check: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.05
+) -> None:
+    """Bounded polling of a condition another process controls (no event to wait on)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what}: not true after {within}s")
+        await asyncio.sleep(every)  # poll interval, bounded by the deadline
+
+
+async def wait_ready(session: aiohttp.ClientSession, node: DuetNode) -> None:
+    async def ready() -> bool:
+        assert node.process.poll() is None, f"{node.node_id} exited:\n{node.output()}"
+        try:
+            async with session.get(f"{node.url}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await poll(ready, 30.0, f"{node.node_id} /readyz")

@@ -1,0 +1,52 @@
+"""The browser client's copies of server constants stay in step with the server.
+
+web/static/js has no build step, so it cannot import Python's tables; these tests read the JS
+and compare, so changing a close code, its retry rule or its sentence on one side fails here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from signaling.close_codes import REASONS, CloseCode
+from tests.support.app import REPO_ROOT
+
+JS = REPO_ROOT / "web" / "static" / "js"
+
+
+def _js_set(source: str, name: str) -> set[int]:
+    found = re.search(rf"const {name} = new Set\(\[([0-9,\s]*)\]\)", source)
+    assert found, f"{name} not found"
+    return {int(x) for x in found.group(1).split(",") if x.strip()}
+
+
+def _js_reasons(source: str) -> dict[int, str]:
+    block = re.search(r"const REASONS = \{(.*?)\n\};", source, re.S)
+    assert block, "REASONS not found"
+    return {int(code): text for code, text in re.findall(r"(\d{4}): '([^']*)'", block.group(1))}
+
+
+def test_the_socket_retries_exactly_what_the_server_says_it_may() -> None:
+    source = (JS / "call" / "signaling_socket.js").read_text()
+    final = _js_set(source, "FINAL")
+    ticket = _js_set(source, "TICKET")
+    # 1000 is the one deliberate difference: the server sends it only after our own `leave`,
+    # so a 1000 the client did not ask for is a socket closed under it (the JS explains).
+    assert final == {int(c) for c in CloseCode if not c.retry} - {CloseCode.NORMAL}
+    assert ticket == {CloseCode.TICKET_INVALID, CloseCode.TICKET_EXPIRED, CloseCode.TICKET_USED}
+    assert not final & {int(c) for c in CloseCode if c.retry}
+
+
+def test_the_sentences_the_client_shows_are_the_servers() -> None:
+    reasons = _js_reasons((JS / "call" / "signaling_socket.js").read_text())
+    assert reasons, "no reasons parsed"
+    for code, text in reasons.items():
+        assert text == REASONS[CloseCode(code)], code
+
+
+def test_join_again_is_never_offered_after_a_final_close_of_the_room() -> None:
+    session = (JS / "call" / "call_session.js").read_text()
+    no_rejoin = _js_set(session, "NO_REJOIN")
+    final = _js_set((JS / "call" / "signaling_socket.js").read_text(), "FINAL")
+    assert no_rejoin <= final
+    assert {CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED} <= no_rejoin
