@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from aiohttp import web
+from msgspec import UNSET
 
 from scheduling.db import after_commit, read_tx, write_tx
-from scheduling.model import Role, Side
+from scheduling.model import Role
+from scheduling.roles import chat_parties
 from scheduling.states import Action, Tab
 from scheduling.store_chats import Actor, act, create_request, history, list_chats, require_chat
 from scheduling.store_events import EventRecord, ensure_user, get_user, require_event
+from web import request_bodies as rb
+from web import resources as r
 from web.auth import principal
 from web.ics import chat_calendar
-from web.json_io import field, iso, json_response, read_json
+from web.json_io import Body, json_response, read_query
 from web.keys import CHAT_CHANGED, CLOCK, ENGINE
 from web.problems import Problem
-from web.views import chat_json, history_json, user_json
+from web.views import chat_view, history_view
 
 routes = web.RouteTableDef()
 
 CHAT_ID = "{chat_id:[0-9a-f]{32}}"
-_ACTIONS = {
-    a.value: a
-    for a in (
-        Action.APPROVE,
-        Action.DECLINE,
-        Action.WITHDRAW,
-        Action.BOOK,
-        Action.RESCHEDULE,
-        Action.CANCEL,
-    )
+CHAT_REQUEST = Body(rb.ChatRequest)
+# The actions people take through the API, each with its body; the route matches only these,
+# so any other name under a chat is another route's (or 404/405 with Allow).
+_ACTIONS: dict[str, tuple[Action, Body[Any]]] = {
+    Action.APPROVE.value: (Action.APPROVE, Body(rb.NoBody)),
+    Action.DECLINE.value: (Action.DECLINE, Body(rb.Decline)),
+    Action.WITHDRAW.value: (Action.WITHDRAW, Body(rb.NoBody)),
+    Action.BOOK.value: (Action.BOOK, Body(rb.SlotChoice)),
+    Action.RESCHEDULE.value: (Action.RESCHEDULE, Body(rb.SlotChoice)),
+    Action.CANCEL.value: (Action.CANCEL, Body(rb.Cancel)),
 }
 
 
@@ -38,20 +43,14 @@ _ACTIONS = {
 async def post_chat(request: web.Request) -> web.Response:
     """A participant requests a chat with an employee, or an employee invites a participant."""
     who = principal(request, Role.PARTICIPANT, Role.EMPLOYEE)
-    data = await read_json(request)
+    data = await CHAT_REQUEST.read(request)
     now = request.app[CLOCK].now()
-    if who.role == Role.PARTICIPANT:
-        employee_id, participant_id, initiator = (
-            field(data, "employee_id", str),
-            who.user_id,
-            Side.PARTICIPANT,
-        )
-    else:
-        employee_id, participant_id, initiator = (
-            who.user_id,
-            field(data, "participant_id", str),
-            Side.EMPLOYEE,
-        )
+    employee_id, participant_id, initiator = chat_parties(
+        who.role,
+        who.user_id,
+        None if data.employee_id is UNSET else data.employee_id,
+        None if data.participant_id is UNSET else data.participant_id,
+    )
     async with write_tx(request.app[ENGINE]) as conn:
         event = await require_event(conn, request.match_info["event_id"])
         await ensure_user(conn, who.as_user())
@@ -61,33 +60,29 @@ async def post_chat(request: web.Request) -> web.Response:
             employee_id=employee_id,
             participant_id=participant_id,
             initiator=initiator,
-            message=field(data, "message", str, required=False, default=""),
-            answer=field(data, "answer", str, required=False, default=""),
+            message=data.message,
+            answer=data.answer,
             now=now,
         )
-    return json_response(chat_json(chat, event, who, now), status=201)
+    return json_response(chat_view(chat, event, who, now), status=201)
 
 
 @routes.get("/api/v1/chats")
 async def get_chats(request: web.Request) -> web.Response:
     """The caller's chats, optionally one tab (requested, in_scheduling, confirmed, completed, history)."""
     who = principal(request)
-    tab_name = request.query.get("tab")
-    try:
-        tab = Tab(tab_name) if tab_name else None
-    except ValueError as exc:
-        raise Problem(
-            422, "invalid", f"tab must be one of {', '.join(t.value for t in Tab)}.", field="tab"
-        ) from exc
+    query = read_query(request, rb.ChatsQuery)
+    event_id = None if query.event_id is UNSET else query.event_id
+    tab = None if query.tab is UNSET else query.tab
     now = request.app[CLOCK].now()
     events: dict[str, EventRecord] = {}
     async with read_tx(request.app[ENGINE]) as conn:
-        found = await list_chats(conn, who.user_id, who.role, request.query.get("event_id"), tab)
+        found = await list_chats(conn, who.user_id, who.role, event_id, tab)
         for chat in found:
             if chat.event_id not in events:
                 events[chat.event_id] = await require_event(conn, chat.event_id)
     return json_response(
-        {"now": iso(now), "chats": [chat_json(c, events[c.event_id], who, now) for c in found]}
+        r.ChatList(now, [chat_view(c, events[c.event_id], who, now) for c in found])
     )
 
 
@@ -98,23 +93,17 @@ async def get_chat(request: web.Request) -> web.Response:
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
         event = await require_event(conn, chat.event_id)
-    return json_response(chat_json(chat, event, who, now))
+    return json_response(chat_view(chat, event, who, now))
 
 
-@routes.post(f"/api/v1/chats/{CHAT_ID}/{{action:[a-z_]+}}")
+@routes.post(f"/api/v1/chats/{CHAT_ID}/{{action:{'|'.join(_ACTIONS)}}}")
 async def post_action(request: web.Request) -> web.Response:
     """approve, decline {message}, withdraw, book {slot_id}, reschedule {slot_id}, cancel {reason}."""
     who = principal(request, Role.EMPLOYEE, Role.PARTICIPANT)
-    action = _ACTIONS.get(request.match_info["action"])
-    if action is None:
-        raise Problem(
-            404, "http_404", f"There is no action '{request.match_info['action']}' on a chat."
-        )
-    data = await read_json(request)
-    text = field(data, "message", str, required=False, default="") or field(
-        data, "reason", str, required=False, default=""
-    )
-    slot_id = field(data, "slot_id", int, required=action in (Action.BOOK, Action.RESCHEDULE))
+    action, body = _ACTIONS[request.match_info["action"]]
+    data = await body.read(request)
+    text = getattr(data, "message", "") or getattr(data, "reason", "")
+    slot_id: int | None = getattr(data, "slot_id", None)
     now = request.app[CLOCK].now()
     async with write_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
@@ -129,7 +118,7 @@ async def post_action(request: web.Request) -> web.Response:
     if on_change is not None:
         # Rooms close for a cancel or a move only once it is committed (web/idempotency.py).
         await after_commit(partial(on_change, chat))
-    return json_response(chat_json(chat, event, who, now))
+    return json_response(chat_view(chat, event, who, now))
 
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}/history")
@@ -138,7 +127,7 @@ async def get_history(request: web.Request) -> web.Response:
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
         entries = await history(conn, chat.id)
-    return json_response({"chat_id": chat.id, "history": [history_json(h) for h in entries]})
+    return json_response(r.History(chat.id, [history_view(h) for h in entries]))
 
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}.ics")
@@ -168,33 +157,28 @@ async def get_me(request: web.Request) -> web.Response:
     who = principal(request)
     async with read_tx(request.app[ENGINE]) as conn:
         stored = await get_user(conn, who.user_id)
-    data = (
-        user_json(stored)
-        if stored
-        else {
-            "id": who.user_id,
-            "name": who.name,
-            "role": who.role.value,
-            "company_id": who.company_id,
-            "headline": "",
-        }
+    user = stored or who.as_user()  # known from the token before the first write
+    return json_response(
+        r.Me(
+            user.id, user.name, user.role, user.company_id, user.headline, request.app[CLOCK].now()
+        )
     )
-    return json_response(data | {"now": iso(request.app[CLOCK].now())})
 
 
 @routes.get("/api/v1/me/schedule")
 async def get_schedule(request: web.Request) -> web.Response:
     """My Schedule: confirmed chats in time order, then completed ones."""
     who = principal(request)
+    event_id = read_query(request, rb.ScheduleQuery).event_id
     now = request.app[CLOCK].now()
     events: dict[str, EventRecord] = {}
     async with read_tx(request.app[ENGINE]) as conn:
         found = await list_chats(
-            conn, who.user_id, who.role, request.query.get("event_id"), Tab.CONFIRMED
+            conn, who.user_id, who.role, None if event_id is UNSET else event_id, Tab.CONFIRMED
         )
         for chat in found:
             if chat.event_id not in events:
                 events[chat.event_id] = await require_event(conn, chat.event_id)
     return json_response(
-        {"now": iso(now), "chats": [chat_json(c, events[c.event_id], who, now) for c in found]}
+        r.ChatList(now, [chat_view(c, events[c.event_id], who, now) for c in found])
     )

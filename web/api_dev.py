@@ -6,13 +6,17 @@ from aiohttp import web
 
 from scheduling.db import read_tx
 from scheduling.store_events import get_user, list_users
+from web import request_bodies as rb
+from web import resources as r
 from web.auth import mint_token
-from web.json_io import field, json_response, read_json
+from web.json_io import Body, json_response
 from web.keys import CLOCK, CONFIG, ENGINE
 from web.problems import Problem
-from web.views import user_json
+from web.views import user_view
 
 routes = web.RouteTableDef()
+
+LOGIN = Body(rb.DevLogin)
 
 
 def _require_dev(request: web.Request) -> None:
@@ -25,17 +29,16 @@ async def dev_users(request: web.Request) -> web.Response:
     _require_dev(request)
     async with read_tx(request.app[ENGINE]) as conn:
         people = await list_users(conn)
-    return json_response({"users": [user_json(u) for u in people]})
+    return json_response(r.UserList([user_view(u) for u in people]))
 
 
 @routes.post("/api/v1/dev/login")
 async def dev_login(request: web.Request) -> web.Response:
     _require_dev(request)
-    data = await read_json(request)
-    user_id = field(data, "user_id", str)
+    data = await LOGIN.read(request)
     async with read_tx(request.app[ENGINE]) as conn:
-        user = await get_user(conn, user_id)
+        user = await get_user(conn, data.user_id)
     if user is None:
         raise Problem(404, "not_found", "There is no such person in this demo.", field="user_id")
     token = mint_token(request.app[CONFIG].jwt_secret, user, request.app[CLOCK].now())
-    return json_response({"token": token, "user": user_json(user)})
+    return json_response(r.DevToken(token, user_view(user)))

@@ -16,12 +16,14 @@ from scheduling.model import ChatState
 from scheduling.store_chats import require_chat
 from scheduling.store_events import require_event
 from signaling import messages as m
+from web import resources as r
 from web.api_chats import CHAT_ID
 from web.auth import principal
 from web.config import Config
 from web.json_io import iso, json_response
 from web.keys import CLOCK, CONFIG, ENGINE
 from web.problems import Problem
+from web.views import window_view
 
 routes = web.RouteTableDef()
 
@@ -45,11 +47,7 @@ def ice_servers(
     server = mint_turn_credentials(
         config.turn_secret, user_id, chat_id, expires_at, config.turn_urls
     )
-    return (
-        m.IceServer(
-            urls=tuple(server.urls), username=server.username, credential=server.credential
-        ),
-    )
+    return (server,)
 
 
 @routes.post(f"/api/v1/chats/{CHAT_ID}/join")
@@ -85,21 +83,21 @@ async def post_join(request: web.Request) -> web.Response:
         "wss" if request.secure or request.headers.get("X-Forwarded-Proto") == "https" else "ws"
     )
     return json_response(
-        {
-            "ticket": mint_ticket(config.jwt_secret, room, expires),
-            "ws_url": f"{scheme}://{request.host}/api/v1/ws",
-            "subprotocols": list(m.SUBPROTOCOLS),
-            "ice_servers": [
-                {"urls": list(s.urls), "username": s.username, "credential": s.credential}
+        r.JoinGrant(
+            ticket=mint_ticket(config.jwt_secret, room, expires),
+            ws_url=f"{scheme}://{request.host}/api/v1/ws",
+            subprotocols=list(m.SUBPROTOCOLS),
+            ice_servers=[
+                r.IceServer(list(s.urls), s.username, s.credential)
                 for s in ice_servers(config, chat.id, who.user_id, from_ms(room.closes_ms))
             ],
-            "join_window": window.to_dict(now),
-            "server_time": iso(now),
-            "server_time_ms": to_ms(now),
-            "ticket_expires_in_s": config.ticket_ttl_s,
-            "media_mode": event.media_mode,
-            "support_url": event.support_url,
-        }
+            join_window=window_view(window, now),
+            server_time=now,
+            server_time_ms=to_ms(now),
+            ticket_expires_in_s=config.ticket_ttl_s,
+            media_mode=event.media_mode,  # type: ignore[arg-type]
+            support_url=event.support_url,
+        )
     )
 
 

@@ -19,13 +19,17 @@ from media.peer_pool import PoolClosed, PoolFull
 from media.precall import BadOffer, PrecallService
 from media.turn import mint_turn_credentials
 from scheduling.clock import Clock
+from web import request_bodies as rb
+from web import resources as r
 from web.auth import principal
 from web.config import Config
-from web.json_io import field, json_response, read_json
+from web.json_io import Body, json_response
 from web.keys import CLOCK, CONFIG, PRECALL
 from web.problems import Problem
 
 routes = web.RouteTableDef()
+
+OFFER = Body(rb.PrecallOffer)
 
 CHECK_ID = "{check_id:[A-Za-z0-9_-]{1,64}}"
 # TURN credentials are minted per person for this pseudo-chat: opaque_turn_id keeps them apart
@@ -84,10 +88,13 @@ async def get_precall_setup(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     expires = request.app[CLOCK].now() + timedelta(seconds=config.precall_max_s + OFFER_MARGIN_S)
     return json_response(
-        {
-            "ice_servers": [s.to_json() for s in precall_ice_servers(config, who.user_id, expires)],
-            "max_duration_s": config.precall_max_s,
-        }
+        r.PrecallSetup(
+            [
+                r.IceServer(list(s.urls), s.username, s.credential)
+                for s in precall_ice_servers(config, who.user_id, expires)
+            ],
+            config.precall_max_s,
+        )
     )
 
 
@@ -95,15 +102,11 @@ async def get_precall_setup(request: web.Request) -> web.Response:
 async def post_precall(request: web.Request) -> web.Response:
     """Start a check from the browser's offer; answer at once (no trickle from the server)."""
     who = principal(request)
-    data = await read_json(request)
-    sdp = field(data, "sdp", str)
-    kind = field(data, "type", str)
-    if kind != "offer":
-        raise Problem(422, "invalid", "The field 'type' must be \"offer\".", field="type")
-    if not sdp.strip():
-        raise Problem(422, "invalid", "The field 'sdp' is empty.", field="sdp")
+    offer = await OFFER.read(request)
     try:
-        _, answer = await _service(request).start(who.user_id, RTCSessionDescription(sdp, kind))
+        _, answer = await _service(request).start(
+            who.user_id, RTCSessionDescription(offer.sdp, offer.type)
+        )
     except PoolFull as exc:
         raise Problem(
             503,

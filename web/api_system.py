@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduling.db import current_revision
+from web import resources as r
 from web.json_io import json_response
 from web.keys import ENGINE
 from web.openapi import openapi_document
@@ -17,7 +18,7 @@ routes = web.RouteTableDef()
 @routes.get("/healthz")
 async def healthz(_request: web.Request) -> web.Response:
     """Liveness: the process answers. Says nothing about dependencies, on purpose."""
-    return json_response({"status": "ok"})
+    return json_response(r.Status("ok"))
 
 
 @routes.get("/readyz")
@@ -31,9 +32,10 @@ async def readyz(request: web.Request) -> web.Response:
         raise Problem(
             503, "not_ready", "The database has no Duet tables; run `duet migrate` against it."
         )
-    return json_response({"status": "ready"})
+    return json_response(r.Status("ready"))
 
 
 @routes.get("/api/v1/openapi.json")
 async def openapi(_request: web.Request) -> web.Response:
+    # Built on the first request, not at import: the document reads every struct's schema.
     return json_response(openapi_document())

@@ -37,9 +37,22 @@ from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
 from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
-from web.problems import problem_middleware
+from web.problems import Problem, problem_middleware
+from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane
 from web.static_routes import add_static_routes
+
+# On every answer, errors and the WebSocket handshake included: no MIME sniffing, no Referer
+# sent from Duet's pages (chat links and ids stay here; the API authenticates with tokens, so
+# nothing needs the Referer), and nothing stored by caches unless a route says otherwise (the
+# static client's files do; API answers carry tokens and personal data).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+DEFAULT_CACHE_CONTROL = "no-store"
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    response.headers.setdefault("Cache-Control", DEFAULT_CACHE_CONTROL)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -101,10 +114,19 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
             problem_middleware,  # handlers' errors become responses the idempotency layer can store
         ],
         client_max_size=MAX_BODY,
+        # aiohttp's connection handler: clients' malformed requests logged as one line.
+        handler_args={"logger": SERVER_LOG},
     )
+    app.on_response_prepare.append(_security_headers)
     app[CONFIG] = config
     app[CLOCK] = clock
-    app[WS_SETTINGS] = WsSettings(config.allowed_origins, config.heartbeat_s, config.max_msg_size)
+    app[WS_SETTINGS] = WsSettings(
+        config.allowed_origins,
+        config.heartbeat_s,
+        config.max_msg_size,
+        # A refused handshake answers in the same problem+json shape as every REST error.
+        refuse=lambda status, code, detail: Problem(status, code, detail).response(),
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown

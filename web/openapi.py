@@ -1,703 +1,446 @@
 """The OpenAPI 3.1 document of Duet's REST API; `tests/integration/test_openapi.py` holds it to the routes.
 
-Written as data (not generated from handlers) so it reads as the contract; the tests check that
-every route is described, every described path answers, and responses match their schemas.
+Bodies and query strings are not written here: their schemas are generated from the structs the
+handlers decode with (`web/request_bodies.py`) and answer with (`web/resources.py`), so the
+document and the server cannot drift apart. This module lists the operations: path, who may
+call, parameters, and the rules a schema cannot state, in words.
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import msgspec
+
+from web import request_bodies as rb
+from web import resources as r
+
 _S = "#/components/schemas/"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _S + name}
-
-
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": props}
-
-
-_STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_INT = {"type": "integer"}
-_BOOL = {"type": "boolean"}
-_TIME = {"type": "string", "format": "date-time"}
-_NTIME = {"type": ["string", "null"], "format": "date-time"}
-_DATE = {"type": "string", "format": "date"}
-_STATES = [
-    "requested",
-    "approved",
-    "confirmed",
-    "completed",
-    "no_show",
-    "declined",
-    "withdrawn",
-    "cancelled",
-]
-
-SCHEMAS: dict[str, Any] = {
-    "Problem": _obj(
-        ["type", "title", "status", "detail", "code"],
-        type=_STR,
-        title=_STR,
-        status=_INT,
-        detail=_STR,
-        code=_STR,
-        field=_STR,
-    ),
-    "EventDay": _obj(
-        ["date", "start", "end", "durations"],
-        date=_DATE,
-        start={"type": "string", "examples": ["09:00"]},
-        end=_STR,
-        durations={"type": "array", "items": {"enum": [10, 15, 20, 30]}},
-    ),
-    "Quota": _obj(
-        ["company_id", "slot_quota"], company_id=_STR, company_name=_STR, slot_quota=_INT
-    ),
-    "EventInput": _obj(
-        ["name", "timezone", "days"],
-        name=_STR,
-        timezone={"type": "string", "examples": ["Europe/Berlin"]},
-        days={"type": "array", "items": _ref("EventDay")},
-        quotas={"type": "array", "items": _ref("Quota")},
-        employee_requests_allowed=_BOOL,
-        join_opens_before_s=_INT,
-        join_grace_after_s=_INT,
-        support_url=_STR,
-        media_mode={"enum": ["p2p", "relay"]},
-    ),
-    "Event": _obj(
-        [
-            "id",
-            "name",
-            "timezone",
-            "days",
-            "quotas",
-            "employee_requests_allowed",
-            "join_opens_before_s",
-            "join_grace_after_s",
-            "support_url",
-            "media_mode",
-        ],
-        id=_STR,
-        name=_STR,
-        timezone=_STR,
-        days={"type": "array", "items": _ref("EventDay")},
-        quotas={"type": "array", "items": _ref("Quota")},
-        employee_requests_allowed=_BOOL,
-        join_opens_before_s=_INT,
-        join_grace_after_s=_INT,
-        support_url=_STR,
-        media_mode={"enum": ["p2p", "relay"]},
-    ),
-    "Profile": _obj(
-        [],
-        background=_STR,
-        experience_level=_STR,
-        languages={"type": "array", "items": _STR},
-        topics={"type": "array", "items": _STR},
-        custom_question=_STR,
-    ),
-    "Slot": _obj(
-        ["id", "date", "starts_at", "ends_at", "published", "booked"],
-        id=_INT,
-        date=_DATE,
-        starts_at=_TIME,
-        ends_at=_TIME,
-        published=_BOOL,
-        booked=_BOOL,
-    ),
-    "SlotsFigure": _obj(["quota", "used", "available"], quota=_INT, used=_INT, available=_INT),
-    "AvailabilityInput": _obj(
-        [],
-        days={
-            "type": "array",
-            "items": _obj(
-                ["date", "duration_min"],
-                date=_DATE,
-                duration_min={"enum": [10, 15, 20, 30]},
-                slots={"oneOf": [{"type": "array", "items": _TIME}, {"const": "all"}]},
-            ),
-        },
-        profile=_ref("Profile"),
-    ),
-    "Availability": _obj(
-        [
-            "event_id",
-            "employee_id",
-            "status",
-            "pending_changes",
-            "profile",
-            "days",
-            "slots",
-            "company_slots",
-        ],
-        event_id=_STR,
-        employee_id=_STR,
-        status={"enum": ["none", "draft", "published"]},
-        pending_changes=_INT,
-        profile=_ref("Profile"),
-        days={
-            "type": "array",
-            "items": _obj(["date", "duration_min"], date=_DATE, duration_min=_INT),
-        },
-        slots={"type": "array", "items": _ref("Slot")},
-        company_slots=_ref("SlotsFigure"),
-    ),
-    "Offer": _obj(
-        ["employee_id", "name", "company_id", "company_name", "profile", "free_slots"],
-        employee_id=_STR,
-        name=_STR,
-        headline=_STR,
-        company_id=_STR,
-        company_name=_STR,
-        profile=_ref("Profile"),
-        free_slots=_INT,
-    ),
-    "User": _obj(
-        ["id", "name", "role"],
-        id=_STR,
-        name=_STR,
-        role={"enum": ["organizer", "employee", "participant"]},
-        company_id=_NSTR,
-        headline=_STR,
-        now=_TIME,
-    ),
-    "JoinWindow": _obj(
-        ["open", "join_opens_at", "join_closes_at", "now", "reason", "message"],
-        open=_BOOL,
-        join_opens_at=_NTIME,
-        join_closes_at=_NTIME,
-        now=_TIME,
-        reason={"enum": [None, "not_confirmed", "cancelled", "too_early", "ended"]},
-        message=_NSTR,
-    ),
-    "Chat": _obj(
-        [
-            "id",
-            "event_id",
-            "employee",
-            "participant",
-            "initiator",
-            "state",
-            "tab",
-            "slot",
-            "actions",
-            "join",
-        ],
-        id=_STR,
-        event_id=_STR,
-        company_id=_STR,
-        employee=_obj(["id", "name"], id=_STR, name=_STR),
-        participant=_obj(["id", "name"], id=_STR, name=_STR),
-        initiator={"enum": ["employee", "participant"]},
-        state={"enum": _STATES},
-        tab={"enum": ["requested", "in_scheduling", "confirmed", "completed", "history"]},
-        slot={
-            "oneOf": [
-                {"type": "null"},
-                _obj(
-                    ["id", "starts_at", "ends_at"],
-                    id={"type": ["integer", "null"]},
-                    starts_at=_TIME,
-                    ends_at=_TIME,
-                ),
-            ]
-        },
-        request_message=_STR,
-        answer=_STR,
-        decline_message=_STR,
-        cancel_reason=_STR,
-        no_show_side=_STR,
-        actions={
-            "type": "array",
-            "items": {
-                "enum": [
-                    "approve",
-                    "decline",
-                    "withdraw",
-                    "book",
-                    "reschedule",
-                    "cancel",
-                    "complete",
-                    "no_show",
-                ]
-            },
-        },
-        join=_ref("JoinWindow"),
-        ics_url=_NSTR,
-        created_at=_TIME,
-        updated_at=_TIME,
-    ),
-    "IceServer": _obj(
-        ["urls"], urls={"type": "array", "items": _STR}, username=_NSTR, credential=_NSTR
-    ),
-    "JoinGrant": _obj(
-        [
-            "ticket",
-            "ws_url",
-            "subprotocols",
-            "ice_servers",
-            "join_window",
-            "server_time",
-            "ticket_expires_in_s",
-        ],
-        ticket=_STR,
-        ws_url=_STR,
-        subprotocols={"type": "array", "items": _STR},
-        ice_servers={"type": "array", "items": _ref("IceServer")},
-        join_window=_ref("JoinWindow"),
-        server_time=_TIME,
-        server_time_ms=_INT,
-        ticket_expires_in_s=_INT,
-        media_mode={"enum": ["p2p", "relay"]},
-        support_url=_STR,
-    ),
-    "ChatLog": _obj(
-        ["chat_id", "last_seq", "messages"],
-        chat_id=_STR,
-        last_seq=_INT,
-        messages={
-            "type": "array",
-            "items": _obj(
-                ["seq", "client_msg_id", "sender_id", "text", "sent_at"],
-                seq=_INT,
-                client_msg_id=_STR,
-                sender_id=_STR,
-                text=_STR,
-                sent_at=_TIME,
-            ),
-        },
-    ),
-    "ChatList": _obj(["now", "chats"], now=_TIME, chats={"type": "array", "items": _ref("Chat")}),
-    "PrecallSetup": _obj(
-        ["ice_servers", "max_duration_s"],
-        ice_servers={"type": "array", "items": _ref("IceServer")},
-        max_duration_s=_INT,
-    ),
-    "PrecallOffer": _obj(["sdp", "type"], sdp=_STR, type={"const": "offer"}),
-    "PrecallAnswer": _obj(
-        ["id", "sdp", "type", "expires_in_s"],
-        id=_STR,
-        sdp=_STR,
-        type={"const": "answer"},
-        expires_in_s=_INT,
-    ),
-    "PrecallVerdict": _obj(
-        [
-            "id",
-            "state",
-            "closed_reason",
-            "elapsed_s",
-            "expires_in_s",
-            "camera",
-            "microphone",
-            "connection",
-            "path",
-            "rtt_ms",
-            "loss_pct",
-            "bitrate_kbps",
-            "video",
-            "audio",
-            "summary",
-        ],
-        id=_STR,
-        state={"enum": ["connecting", "connected", "failed", "closed"]},
-        closed_reason={
-            "enum": [
-                None,
-                "deleted",
-                "time_limit",
-                "disconnected",
-                "connection_failed",
-                "shutdown",
-                "abandoned",
-            ]
-        },
-        elapsed_s={"type": "number"},
-        expires_in_s=_INT,
-        camera={"enum": ["checking", "ok", "no_frames", "unknown"]},
-        microphone={"enum": ["checking", "ok", "silent", "no_audio", "unknown"]},
-        connection={"enum": ["checking", "good", "fair", "poor", "failed", "unknown"]},
-        path={"enum": ["direct", "turn", "unknown"]},
-        rtt_ms={"type": ["number", "null"]},
-        loss_pct={"type": ["number", "null"]},
-        bitrate_kbps={"type": ["integer", "null"]},
-        video=_obj(
-            ["frames", "width", "height", "fps"],
-            frames=_INT,
-            width={"type": ["integer", "null"]},
-            height={"type": ["integer", "null"]},
-            fps={"type": ["number", "null"]},
-        ),
-        audio=_obj(["frames", "peak_dbfs"], frames=_INT, peak_dbfs={"type": ["number", "null"]}),
-        summary=_STR,
-    ),
-    "History": _obj(
-        ["chat_id", "history"],
-        chat_id=_STR,
-        history={
-            "type": "array",
-            "items": _obj(
-                ["at", "actor_id", "action", "to"],
-                at=_TIME,
-                actor_id=_STR,
-                actor_side=_STR,
-                action=_STR,
-                **{"from": _NSTR},
-                to=_STR,
-                reason=_STR,
-            ),
-        },
-    ),
-}
-
-
-def _json(schema: str) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _ok(
-    schema: str | dict[str, Any], description: str = "OK", status: str = "200"
-) -> dict[str, Any]:
-    body = _ref(schema) if isinstance(schema, str) else schema
-    return {
-        status: {"description": description, "content": {"application/json": {"schema": body}}},
-        "4XX": {
-            "description": "A problem a person can read",
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
-        },
-    }
-
-
-def _op(
-    summary: str,
-    responses: dict[str, Any],
-    body: str | dict[str, Any] | None = None,
-    params: list[dict[str, Any]] | None = None,
-    auth: bool = True,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if body is not None:
-        schema = _ref(body) if isinstance(body, str) else body
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
-    if params:
-        op["parameters"] = params
-    if not auth:
-        op["security"] = []
-    return op
-
-
-def _path(*names: str) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "path", "required": True, "schema": _STR} for n in names]
-
-
-def _query(
-    name: str, required: bool = False, schema: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "schema": schema or _STR}
-
-
-_IDEMPOTENCY = {
+METHODS = ("get", "put", "post", "delete")
+IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": _STR,
-    "description": "Retrying with the same key replays the first answer.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "Retrying with the same key replays the first answer; a key names one "
+    "request (same method, path and body) of the signed-in person.",
 }
-_TEXT_BODY = _obj([], message=_STR, reason=_STR)
+_CHAT_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_CHECK_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+_STRING = {"type": "string"}
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": _S + "Problem"}}}
 
 
-def _chat_action(summary: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"post": _op(summary, _ok("Chat"), body, [*_path("chat_id"), _IDEMPOTENCY])}
+@dataclass(frozen=True)
+class Op:
+    """One operation: what it answers, what it reads, and who may call it."""
+
+    summary: str
+    answer: type | None  # the 2xx body's struct; None for the few answered otherwise
+    status: int = 200
+    body: type | None = None
+    query: type | None = None
+    path: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()  # empty: anyone signed in
+    public: bool = False  # no token needed
+    rules: str = ""  # what the server checks beyond the schema, in words
+    responses: dict[str, Any] = field(default_factory=dict)  # more than 2xx and 4XX
 
 
-def _paths() -> dict[str, Any]:
-    ev = _path("event_id")
-    return {
-        "/healthz": {"get": _op("Liveness", _ok(_obj(["status"], status=_STR)), auth=False)},
-        "/readyz": {
-            "get": _op(
-                "Readiness (database reachable)",
-                _ok(_obj(["status"], status=_STR))
-                | {
-                    "503": {
-                        "description": "The database does not answer (code not_ready)",
-                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-                    }
-                },
-                auth=False,
-            )
-        },
-        "/api/v1/openapi.json": {"get": _op("This document", _ok({"type": "object"}), auth=False)},
-        "/api/v1/dev/users": {
-            "get": _op(
-                "Seeded people (dev/demo sign-in only)",
-                _ok(_obj(["users"], users={"type": "array", "items": _ref("User")})),
-                auth=False,
-            )
-        },
-        "/api/v1/dev/login": {
-            "post": _op(
-                "Mint a token for a seeded person (dev/demo only)",
-                _ok(_obj(["token", "user"], token=_STR, user=_ref("User"))),
-                _obj(["user_id"], user_id=_STR),
-                auth=False,
-            )
-        },
-        "/api/v1/me": {"get": _op("The signed-in person and the server's clock", _ok("User"))},
-        "/api/v1/me/schedule": {
-            "get": _op(
-                "My Schedule: confirmed chats in time order",
-                _ok("ChatList"),
-                params=[_query("event_id")],
-            )
-        },
-        "/api/v1/events": {
-            "get": _op(
-                "List events",
-                _ok(_obj(["events"], events={"type": "array", "items": _ref("Event")})),
-            ),
-            "post": _op(
-                "Create an event (organizer)",
-                _ok("Event", "Created", "201"),
-                "EventInput",
-                [_IDEMPOTENCY],
-            ),
-        },
-        "/api/v1/events/{event_id}": {
-            "get": _op("One event", _ok("Event"), params=ev),
-            "put": _op(
-                "Replace an event's settings (organizer)",
-                _ok("Event"),
-                "EventInput",
-                [*ev, _IDEMPOTENCY],
-            ),
-        },
-        "/api/v1/events/{event_id}/quotas/{company_id}": {
-            "put": _op(
-                "Set a company's 1-1 slot quota (organizer)",
-                _ok("Event"),
-                _obj(["slot_quota"], slot_quota=_INT),
-                _path("event_id", "company_id"),
-            ),
-        },
-        "/api/v1/events/{event_id}/availability": {
-            "get": _op(
-                "My availability, profile and the company's slot figure (employee)",
-                _ok("Availability"),
-                params=ev,
-            ),
-            "put": _op(
-                "Save a draft of my availability (employee)",
-                _ok("Availability"),
-                "AvailabilityInput",
-                [*ev, _IDEMPOTENCY],
-            ),
-        },
-        "/api/v1/events/{event_id}/availability/confirm": {
-            "post": _op(
-                "Confirm Availability: publish pending slots (employee)",
-                _ok("Availability"),
-                None,
-                [*ev, _IDEMPOTENCY],
-            ),
-        },
-        "/api/v1/events/{event_id}/grid": {
-            "get": _op(
-                "The slot grid of a day at one duration",
-                _ok(
-                    _obj(
-                        ["date", "duration_min", "slots"],
-                        date=_DATE,
-                        duration_min=_INT,
-                        slots={
-                            "type": "array",
-                            "items": _obj(["starts_at", "ends_at"], starts_at=_TIME, ends_at=_TIME),
-                        },
-                    )
-                ),
-                params=[*ev, _query("date", True), _query("duration_min", True, _INT)],
-            ),
-        },
-        "/api/v1/events/{event_id}/quota": {
-            "get": _op(
-                "N of M slots available for a company",
-                _ok(
-                    _obj(
-                        ["company_id", "quota", "used", "available"],
-                        company_id=_STR,
-                        quota=_INT,
-                        used=_INT,
-                        available=_INT,
-                    )
-                ),
-                params=[*ev, _query("company_id")],
-            ),
-        },
-        "/api/v1/events/{event_id}/offers": {
-            "get": _op(
-                "Employees offering 1-1 chats, with profiles",
-                _ok(_obj(["offers"], offers={"type": "array", "items": _ref("Offer")})),
-                params=ev,
-            ),
-        },
-        "/api/v1/events/{event_id}/employees/{employee_id}/slots": {
-            "get": _op(
-                "An employee's free slots",
-                _ok(_obj(["slots"], slots={"type": "array", "items": _ref("Slot")})),
-                params=_path("event_id", "employee_id"),
-            ),
-        },
-        "/api/v1/events/{event_id}/participants": {
-            "get": _op(
-                "Participants an employee may invite",
-                _ok(
-                    _obj(
-                        ["event_id", "participants"],
-                        event_id=_STR,
-                        participants={"type": "array", "items": _ref("User")},
-                    )
-                ),
-                params=ev,
-            ),
-        },
-        "/api/v1/events/{event_id}/chats": {
-            "post": _op(
-                "Request a chat (participant → employee_id) or invite (employee → participant_id)",
-                _ok("Chat", "Created", "201"),
-                _obj([], employee_id=_STR, participant_id=_STR, message=_STR, answer=_STR),
-                [*ev, _IDEMPOTENCY],
-            ),
-        },
-        "/api/v1/chats": {
-            "get": _op(
-                "My chats, optionally one tab",
-                _ok("ChatList"),
-                params=[
-                    _query("event_id"),
-                    _query(
-                        "tab",
-                        schema={
-                            "enum": [
-                                "requested",
-                                "in_scheduling",
-                                "confirmed",
-                                "completed",
-                                "history",
-                            ]
-                        },
-                    ),
-                ],
-            ),
-        },
-        "/api/v1/chats/{chat_id}": {
-            "get": _op("One chat with its join window", _ok("Chat"), params=_path("chat_id"))
-        },
-        "/api/v1/chats/{chat_id}/approve": _chat_action(
-            "Approve a request (or accept an invitation)", _obj([])
+def _event(**more: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {"event_id": _STRING} | more
+
+
+def _chat() -> dict[str, dict[str, Any]]:
+    return {"chat_id": _CHAT_ID}
+
+
+_PARTIES = (
+    "The chat's two people may do this (an organizer may read any chat); others get 404, "
+    "so chat ids cannot be probed."
+)
+
+
+def _action(summary: str, body: type, rules: str = "") -> Op:
+    return Op(
+        summary,
+        r.Chat,
+        body=body,
+        path=_chat(),
+        roles=("employee", "participant"),
+        rules=(rules + " " if rules else "")
+        + "An action the chat's state or the caller's side does not allow answers 409 or 403; "
+        "the chat's `actions` lists what the caller may do now.",
+    )
+
+
+OPERATIONS: dict[str, dict[str, Op]] = {
+    "/healthz": {"get": Op("Liveness", r.Status, public=True)},
+    "/readyz": {
+        "get": Op(
+            "Readiness (database reachable and migrated)",
+            r.Status,
+            public=True,
+            responses={
+                "503": {
+                    "description": "The database does not answer (code not_ready)",
+                    "content": _PROBLEM,
+                }
+            },
+        )
+    },
+    "/api/v1/openapi.json": {"get": Op("This document", None, public=True)},
+    "/api/v1/dev/users": {
+        "get": Op("Seeded people (dev/demo sign-in only, else 404)", r.UserList, public=True)
+    },
+    "/api/v1/dev/login": {
+        "post": Op(
+            "Mint a token for a seeded person (dev/demo sign-in only, else 404)",
+            r.DevToken,
+            body=rb.DevLogin,
+            public=True,
+        )
+    },
+    "/api/v1/me": {"get": Op("The signed-in person and the server's clock", r.Me)},
+    "/api/v1/me/schedule": {
+        "get": Op("My Schedule: confirmed chats in time order", r.ChatList, query=rb.ScheduleQuery)
+    },
+    "/api/v1/events": {
+        "get": Op("List events", r.EventList),
+        "post": Op(
+            "Create an event",
+            r.Event,
+            status=201,
+            body=rb.EventInput,
+            roles=("organizer",),
+            rules="No date is listed twice and every day ends after it starts (422).",
         ),
-        "/api/v1/chats/{chat_id}/decline": _chat_action(
-            "Decline with a message", _obj(["message"], message=_STR)
+    },
+    "/api/v1/events/{event_id}": {
+        "get": Op("One event", r.Event, path=_event()),
+        "put": Op(
+            "Replace an event's settings",
+            r.Event,
+            body=rb.EventInput,
+            path=_event(),
+            roles=("organizer",),
+            rules="No date is listed twice and every day ends after it starts (422). Days on "
+            "which employees published slots stay (409); a quota never drops below what the "
+            "company published (409).",
         ),
-        "/api/v1/chats/{chat_id}/withdraw": _chat_action("Withdraw my own request", _obj([])),
-        "/api/v1/chats/{chat_id}/book": _chat_action(
-            "Pick a slot (participant)", _obj(["slot_id"], slot_id=_INT)
+    },
+    "/api/v1/events/{event_id}/quotas/{company_id}": {
+        "put": Op(
+            "Set a company's 1-1 slot quota",
+            r.Event,
+            body=rb.SlotQuota,
+            path=_event(company_id={"type": "string", "minLength": 1}),
+            roles=("organizer",),
+            rules="A quota never drops below what the company already published (409).",
+        )
+    },
+    "/api/v1/events/{event_id}/availability": {
+        "get": Op(
+            "My availability, profile and my company's slot figure",
+            r.Availability,
+            path=_event(),
+            roles=("employee",),
         ),
-        "/api/v1/chats/{chat_id}/reschedule": _chat_action(
-            "Move a confirmed chat to another free slot", _obj(["slot_id"], slot_id=_INT)
+        "put": Op(
+            "Save a draft of my availability",
+            r.Availability,
+            body=rb.AvailabilityInput,
+            path=_event(),
+            roles=("employee",),
+            rules="Checked against the event (422): each `date` is one of its days, "
+            "`duration_min` a length that day offers, and each slot starts on that day's grid "
+            "and in the future. Published slots of another length and booked slots cannot be "
+            "removed (409).",
         ),
-        "/api/v1/chats/{chat_id}/cancel": _chat_action("Cancel with a reason", _TEXT_BODY),
-        "/api/v1/chats/{chat_id}/join": {
-            "post": _op(
-                "A single-use ticket (~60 s) for the signaling WebSocket; only the chat's two people, inside the join window",
-                _ok("JoinGrant"),
-                None,
-                _path("chat_id"),
-            )
-        },
-        "/api/v1/chats/{chat_id}/messages": {
-            "get": _op(
-                "The side-panel chat log (readable after the chat too)",
-                _ok("ChatLog"),
-                params=[*_path("chat_id"), _query("after_seq", schema=_INT)],
-            )
-        },
-        "/api/v1/ws": {
-            "get": {
-                "summary": "The signaling WebSocket (subprotocols duet.v1.json, duet.v1.msgpack); see docs/protocol.md",
-                "security": [],
-                "responses": {
-                    "101": {
-                        "description": "Switching protocols; the first message must be join with a ticket"
-                    },
-                    "4XX": {
-                        "description": "Origin not allowed (403) or no supported subprotocol (400)",
-                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-                    },
-                },
-            }
-        },
-        "/api/v1/precall": {
-            "get": _op(
-                "Before a pre-call check: the ICE servers for the offer and the check's length",
-                _ok("PrecallSetup"),
-            ),
-            "post": _op(
-                "Start a pre-call check: send the offer once ICE gathering is complete (the server takes no trickled candidates); the server answers, mirrors camera and mic back, and grades them (503 when too many checks run)",
-                _ok("PrecallAnswer", "Created", "201"),
-                "PrecallOffer",
-            ),
-        },
-        "/api/v1/precall/{check_id}": {
-            "get": _op(
-                "The pre-call verdict so far (or the final one, for ~2 minutes after it ended)",
-                _ok("PrecallVerdict"),
-                params=_path("check_id"),
-            ),
-            "delete": _op(
-                "End a pre-call check and get its final verdict",
-                _ok("PrecallVerdict"),
-                params=_path("check_id"),
-            ),
-        },
-        "/api/v1/chats/{chat_id}/history": {
-            "get": _op("Who moved the chat when", _ok("History"), params=_path("chat_id"))
-        },
-        "/api/v1/chats/{chat_id}.ics": {
-            "get": {
-                "summary": "Calendar file (stable UID, SEQUENCE bumped on reschedule, METHOD:CANCEL after cancel)",
-                "parameters": _path("chat_id"),
-                "responses": {
-                    "200": {
-                        "description": "iCalendar",
-                        "content": {"text/calendar": {"schema": _STR}},
-                    },
-                    "4XX": {
-                        "description": "Problem",
-                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-                    },
-                },
-            }
+    },
+    "/api/v1/events/{event_id}/availability/confirm": {
+        "post": Op(
+            "Confirm Availability: publish pending slots",
+            r.Availability,
+            path=_event(),
+            roles=("employee",),
+            rules="Publishing never exceeds the company's quota (409 quota_reached, with "
+            "`remaining`); with nothing chosen yet the answer is 422.",
+        )
+    },
+    "/api/v1/events/{event_id}/grid": {
+        "get": Op(
+            "The slots of one day at one chat length",
+            r.Grid,
+            query=rb.GridQuery,
+            path=_event(),
+            rules="Checked against the event (422): `date` is one of its days and "
+            "`duration_min` a length that day offers.",
+        )
+    },
+    "/api/v1/events/{event_id}/quota": {
+        "get": Op(
+            "N of M slots available for a company",
+            r.CompanySlots,
+            query=rb.QuotaQuery,
+            path=_event(),
+            roles=("employee", "organizer"),
+            rules="An employee always gets their own company's figure (`company_id` is "
+            "ignored); an organizer must name the company with `company_id` (422 otherwise).",
+        )
+    },
+    "/api/v1/events/{event_id}/offers": {
+        "get": Op("Employees offering 1-1 chats, with their profiles", r.OfferList, path=_event())
+    },
+    "/api/v1/events/{event_id}/employees/{employee_id}/slots": {
+        "get": Op("An employee's free slots", r.SlotList, path=_event(employee_id=_STRING))
+    },
+    "/api/v1/events/{event_id}/participants": {
+        "get": Op(
+            "Participants an employee may invite",
+            r.ParticipantList,
+            path=_event(),
+            roles=("employee", "organizer"),
+        )
+    },
+    "/api/v1/events/{event_id}/chats": {
+        "post": Op(
+            "Request a chat with an employee, or invite a participant",
+            r.Chat,
+            status=201,
+            body=rb.ChatRequest,
+            path=_event(),
+            roles=("participant", "employee"),
+            rules="Depends on the caller's role (403 otherwise): a participant names "
+            "`employee_id`, an employee names `participant_id` (where the event lets employees "
+            "send requests). The employee must have confirmed their availability (409).",
+        )
+    },
+    "/api/v1/chats": {"get": Op("My chats, optionally one tab", r.ChatList, query=rb.ChatsQuery)},
+    "/api/v1/chats/{chat_id}": {
+        "get": Op("One chat with its join window", r.Chat, path=_chat(), rules=_PARTIES)
+    },
+    "/api/v1/chats/{chat_id}/approve": {
+        "post": _action("Approve a request (or accept an invitation)", rb.NoBody)
+    },
+    "/api/v1/chats/{chat_id}/decline": {
+        "post": _action("Decline, with a message for the other person", rb.Decline)
+    },
+    "/api/v1/chats/{chat_id}/withdraw": {"post": _action("Withdraw my own request", rb.NoBody)},
+    "/api/v1/chats/{chat_id}/book": {
+        "post": _action(
+            "Pick a slot (participant)",
+            rb.SlotChoice,
+            "The slot must be a free, published, future slot of the chat's employee (422).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/reschedule": {
+        "post": _action(
+            "Move a confirmed chat to another free slot",
+            rb.SlotChoice,
+            "The slot must be another free, published, future slot of the chat's employee (422).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/cancel": {"post": _action("Cancel, with a reason", rb.Cancel)},
+    "/api/v1/chats/{chat_id}/join": {
+        "post": Op(
+            "A single-use ticket (~60 s) for the signaling WebSocket",
+            r.JoinGrant,
+            path=_chat(),
+            rules="Only the chat's two people (403), only inside its join window (409 "
+            "too_early, chat_ended, chat_cancelled or not_confirmed, with the window).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/messages": {
+        "get": Op(
+            "The side-panel chat log (readable after the chat too)",
+            r.ChatLog,
+            path=_chat(),
+            rules=_PARTIES,
+        )
+    },
+    "/api/v1/chats/{chat_id}/history": {
+        "get": Op("Who moved the chat when", r.History, path=_chat(), rules=_PARTIES)
+    },
+    "/api/v1/chats/{chat_id}.ics": {
+        "get": Op(
+            "Calendar file (stable UID, SEQUENCE bumped on reschedule, METHOD:CANCEL after cancel)",
+            None,
+            path=_chat(),
+            rules="A chat without a time yet has no calendar file (409).",
+            responses={
+                "200": {
+                    "description": "iCalendar",
+                    "content": {"text/calendar": {"schema": _STRING}},
+                }
+            },
+        )
+    },
+    "/api/v1/precall": {
+        "get": Op(
+            "Before a pre-call check: ICE servers for the offer and the check's length",
+            r.PrecallSetup,
+        ),
+        "post": Op(
+            "Start a pre-call check: the server answers the offer, mirrors camera and mic back "
+            "and grades them",
+            r.PrecallAnswer,
+            status=201,
+            body=rb.PrecallOffer,
+            rules="The SDP must be a WebRTC offer with a camera or a microphone the server can "
+            "use (422 bad_offer).",
+            responses={
+                "503": {
+                    "description": "Too many checks run, or the server is restarting "
+                    "(retry_after_s)",
+                    "content": _PROBLEM,
+                }
+            },
+        ),
+    },
+    "/api/v1/precall/{check_id}": {
+        "get": Op(
+            "The pre-call verdict so far (or the final one, for ~2 minutes after it ended)",
+            r.PrecallVerdict,
+            path={"check_id": _CHECK_ID},
+            rules="A check is its starter's: anyone else gets 404.",
+        ),
+        "delete": Op(
+            "End a pre-call check and get its final verdict",
+            r.PrecallVerdict,
+            path={"check_id": _CHECK_ID},
+            rules="A check is its starter's: anyone else gets 404.",
+        ),
+    },
+}
+
+# The chat log's `after_seq` is read by its handler (web/api_join.py) directly.
+_EXTRA_QUERY = {
+    ("get", "/api/v1/chats/{chat_id}/messages"): [
+        {"name": "after_seq", "in": "query", "required": False, "schema": {"type": "integer"}}
+    ]
+}
+
+WEBSOCKET = {
+    "get": {
+        "summary": "The signaling WebSocket (subprotocols duet.v1.json, duet.v1.msgpack); "
+        "see docs/protocol.md",
+        "description": "Not a REST operation: a WebSocket upgrade whose first message is `join` "
+        "with a ticket from POST /api/v1/chats/{chat_id}/join.",
+        "security": [],
+        "responses": {
+            "101": {
+                "description": "Switching protocols; the first message must be join with a ticket"
+            },
+            "4XX": {
+                "description": "Origin not allowed (403) or no supported subprotocol (400)",
+                "content": _PROBLEM,
+            },
         },
     }
+}
+
+
+def _components() -> dict[str, Any]:
+    types: set[type] = {r.Problem}
+    for ops in OPERATIONS.values():
+        for op in ops.values():
+            types |= {t for t in (op.answer, op.body, op.query) if t is not None}
+    _, components = msgspec.json.schema_components(
+        sorted(types, key=lambda t: t.__name__), ref_template=_S + "{name}"
+    )
+    for kind in types:
+        component = components[kind.__name__]
+        component.update(getattr(kind, "json_schema_extra", {}))
+    for component in components.values():
+        if "description" in component:
+            component["description"] = inspect.cleandoc(component["description"])
+    return components
+
+
+def _query_parameters(query: type, components: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = components[query.__name__]
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def _operation(method: str, path: str, op: Op, components: dict[str, Any]) -> dict[str, Any]:
+    who = (
+        "No sign-in needed."
+        if op.public
+        else "Who: " + (", ".join(op.roles) if op.roles else "anyone signed in") + "."
+    )
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "description": f"{who} {op.rules}".strip(),
+        "responses": {},
+    }
+    if op.answer is not None:
+        out["responses"][str(op.status)] = {
+            "description": "Created" if op.status == 201 else "OK",
+            "content": {"application/json": {"schema": {"$ref": _S + op.answer.__name__}}},
+        }
+    elif not op.responses:
+        out["responses"]["200"] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    out["responses"] |= op.responses
+    out["responses"]["4XX"] = {"description": "A problem a person can read", "content": _PROBLEM}
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in op.path.items()
+    ]
+    if op.query is not None:
+        parameters += _query_parameters(op.query, components)
+    parameters += _EXTRA_QUERY.get((method, path), [])
+    if not op.public and method in ("post", "put", "delete"):
+        parameters.append(IDEMPOTENCY_HEADER)
+    if parameters:
+        out["parameters"] = parameters
+    if op.body is not None:
+        body = components[op.body.__name__]
+        out["requestBody"] = {
+            # A body with no required member may be left out: the server reads it as {}.
+            "required": bool(body.get("required") or body.get("oneOf")),
+            "content": {"application/json": {"schema": {"$ref": _S + op.body.__name__}}},
+        }
+    if op.public:
+        out["security"] = []
+    return out
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
     """The whole document; built once, it never changes while the process runs."""
+    components = _components()
+    paths: dict[str, Any] = {
+        path: {method: _operation(method, path, op, components) for method, op in ops.items()}
+        for path, ops in OPERATIONS.items()
+    }
+    paths["/api/v1/ws"] = WEBSOCKET
+    for ops in OPERATIONS.values():
+        for op in ops.values():
+            if op.query is not None:
+                components.pop(op.query.__name__, None)  # spread into parameters above
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Duet API",
             "version": "1.0.0",
-            "description": "Scheduling of 1-1 chats at virtual career fairs. Errors are application/problem+json (RFC 9457). "
-            "Times are UTC ISO-8601 with a Z; responses carry the server's `now` so clients can count down "
-            "without trusting their own clock.",
+            "description": "Scheduling of 1-1 chats at virtual career fairs. Errors are "
+            "application/problem+json (RFC 9457) with a sentence in `detail` and, for a bad "
+            "field, its name in `field`. Times are UTC ISO-8601 with a Z; responses carry the "
+            "server's `now` so clients can count down without trusting their own clock. A "
+            "method a path does not support answers 405 with `Allow`. Every answer carries "
+            "`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and (API "
+            "answers) `Cache-Control: no-store`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -705,7 +448,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (HS256)"}
             },
-            "schemas": SCHEMAS,
+            "schemas": components,
         },
-        "paths": _paths(),
+        "paths": paths,
     }

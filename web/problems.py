@@ -9,8 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
+from multidict import CIMultiDict
 
 from scheduling.errors import DomainError, ErrorKind
 
@@ -46,14 +47,32 @@ _TITLES = {
 }
 
 
-class Problem(Exception):
-    """An HTTP error with a problem+json body; raise it from handlers, the middleware answers."""
+_encode = msgspec.json.Encoder().encode
+# An aiohttp HTTP error's headers reach the client (405's Allow, for one); only those that
+# describe its plain-text body are replaced by the problem's own.
+_BODY_HEADERS = frozenset(("content-type", "content-length", "content-encoding"))
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+
+class Problem(Exception):
+    """An HTTP error with a problem+json body; raise it from handlers, the middleware answers.
+
+    The body's members are those of the `Problem` component in `web/resources.py`, plus extras.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: CIMultiDict[str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
     def response(self) -> web.Response:
@@ -65,9 +84,11 @@ class Problem(Exception):
             "code": self.code,
             **self.extra,
         }
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        headers = CIMultiDict(self.headers or ())
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return web.Response(
-            status=self.status, body=orjson.dumps(body), content_type=CONTENT_TYPE, headers=headers
+            status=self.status, body=_encode(body), content_type=CONTENT_TYPE, headers=headers
         )
 
 
@@ -92,10 +113,12 @@ async def problem_middleware(request: web.Request, handler: _Handler) -> web.Str
             raise
         detail = {
             404: "There is nothing at this address.",
-            405: f"{request.method} is not supported here.",
+            405: f"{request.method} is not supported here; this address answers "
+            f"{exc.headers.get('Allow', '').replace(',', ', ')}.",
             413: "The request body is too large.",
         }.get(exc.status, exc.reason)
-        return Problem(exc.status, f"http_{exc.status}", detail).response()
+        kept = CIMultiDict((k, v) for k, v in exc.headers.items() if k.lower() not in _BODY_HEADERS)
+        return Problem(exc.status, f"http_{exc.status}", detail, headers=kept).response()
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return Problem(

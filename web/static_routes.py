@@ -1,8 +1,12 @@
 """The browser client: `/` serves index.html, `/static/...` its CSS and ES modules. No build step.
 
-Every answer carries `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; HTML
-also carries a strict Content-Security-Policy: scripts only from this origin and never inline,
-so a chat message that slipped through as markup still could not run.
+Like every answer (web/app.py), these carry `X-Content-Type-Options: nosniff` and
+`Referrer-Policy: no-referrer`. HTML also carries a strict Content-Security-Policy: scripts only
+from this origin and never inline, so a chat message that slipped through as markup still could
+not run, and connections (fetch and the call's WebSocket) only to this origin: CSP Level 3's
+'self' matches ws: and wss: on the page's own host and port, which Chromium implements
+(tests/test_security_headers.py). Its Permissions-Policy lets only this origin use the camera,
+microphone and screen sharing, and turns off sensors and devices Duet never needs.
 """
 
 from __future__ import annotations
@@ -23,18 +27,40 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob: mediastream:",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
         "form-action 'self'",
         "object-src 'none'",
     )
 )
-COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-HTML_HEADERS = COMMON_HEADERS | {
+PERMISSIONS_POLICY = ", ".join(
+    (
+        "camera=(self)",
+        "microphone=(self)",
+        "display-capture=(self)",
+        "speaker-selection=(self)",  # the call picks the loudspeaker (setSinkId)
+        "fullscreen=(self)",
+        "autoplay=(self)",
+        "geolocation=()",
+        "payment=()",
+        "usb=()",
+        "serial=()",
+        "hid=()",
+        "midi=()",
+        "accelerometer=()",
+        "gyroscope=()",
+        "magnetometer=()",
+        "browsing-topics=()",
+    )
+)
+HTML_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Permissions-Policy": PERMISSIONS_POLICY,
     "Cache-Control": "no-cache",
 }
+# Static files may be cached (revalidated): the app's default for API answers is no-store.
+ASSET_HEADERS = {"Cache-Control": "no-cache"}
 # Explicit types: the platform's mimetypes table differs between hosts, and modules need a JS type.
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -56,10 +82,7 @@ def _file_response(path: Path, extra: dict[str, str]) -> web.FileResponse:
     content_type = CONTENT_TYPES.get(path.suffix.lower())
     if content_type is None:
         raise Problem(404, "http_404", "There is nothing at this address.")
-    headers = extra | {"Content-Type": content_type}
-    if "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-cache"
-    return web.FileResponse(path, headers=headers)
+    return web.FileResponse(path, headers=extra | {"Content-Type": content_type})
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -72,7 +95,7 @@ async def static_file(request: web.Request) -> web.FileResponse:
     wanted = (root / request.match_info["path"]).resolve()
     if not wanted.is_relative_to(root) or not wanted.is_file():
         raise Problem(404, "http_404", "There is nothing at this address.")
-    headers = HTML_HEADERS if wanted.suffix == ".html" else COMMON_HEADERS
+    headers = HTML_HEADERS if wanted.suffix == ".html" else ASSET_HEADERS
     return _file_response(wanted, headers)
 
 

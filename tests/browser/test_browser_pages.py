@@ -70,7 +70,9 @@ async def test_sign_in_then_organizer_sets_a_quota_that_employees_see(tmp_path: 
         # A quota below what is published is the server's call, said in its own words.
         await globex.get_by_label("Slot quota").fill("-1")
         await globex.get_by_role("button", name="Save").click()
-        await expect(olivia.locator(".alert-error")).to_have_text("A quota is 0 to 10000 slots.")
+        await expect(olivia.locator(".alert-error")).to_have_text(
+            "'slot_quota' must be a whole number from 0 to 10000."
+        )
         # Only a row being added asks for a company id, under a label; saved, it becomes text.
         await olivia.get_by_role("button", name="+ Add a company").click()
         added = olivia.locator(".quota-row").last

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from icalendar import Calendar
 
 from tests.support import seed
-from tests.support.apiclient import ADA, ALAN, GRACE, MEI, ORGANIZER, PRIYA, SAM, Api, Person
+from tests.support.apiclient import ADA, ALAN, GRACE, MEI, ORGANIZER, PRIYA, SAM, Api
 
-EVENT = {
-    "name": "Winter Career Fair",
-    "timezone": "Europe/Berlin",
-    "days": [
-        {"date": "2026-12-01", "start": "09:00", "end": "12:00", "durations": [15, 30]},
-        {"date": "2026-12-02", "start": "09:00", "end": "11:00", "durations": [20]},
-    ],
-    "quotas": [{"company_id": "acme", "slot_quota": 6}, {"company_id": "globex", "slot_quota": 4}],
-    "employee_requests_allowed": True,
-    "support_url": "https://help.example/booth",
-}
-
-
-async def setup_event(api: Api) -> str:
-    event = await api.call(ORGANIZER, "POST", "/api/v1/events", EVENT, expect=201)
-    assert event["days"][0]["durations"] == [15, 30]
-    return event["id"]
-
-
-async def publish(api: Api, event_id: str, who: Person, day: str, duration: int, slots: Any) -> Any:
-    return await seed.publish(api, event_id, who, day, duration, slots, profile=seed.PROFILE)
+EVENT = seed.WINTER_FAIR
+setup_event = seed.setup_event
+publish = seed.publish_with_profile
 
 
 async def test_participant_initiated_journey(api: Api) -> None:

@@ -1,8 +1,10 @@
 """The OpenAPI document is the contract: valid 3.1, in step with the routes, true to the answers.
 
-A hand-written document drifts silently; these tests fail the moment a route is added without
-its description, a described path stops answering, or a response (error answers included) no
-longer matches the schema a client was promised.
+Its schemas are generated from the structs the handlers decode and answer with; the operations
+are listed by hand in web/openapi.py. These tests fail the moment a route is added without its
+description, a described path stops answering, a handler reads a body the document does not
+describe, or a response (error answers included) no longer matches the schema a client was
+promised. tests/integration/test_contract_fuzzing.py sends the document's requests at a real server.
 """
 
 from __future__ import annotations
@@ -17,14 +19,22 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from tests.support.apiclient import ADA, MEI, ORGANIZER, PRIYA, SAM, Api, Person
-from web import static_routes
+from web import (
+    api_availability,
+    api_chats,
+    api_dev,
+    api_events,
+    api_precall,
+    static_routes,
+)
 from web.api_chats import _ACTIONS as CHAT_ACTIONS
 from web.app import create_app
 from web.config import Config
+from web.json_io import Body
 from web.openapi import openapi_document
 
 METHODS = ("get", "put", "post", "delete", "patch")
-# Described but not driven here: the WebSocket upgrade (tests/test_ws_*) and starting a pre-call
+# Described but not driven here: the WebSocket upgrade (tests/integration/test_ws_bad_input.py and the room tests) and starting a pre-call
 # check, which needs a real WebRTC offer (tests/media/test_precall.py).
 NOT_DRIVEN = {("get", "/api/v1/ws"), ("post", "/api/v1/precall")}
 
@@ -67,6 +77,26 @@ def test_every_route_is_described_and_every_description_is_routed() -> None:
     assert routed - described == set(), "routes missing from web/openapi.py"
     assert described - routed == set(), "described paths nothing answers"
     assert ("post", "/api/v1/chats/{chat_id}/book") in routed  # the expansion really happened
+
+
+def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None:
+    """One source: the struct a handler decodes is the requestBody its operation names."""
+    read: set[str] = set()
+    for module in (api_events, api_availability, api_chats, api_dev, api_precall):
+        read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
+    read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
+    doc = openapi_document()
+    described = {
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        if "requestBody" in op
+    }
+    assert read == described
+    for path, action in (("decline", "Decline"), ("book", "SlotChoice"), ("cancel", "Cancel")):
+        op = doc["paths"][f"/api/v1/chats/{{chat_id}}/{path}"]["post"]
+        assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(action)
+        assert CHAT_ACTIONS[path][1]._type.__name__ == action
 
 
 # --- Responses of a real flow against their operation's schemas ----------------------------------

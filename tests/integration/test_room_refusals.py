@@ -241,6 +241,33 @@ async def test_foreign_origin_gets_403_before_any_socket(api: Api) -> None:
     await client.close()
 
 
+async def test_a_refused_handshake_answers_in_the_rest_problem_shape(api: Api) -> None:
+    """The same problem+json as every REST error (web/problems.py), code included."""
+    for headers, status, code in (
+        (
+            {"Origin": "https://evil.example", "Sec-WebSocket-Protocol": "duet.v1.json"},
+            403,
+            "origin_refused",
+        ),
+        ({"Sec-WebSocket-Protocol": "chat.v2"}, 400, "subprotocol_required"),
+    ):
+        resp = await api.client.get(
+            "/api/v1/ws",
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                **headers,
+            },
+        )
+        assert resp.status == status
+        assert resp.content_type == "application/problem+json"
+        body = await resp.json(content_type=None)
+        assert body["type"] == f"https://duet.example/problems/{code}"
+        assert (body["status"], body["code"]) == (status, code) and body["detail"].endswith(".")
+
+
 async def test_a_client_without_origin_is_not_a_browser_and_may_connect(api: Api) -> None:
     """docs/protocol.md 1.2: browsers always send Origin on a WebSocket handshake, so a missing
     one is a non-browser client (a bot, a test peer), which no other site can drive: it may

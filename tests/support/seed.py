@@ -97,3 +97,30 @@ async def publish(
         who, "POST", f"/api/v1/events/{event_id}/availability/confirm", expect=expect
     )
     return result
+
+
+# A two-day fair with a quota per company, employee invitations and a support link.
+WINTER_FAIR: dict[str, Any] = {
+    "name": "Winter Career Fair",
+    "timezone": "Europe/Berlin",
+    "days": [
+        {"date": "2026-12-01", "start": "09:00", "end": "12:00", "durations": [15, 30]},
+        {"date": "2026-12-02", "start": "09:00", "end": "11:00", "durations": [20]},
+    ],
+    "quotas": [{"company_id": "acme", "slot_quota": 6}, {"company_id": "globex", "slot_quota": 4}],
+    "employee_requests_allowed": True,
+    "support_url": "https://help.example/booth",
+}
+
+
+async def setup_event(api: Api, event: dict[str, Any] = WINTER_FAIR) -> str:
+    """The organizer creates `event`; its id."""
+    created = await api.call(ORGANIZER, "POST", "/api/v1/events", event, expect=201)
+    return str(created["id"])
+
+
+async def publish_with_profile(
+    api: Api, event_id: str, who: Person, day: str, duration: int, slots: list[str] | str
+) -> dict[str, Any]:
+    """`publish` with a filled-in profile, as an employee does the first time."""
+    return await publish(api, event_id, who, day, duration, slots, profile=PROFILE)

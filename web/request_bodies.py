@@ -1,0 +1,271 @@
+"""What clients send: every REST request body and query string, declared once.
+
+Each struct both decodes and validates (`web/json_io.py` turns a failure into a 422 that names
+the field) and is the OpenAPI component of the same name (`web/openapi.py`), so the document
+cannot promise what the server refuses. Rules a schema cannot state (a day's end after its
+start, a slot on the event's grid, who may name whom) stay in the domain and are written in
+the struct's docstring, which becomes the component's description.
+
+`Meta(extra={"expect": ...})` is the phrase a refusal uses ("'days[0].start' must be a time
+like 09:30."); fields without one are described by their type and limits.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, get_args
+from zoneinfo import available_timezones
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from scheduling.chat_rules import MAX_TEXT
+from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
+from scheduling.model import JoinPolicy
+from scheduling.states import Tab
+
+# Every IANA zone this server knows (the `tzdata` package): a component of its own, so the
+# document lists exactly the names `ZoneInfo` accepts here.
+TimeZoneName = StrEnum(  # type: ignore[misc]
+    "TimeZoneName", [(name, name) for name in sorted(available_timezones())]
+)
+TimeZoneName.__doc__ = "An IANA time zone name, as the server's tz database knows it."
+
+Duration = Literal[10, 15, 20, 30]
+assert get_args(Duration) == ALLOWED_DURATIONS, "Duration must list ALLOWED_DURATIONS"
+MediaMode = Literal["p2p", "relay"]
+assert get_args(MediaMode) == MEDIA_MODES, "MediaMode must list MEDIA_MODES"
+
+Id = Annotated[str, Meta(min_length=1, max_length=100)]
+Text = Annotated[str, Meta(max_length=MAX_TEXT)]
+# Both engines agree: the pattern needs a non-space character, the length rules out the
+# trailing newline that Python's `$` would let through.
+ClockTime = Annotated[
+    str,
+    Meta(
+        min_length=5,
+        max_length=5,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        examples=["09:00"],
+        description="A wall-clock time HH:MM in the event's time zone.",
+        extra={"expect": "a time like 09:30"},
+    ),
+]
+Instant = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        examples=["2026-12-01T08:00:00Z"],
+        extra={"expect": "an ISO-8601 instant with a time zone, like 2026-11-28T09:30:00Z"},
+    ),
+]
+HttpUrl = Annotated[
+    str,
+    Meta(
+        max_length=500,
+        pattern=r"^(https?://\S+)?$",
+        description="An http(s) link, or empty for none.",
+        extra={"expect": "empty or a link starting with https:// or http://"},
+    ),
+]
+# A day at the shortest duration: the most slots one day can hold.
+MAX_SLOTS_PER_DAY = 24 * 60 // min(ALLOWED_DURATIONS)
+MAX_DAYS = 31
+
+
+class EventDay(Struct):
+    """One day of an event in its own time zone, with the chat lengths (minutes) offered.
+
+    Not in the schema, checked by the server (422): `end` is after `start`.
+    """
+
+    date: Annotated[date, Meta(extra={"expect": "a date like 2026-11-28"})]
+    start: ClockTime
+    end: ClockTime
+    durations: Annotated[list[Duration], Meta(min_length=1)]
+
+
+class QuotaInput(Struct):
+    """How many 1-1 slots a company's employees may publish in total at one event."""
+
+    company_id: Id
+    slot_quota: Annotated[int, Meta(ge=0, le=10_000)]
+
+
+class EventInput(Struct, kw_only=True):
+    """An event's settings (create or replace).
+
+    Not in the schema, checked by the server (422): no date is listed twice, and a day's `end`
+    is after its `start`. Replacing an event keeps days on which employees published slots
+    (409), and a quota never drops below what the company already published (409).
+    """
+
+    name: Annotated[
+        str, Meta(min_length=1, max_length=200, pattern=r"\S", extra={"expect": "a name"})
+    ]
+    timezone: Annotated[
+        TimeZoneName, Meta(extra={"expect": "an IANA time zone name such as Europe/Berlin"})
+    ]
+    days: Annotated[list[EventDay], Meta(min_length=1, max_length=MAX_DAYS)]
+    quotas: Annotated[list[QuotaInput], Meta(max_length=1000)] = []
+    employee_requests_allowed: bool = True
+    join_opens_before_s: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=3600,
+            description="Seconds before a chat its Join button opens.",
+            extra={"expect": "0 to 3600 seconds (the Join button opens at most an hour early)"},
+        ),
+    ] = JoinPolicy().opens_before_s
+    join_grace_after_s: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=1800,
+            description="Seconds after a chat's end its Join button stays open.",
+            extra={"expect": "0 to 1800 seconds (a grace period of at most 30 minutes)"},
+        ),
+    ] = JoinPolicy().grace_after_s
+    support_url: HttpUrl = ""
+    media_mode: MediaMode = "p2p"
+
+
+class SlotQuota(Struct):
+    """A company's 1-1 slot quota (organizer).
+
+    Not in the schema: it never drops below the slots the company already published (409).
+    """
+
+    slot_quota: Annotated[int, Meta(ge=0, le=10_000)]
+
+
+ListItem = Annotated[
+    str,
+    Meta(min_length=1, max_length=60, pattern=r"\S", extra={"expect": "a short word or phrase"}),
+]
+
+
+class Profile(Struct):
+    """An employee's optional 1-1 profile; the custom question filters nobody."""
+
+    background: Annotated[str, Meta(max_length=1000)] = ""
+    experience_level: Annotated[str, Meta(max_length=100)] = ""
+    languages: Annotated[list[ListItem], Meta(max_length=20)] = []
+    topics: Annotated[list[ListItem], Meta(max_length=20)] = []
+    custom_question: Annotated[str, Meta(max_length=500)] = ""
+
+
+class DayChoice(Struct):
+    """One day of an availability edit: one chat length, and the slots (or "all" of them).
+
+    Not in the schema, checked against the event (422): `date` is one of the event's days,
+    `duration_min` is offered that day, every slot starts on that day's grid and in the future.
+    Published slots of another length, or booked ones, cannot be removed (409).
+    """
+
+    date: Annotated[date, Meta(extra={"expect": "a date like 2026-11-28"})]
+    duration_min: Duration
+    slots: Annotated[
+        Annotated[list[Instant], Meta(max_length=MAX_SLOTS_PER_DAY)] | Literal["all"],
+        Meta(extra={"expect": 'a list of slot start times, or "all"'}),
+    ] = []
+
+
+class AvailabilityInput(Struct):
+    """A draft edit of my availability: days to change and, optionally, my profile."""
+
+    days: Annotated[list[DayChoice], Meta(max_length=MAX_DAYS)] = []
+    profile: Profile | None = None
+
+
+class ChatRequest(Struct):
+    """A chat request: name exactly one of `employee_id` or `participant_id`.
+
+    Who may name whom is the caller's role (403 otherwise): a participant requests a chat with
+    an employee (`employee_id`); an employee invites a participant (`participant_id`), where the
+    event allows it.
+    """
+
+    employee_id: Id | UnsetType = UNSET
+    participant_id: Id | UnsetType = UNSET
+    message: Text = ""
+    answer: Text = ""
+
+    # What __post_init__ checks, as the schema says it (merged into the component).
+    json_schema_extra: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["employee_id"]}, {"required": ["participant_id"]}]
+    }
+
+    def __post_init__(self) -> None:
+        if (self.employee_id is UNSET) == (self.participant_id is UNSET):
+            raise ValueError(
+                "Name either employee_id (to request a chat) or participant_id (to invite), "
+                "not both."
+                if self.employee_id is not UNSET
+                else "Name employee_id (to request a chat) or participant_id (to invite)."
+            )
+
+
+# Each chat action's body; an action's path names the action.
+class NoBody(Struct):
+    """Nothing to send (an empty object, or no body at all)."""
+
+
+class Decline(Struct):
+    """Declining needs a short message a person can act on, e.g. pointing to a colleague."""
+
+    message: Annotated[Text, Meta(min_length=1, pattern=r"\S", extra={"expect": "a short message"})]
+
+
+class SlotChoice(Struct):
+    """The slot to book or move to: one of the employee's free slots (422 otherwise)."""
+
+    slot_id: Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
+
+class Cancel(Struct):
+    """Why the chat is cancelled (shown to the other person)."""
+
+    reason: Text = ""
+
+
+class PrecallOffer(Struct):
+    """The browser's offer, sent once ICE gathering is complete (no trickled candidates).
+
+    Not in the schema: the SDP must be a WebRTC offer with a camera or a microphone the server
+    can use (422 `bad_offer`).
+    """
+
+    sdp: Annotated[str, Meta(min_length=1, max_length=100_000, pattern=r"\S")]
+    type: Literal["offer"]
+
+
+class DevLogin(Struct):
+    """Sign in as a seeded person (dev/demo only)."""
+
+    user_id: Id
+
+
+# --- query strings ------------------------------------------------------------------------------
+
+
+class GridQuery(Struct):
+    """Not in the schema, checked against the event (422): `date` is one of its days and
+    `duration_min` a length that day offers."""
+
+    date: Annotated[date, Meta(extra={"expect": "a date like 2026-11-28"})]
+    duration_min: Duration
+
+
+class ChatsQuery(Struct):
+    event_id: Id | UnsetType = UNSET
+    tab: Tab | UnsetType = UNSET
+
+
+class ScheduleQuery(Struct):
+    event_id: Id | UnsetType = UNSET
+
+
+class QuotaQuery(Struct):
+    company_id: Id | UnsetType = UNSET
