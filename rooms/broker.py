@@ -3,7 +3,8 @@
 - a seat directory: which node and connection holds each person's seat in a chat, its presence
   state and media flags (with a TTL in Redis, so a crashed node's seats expire);
 - fan-out: deliver an opaque payload to one node (the payload names chat, user and connection);
-- claim-once keys, for single-use join tickets;
+- claim-once keys, for single-use join tickets, and the store's epoch, which says whether it
+  still holds them (it lost them all if it restarted);
 - chat notes: a few short strings per chat with a TTL (`rooms/chat_notes.py`).
 
 `MemoryBroker` serves one process; `RedisBroker` lets the two people of a chat sit on different
@@ -85,8 +86,14 @@ class Broker(Protocol):
         round trip for all of them (a seat a newer tab took over keeps its own TTL)."""
         ...
 
-    async def claim_once(self, key: str, ttl_s: int) -> bool:
-        """True the first time `key` is claimed within `ttl_s`, False afterwards."""
+    async def epoch(self) -> str:
+        """The shared store's epoch: a new one after it lost its data (a restart), so what was
+        signed against the old one (join tickets, rooms/tickets.py) is known to be stale."""
+        ...
+
+    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
+        """(True the first time `nonce` is claimed within `ttl_s`, the current epoch), in one
+        round trip: a join needs both."""
         ...
 
     async def note_chat(self, chat_id: str, name: str, value: str, ttl_s: int) -> None:

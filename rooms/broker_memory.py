@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 from rooms.broker import Deliver, OnReconnect, SeatKey, SeatRecord
@@ -18,6 +19,8 @@ class MemoryBroker:
         self._clock = clock
         self._seats: dict[tuple[str, str], SeatRecord] = {}
         self._claims: dict[str, float] = {}
+        # This process's: claims and notes live only as long as it, so a restart is a new epoch.
+        self._epoch = secrets.token_urlsafe(9)
         self._notes: dict[str, tuple[float, dict[str, str]]] = {}
         self._deliver: Deliver | None = None
 
@@ -51,7 +54,13 @@ class MemoryBroker:
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
         """Nothing to do: seats in one process have no TTL."""
 
-    async def claim_once(self, key: str, ttl_s: int) -> bool:
+    async def epoch(self) -> str:
+        return self._epoch
+
+    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
+        return self._claim(f"ticket:{nonce}", ttl_s), self._epoch
+
+    def _claim(self, key: str, ttl_s: int) -> bool:
         now = self._clock.now().timestamp()
         if len(self._claims) > MAX_PENDING:
             self._claims = {k: t for k, t in self._claims.items() if t > now}

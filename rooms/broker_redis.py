@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
+import time
 from collections.abc import Sequence
 
 import msgpack
@@ -25,6 +27,8 @@ from rooms.broker import BrokerUnavailable, Deliver, OnReconnect, SeatKey, SeatR
 
 log = logging.getLogger("duet.broker.redis")
 
+# How long a node trusts the epoch it read (rooms/broker.py `epoch`) before reading it again.
+EPOCH_CACHE_S = 1.0
 OUTBOX_LIMIT = 50_000
 BATCH = 512
 # The publisher waits this long after a batch's first payload so the batch can fill: at 5,000
@@ -67,6 +71,8 @@ class RedisBroker:
         self._delete_script = self._redis.register_script(_DELETE_IF_CONN)
         self._refresh_script = self._redis.register_script(_EXPIRE_IF_CONN)
         self.dropped = 0
+        self._epoch: str | None = None
+        self._epoch_at = 0.0
 
     def _channel(self, node_id: str) -> str:
         return f"{self._prefix}:node:{node_id}"
@@ -105,8 +111,10 @@ class RedisBroker:
             try:
                 await pubsub.subscribe(self._channel(self.node_id))
                 subscribed.set()
-                if rewrite and self._on_reconnect is not None:
-                    await self._on_reconnect()
+                if rewrite:
+                    self._epoch = None  # Redis may be a new one: read (or set) its epoch again
+                    if self._on_reconnect is not None:
+                        await self._on_reconnect()
                 rewrite = False
                 delay = 0.1
                 # `listen()`, not `get_message(timeout=...)` in a loop: no timeout context per
@@ -122,7 +130,7 @@ class RedisBroker:
                 delay = min(delay * 2, 5.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8.1 leaves it unannotated
 
     async def _deliver_frame(self, frame: bytes) -> None:
         """One published frame carries every payload a node had for us in one batch (a msgpack
@@ -242,12 +250,41 @@ class RedisBroker:
             raw = await self._redis.hgetall(self._notes_key(chat_id))
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {_text(k): _text(v) for k, v in raw.items()}
 
-    async def claim_once(self, key: str, ttl_s: int) -> bool:
+    async def epoch(self) -> str:
+        """Redis's epoch: a key the first node to find it missing sets (a restarted Redis has
+        none). Cached for EPOCH_CACHE_S, and forgotten when the listener reconnects."""
+        now = time.monotonic()
+        if self._epoch is not None and now - self._epoch_at < EPOCH_CACHE_S:
+            return self._epoch
+        key = f"{self._prefix}:epoch"
         try:
-            return bool(
-                await self._redis.set(f"{self._prefix}:claim:{key}", b"1", nx=True, ex=ttl_s)
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(key, secrets.token_urlsafe(9), nx=True)
+                pipe.get(key)
+                _, value = await pipe.execute()
         except (RedisError, OSError) as exc:
+            self._epoch = None
             raise BrokerUnavailable(str(exc)) from exc
+        self._epoch, self._epoch_at = _text(value), now
+        return self._epoch
+
+    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(f"{self._prefix}:claim:ticket:{nonce}", b"1", nx=True, ex=ttl_s)
+                pipe.get(f"{self._prefix}:epoch")
+                claimed, epoch = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._epoch = None  # Redis is away: it may come back empty, with a new epoch
+            raise BrokerUnavailable(str(exc)) from exc
+        if epoch is None:  # Redis lost its data and no node has set a new epoch yet
+            self._epoch = None
+            return bool(claimed), await self.epoch()
+        return bool(claimed), _text(epoch)
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes; decode_responses would return str)."""
+    return value.decode() if isinstance(value, bytes) else value

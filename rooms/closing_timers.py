@@ -9,6 +9,7 @@ connections.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -63,7 +64,7 @@ class ClosingTimers(Generic[T]):
             return
         for when, seconds in pending:
             group.handles.append(
-                self._clock.call_at(when, lambda s=seconds: self._warn(closes_at, s))
+                self._clock.call_at(when, functools.partial(self._warn, closes_at, seconds))
             )
         group.handles.append(self._clock.call_at(closes_at, lambda: self._close(closes_at)))
 

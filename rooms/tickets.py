@@ -3,6 +3,11 @@
 Signed rather than stored, so any node can verify a ticket minted by another; single use is
 enforced by claiming its nonce once in the broker (in memory, or Redis across nodes).
 
+A ticket names the broker's epoch when it was minted (`Broker.epoch`): the broker keeps the used
+nonces and the chats' notes, and loses them when it restarts (a new epoch), so a ticket minted
+before that can prove neither that it is unused nor that its chat has not been cancelled since.
+It is refused (4001, and the client fetches a new one from the database's current state).
+
 A ticket also carries what the join endpoint read from the database when it minted it (a
 `RoomPass`: both people, their names, the room's opening and closing, the media mode, the last
 chat sequence), signed with the rest. So a WebSocket join needs no database read, which was
@@ -25,12 +30,13 @@ import orjson
 
 from rooms.timeline import to_ms
 from scheduling.join_window import window_times
-from scheduling.model import JoinPolicy
+from scheduling.model import JoinPolicy, MediaMode, SeatRole
 from scheduling.store_chats import ChatRecord
 
 # Bumped when the signed payload changes shape, so an old ticket is refused as invalid.
-_FORMAT = 2
+_FORMAT = 3
 _ROLES = ("employee", "participant")
+_MODES = ("p2p", "relay")
 
 
 class TicketProblem(StrEnum):
@@ -44,13 +50,13 @@ class RoomPass:
 
     chat_id: str
     user_id: str
-    role: str  # "employee" (makes the offer) | "participant"
+    role: SeatRole  # the employee makes the offer
     name: str
     peer_id: str
     peer_name: str
     opens_ms: int  # the room (the join window) opens ...
     closes_ms: int  # ... and closes: slot end plus the event's grace
-    media_mode: str  # "p2p" | "relay"
+    media_mode: MediaMode
     history_seq: int  # the chat log's last sequence number at minting
     version: int  # the chat's `ics_sequence`: bumped by every reschedule and by the cancel
 
@@ -60,7 +66,7 @@ class RoomPass:
         chat: ChatRecord,
         user_id: str,
         policy: JoinPolicy,
-        media_mode: str,
+        media_mode: MediaMode,
         history_seq: int,
     ) -> RoomPass:
         """The pass of `user_id`, one of the chat's two people, for a confirmed chat."""
@@ -87,6 +93,7 @@ class Ticket:
     room: RoomPass
     expires_ms: int
     nonce: str
+    epoch: str  # the broker's, when minted (see the module docstring)
 
     @property
     def chat_id(self) -> str:
@@ -112,27 +119,30 @@ def _sign(secret: bytes, payload: bytes) -> str:
     return _b64(hmac.new(secret, b"duet-ticket\x00" + payload, hashlib.sha256).digest()[:18])
 
 
-def mint_ticket(secret: str, room: RoomPass, expires_at: datetime) -> str:
-    payload = orjson.dumps([_FORMAT, *astuple(room), to_ms(expires_at), secrets.token_urlsafe(12)])
+def mint_ticket(secret: str, room: RoomPass, expires_at: datetime, epoch: str) -> str:
+    nonce = secrets.token_urlsafe(12)
+    payload = orjson.dumps([_FORMAT, *astuple(room), to_ms(expires_at), nonce, epoch])
     return f"{_b64(payload)}.{_sign(secret.encode(), payload)}"
 
 
 def _parse(payload: bytes) -> Ticket:
     fields = orjson.loads(payload)
-    if not isinstance(fields, list) or len(fields) != 14 or fields[0] != _FORMAT:
+    if not isinstance(fields, list) or len(fields) != 15 or fields[0] != _FORMAT:
         raise ValueError("not a ticket of this format")
     (_, chat_id, user_id, role, name, peer_id, peer_name, opens, closes, mode, seq, version,
-     expires, nonce) = fields  # fmt: skip
-    texts = (chat_id, user_id, role, name, peer_id, peer_name, mode, nonce)
+     expires, nonce, epoch) = fields  # fmt: skip
+    texts = (chat_id, user_id, role, name, peer_id, peer_name, mode, nonce, epoch)
     numbers = (opens, closes, seq, version, expires)
     if not all(type(x) is str for x in texts) or not all(type(x) is int for x in numbers):
         raise ValueError("a field has the wrong type")
     if role not in _ROLES:
         raise ValueError("unknown role")
+    if mode not in _MODES:
+        raise ValueError("unknown media mode")
     room = RoomPass(
         chat_id, user_id, role, name, peer_id, peer_name, opens, closes, mode, seq, version
     )
-    return Ticket(room, expires, nonce)
+    return Ticket(room, expires, nonce, epoch)
 
 
 def verify_ticket(secret: str, ticket: str, now: datetime) -> Ticket:

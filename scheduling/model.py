@@ -8,6 +8,11 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Literal
 
+# How a chat's media travels: peer to peer, or through the server's relay (per event).
+MediaMode = Literal["p2p", "relay"]
+# A seat in a chat's room: the employee's (who offers media first) or the participant's.
+SeatRole = Literal["employee", "participant"]
+
 
 class Role(StrEnum):
     ORGANIZER = "organizer"

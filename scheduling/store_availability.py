@@ -7,7 +7,7 @@ again, so participants never see half-edited availability.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -52,7 +52,7 @@ class AvailabilityRecord:
         return sum(1 for s in self.slots if not s.published)
 
 
-def _profile_from_row(row: Mapping[str, object]) -> Profile:
+def _profile_from_row(row: sa.RowMapping) -> Profile:
     return Profile(
         background=str(row["background"]),
         experience_level=str(row["experience_level"]),

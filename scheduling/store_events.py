@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduling.errors import DomainError, ErrorKind
 from scheduling.event_rules import check_days_keep_slots, check_quota_covers, validate_event
-from scheduling.model import EventDay, JoinPolicy, Role
+from scheduling.model import EventDay, JoinPolicy, MediaMode, Role
 from scheduling.schema import companies, event_companies, event_days, events, slots, users
 
 
@@ -25,7 +25,7 @@ class EventRecord:
     employee_requests_allowed: bool
     join_policy: JoinPolicy
     support_url: str
-    media_mode: str
+    media_mode: MediaMode
 
     @property
     def tz(self) -> ZoneInfo:
@@ -101,7 +101,7 @@ async def save_event(
     employee_requests_allowed: bool,
     join_policy: JoinPolicy,
     support_url: str,
-    media_mode: str,
+    media_mode: MediaMode,
     created_by: str,
     now: datetime,
 ) -> EventRecord:

@@ -113,7 +113,12 @@ class Admission:
             raise _ticket_refusal(exc) from exc
         now_ms = to_ms(now)
         ttl = max(1, (ticket.expires_ms - now_ms) // 1000 + 5)
-        if not await self.broker.claim_once(f"ticket:{ticket.nonce}", ttl):
+        first, epoch = await self.broker.claim_ticket(ticket.nonce, ttl)
+        if ticket.epoch != epoch:
+            # Minted before the broker lost its used tickets and chat notes (rooms/tickets.py):
+            # neither unused nor still valid can be shown. A fresh ticket reads the database.
+            raise JoinRefused(CloseCode.TICKET_INVALID)
+        if not first:
             raise JoinRefused(CloseCode.TICKET_USED)
         if now_ms < ticket.room.opens_ms:
             raise JoinRefused(CloseCode.TOO_EARLY)
@@ -205,11 +210,11 @@ class Admission:
             )
         if relay is not None:
             relay.admitted(chat_id, action)
-        polite, offerer = roles(room.role, relay is not None)  # type: ignore[arg-type]
+        polite, offerer = roles(room.role, relay is not None)
         now_ms = to_ms(now)
         conn.send(
             m.Joined(
-                you=m.You(user_id=user_id, role=room.role, name=room.name),  # type: ignore[arg-type]
+                you=m.You(user_id=user_id, role=room.role, name=room.name),
                 peer=peer_info(peer_id, room.peer_name, peer_seat),
                 polite=polite,
                 offerer=offerer,
@@ -219,7 +224,7 @@ class Admission:
                 ends_at=room.closes_ms,
                 now=now_ms,
                 seconds_left=max(0, (room.closes_ms - now_ms) // 1000),
-                media_mode=room.media_mode,  # type: ignore[arg-type]
+                media_mode=room.media_mode,
                 ice_servers=tuple(self.ice_servers_for(chat_id, user_id, closes_at)),
             )
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from media.turn import mint_turn_credentials
 from rooms import chatlog
+from rooms.broker import BrokerUnavailable
 from rooms.tickets import RoomPass, mint_ticket
 from rooms.timeline import from_ms, to_ms
 from scheduling.db import read_tx
@@ -16,6 +18,7 @@ from scheduling.model import ChatState
 from scheduling.store_chats import require_chat
 from scheduling.store_events import require_event
 from signaling import messages as m
+from signaling.ws import NODE
 from web import resources as r
 from web.api_chats import CHAT_ID
 from web.auth import principal
@@ -79,12 +82,21 @@ async def post_join(request: web.Request) -> web.Response:
     # The ticket carries what was just read, so the WebSocket join reads no database.
     room = RoomPass.of(chat, who.user_id, event.join_policy, event.media_mode, history_seq)
     expires = now + timedelta(seconds=config.ticket_ttl_s)
+    try:
+        epoch = await request.app[NODE].broker.epoch()
+    except BrokerUnavailable as exc:
+        raise Problem(
+            503,
+            "unavailable",
+            "The chat service is briefly unavailable; please try again in a moment.",
+            headers=CIMultiDict({"Retry-After": "2"}),
+        ) from exc
     scheme = (
         "wss" if request.secure or request.headers.get("X-Forwarded-Proto") == "https" else "ws"
     )
     return json_response(
         r.JoinGrant(
-            ticket=mint_ticket(config.jwt_secret, room, expires),
+            ticket=mint_ticket(config.jwt_secret, room, expires, epoch),
             ws_url=f"{scheme}://{request.host}/api/v1/ws",
             subprotocols=list(m.SUBPROTOCOLS),
             ice_servers=[
@@ -95,7 +107,7 @@ async def post_join(request: web.Request) -> web.Response:
             server_time=now,
             server_time_ms=to_ms(now),
             ticket_expires_in_s=config.ticket_ttl_s,
-            media_mode=event.media_mode,  # type: ignore[arg-type]
+            media_mode=event.media_mode,
             support_url=event.support_url,
         )
     )

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 import jwt
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from scheduling.model import Role
 from scheduling.store_events import UserRecord
 from web.problems import Problem
 
 ALGORITHM = "HS256"
-PRINCIPAL_KEY = web.RequestKey("principal", "Principal")
+PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,7 @@ def verify_token(secret: str, token: str, now: datetime) -> Principal:
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def auth_middleware(
-    secret: str, now: Callable[[], datetime]
-) -> Callable[[web.Request, _Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(secret: str, now: Callable[[], datetime]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")

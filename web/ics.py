@@ -61,4 +61,5 @@ def chat_calendar(
         role = "CHAIR" if user_id == employee[0] else "REQ-PARTICIPANT"
         vevent.add("attendee", calendar_address(user_id, name, emails.get(user_id), role))
     cal.add_component(vevent)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()
+    return ical

@@ -104,7 +104,7 @@ def invalid(kind: type, exc: msgspec.ValidationError) -> Problem:
         return Problem(422, "invalid", f"The field '{name}' is required.", field=name)
     if message.endswith("."):  # a struct's own rule (__post_init__) says it in a sentence
         extra = {"field": name} if name else {}
-        return Problem(422, "invalid", message, **extra)
+        return Problem(422, "invalid", message, headers=None, **extra)
     if not steps:
         return Problem(422, "invalid", "The body must be a JSON object.")
     wanted = _expect(_type_at(mi.type_info(kind), steps))

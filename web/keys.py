@@ -16,6 +16,6 @@ CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 # Called after a chat changed state or slot, so live rooms can close or move at once.
-CHAT_CHANGED = web.AppKey("chat_changed", Callable[[ChatRecord], Awaitable[None]])
+CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("chat_changed")
 # Pre-call checks: the bounded pool of server-side peers and their recent verdicts.
 PRECALL = web.AppKey("precall", PrecallService)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -66,7 +65,7 @@ class Problem(Exception):
         detail: str,
         *,
         headers: CIMultiDict[str] | None = None,
-        **extra: Any,
+        **extra: object,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -93,7 +92,7 @@ class Problem(Exception):
 
 
 def from_domain(err: DomainError) -> Problem:
-    return Problem(_STATUS[err.kind], err.kind.value, err.message, **err.extra)
+    return Problem(_STATUS[err.kind], err.kind.value, err.message, headers=None, **err.extra)
 
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -27,8 +27,11 @@ def event_view(event: EventRecord, company_names: dict[str, str]) -> r.Event:
         timezone=event.timezone,  # type: ignore[arg-type]  # validated when saved
         days=[
             rb.EventDay(
-                d.day, d.start.strftime("%H:%M"), d.end.strftime("%H:%M"), list(d.durations)
-            )  # type: ignore[arg-type]
+                d.day,
+                d.start.strftime("%H:%M"),
+                d.end.strftime("%H:%M"),
+                list(d.durations),  # type: ignore[arg-type]  # validated when saved
+            )
             for d in event.days
         ],
         quotas=[
@@ -38,7 +41,7 @@ def event_view(event: EventRecord, company_names: dict[str, str]) -> r.Event:
         join_opens_before_s=event.join_policy.opens_before_s,
         join_grace_after_s=event.join_policy.grace_after_s,
         support_url=event.support_url,
-        media_mode=event.media_mode,  # type: ignore[arg-type]
+        media_mode=event.media_mode,
     )
 
 
@@ -87,7 +90,7 @@ def window_view(window: Window, now: datetime) -> r.JoinWindow:
         window.opens_at,
         window.closes_at,
         now,
-        None if window.reason is None else window.reason.value,  # type: ignore[arg-type]
+        None if window.reason is None else window.reason.value,
         window.message,
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import math
@@ -53,6 +54,9 @@ if str(ROOT) not in sys.path:
 from seed import Room, seed  # noqa: E402
 
 from rooms.tickets import mint_ticket  # noqa: E402
+from scheduling.model import Role  # noqa: E402
+from scheduling.store_events import UserRecord  # noqa: E402
+from web.auth import mint_token  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 SECRET = "bench-secret-not-for-production-0123456789abcdef"
@@ -355,11 +359,28 @@ def start_server(
 # --- one server's measurements ---------------------------------------------------------------------
 
 
-def tickets_for(kind: str, rooms: list[Room]) -> list[list[str]]:
-    if kind.startswith("bare"):
+def server_epoch(url: str, room: Room) -> str:
+    """The broker epoch the server signs its tickets with (rooms/tickets.py): read from one
+    ticket of its real join endpoint, since a restart of its broker makes a new one."""
+    employee = UserRecord(room.employee_id, "Bench Employee", Role.EMPLOYEE, "bench")
+    token = mint_token(SECRET, employee, datetime.now(UTC))
+    request = urllib.request.Request(
+        f"{url}/api/v1/chats/{room.chat_id}/join",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        ticket = json.loads(resp.read())["ticket"]
+    payload = ticket.rsplit(".", 1)[0]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[-1])
+
+
+def tickets_for(server: Server, rooms: list[Room]) -> list[list[str]]:
+    if server.name.startswith("bare"):
         return [[f"{i}:0", f"{i}:1"] for i in range(len(rooms))]
     expires = datetime.now(UTC) + timedelta(seconds=TICKET_LIFETIME_S)
-    return [[mint_ticket(SECRET, p, expires) for p in r.passes or ()] for r in rooms]
+    epoch = server_epoch(server.urls[0].replace("ws://", "http://").split("/api/")[0], rooms[0])
+    return [[mint_ticket(SECRET, p, expires, epoch) for p in r.passes or ()] for r in rooms]
 
 
 def max_gc(reports: list[dict[str, Any]], key: str = "window") -> float | None:
@@ -371,8 +392,8 @@ def measure(
     kind: str, opts: argparse.Namespace, rooms: list[Room], db: Path, workdir: Path
 ) -> dict[str, Any]:
     print(f"\n== {kind}: {len(rooms)} rooms x 2 sockets", flush=True)
-    tickets = tickets_for(kind, rooms)  # minted before the server starts: not server CPU
     server = start_server(kind, db, workdir, opts.server_cpu, opts.gen_cpu)
+    tickets = tickets_for(server, rooms)  # minted by this process: not server CPU
     gen = LoadGen(opts.gen_cpu, workdir, lifetime_s=opts.lifetime)
     result: dict[str, Any] = {"server": kind, "rooms": len(rooms), "loads": []}
     startup: list[dict[str, Any]] = []

@@ -242,7 +242,7 @@ async def _run_due_callbacks() -> None:
 
 def _ticket(history_seq: int = 0, version: int = 0) -> Ticket:
     room = RoomPass("c", "u", "participant", "U", "p", "P", 0, 1, "p2p", history_seq, version)
-    return Ticket(room, 2, "nonce")
+    return Ticket(room, 2, "nonce", "epoch")
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,9 @@ async def test_third_person_gets_404_and_no_ticket_of_their_own(api: Api) -> Non
     genuine = verify_ticket(TEST_SECRET, await forge(api, chat_id, SAM.id), api.clock.now())
     for user_id in (MEI.id, SAM.id):
         room = replace(genuine.room, user_id=user_id)
-        other = mint_ticket("not-the-server-secret", room, api.clock.now() + timedelta(minutes=1))
+        other = mint_ticket(
+            "not-the-server-secret", room, api.clock.now() + timedelta(minutes=1), genuine.epoch
+        )
         code, _ = await closed_with(await present(api, other))
         assert code == CloseCode.TICKET_INVALID
     await alive(ada)

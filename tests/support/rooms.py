@@ -20,6 +20,7 @@ from scheduling.store_chats import get_chat
 from scheduling.store_events import require_event
 from signaling import messages as m
 from signaling.codec import decode_server
+from signaling.ws import NODE
 from tests.support.apiclient import ADA, SAM, Api, Person
 from tests.support.app import TEST_SECRET
 from tests.support.seed import at, confirmed_chat
@@ -56,7 +57,8 @@ async def forge(
         event = await require_event(db, chat.event_id)
         seq = await last_seq_in(db, chat_id)
     room = RoomPass.of(chat, user_id, event.join_policy, event.media_mode, seq)
-    return mint_ticket(TEST_SECRET, room, api.clock.now() + valid_for)
+    epoch = await api.client.app[NODE].broker.epoch()
+    return mint_ticket(TEST_SECRET, room, api.clock.now() + valid_for, epoch)
 
 
 async def present(

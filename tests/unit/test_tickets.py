@@ -31,6 +31,9 @@ LATER = NOW + timedelta(seconds=60)
 MS = timedelta(milliseconds=1)
 
 
+EPOCH = "epoch-1"  # the broker's, as the join endpoint reads it
+
+
 def room(chat_id: str = "chat", user_id: str = "sam", **facts: object) -> RoomPass:
     values: dict[str, object] = {
         "role": "participant",
@@ -48,7 +51,7 @@ def room(chat_id: str = "chat", user_id: str = "sam", **facts: object) -> RoomPa
 
 
 def mint(chat_id: str, user_id: str, expires: datetime, secret: str = TEST_SECRET) -> str:
-    return mint_ticket(secret, room(chat_id, user_id), expires)
+    return mint_ticket(secret, room(chat_id, user_id), expires, EPOCH)
 
 
 def problem_of(raw: str, now: datetime = NOW, secret: str = TEST_SECRET) -> TicketProblem:
@@ -83,7 +86,9 @@ def test_every_fact_round_trips() -> None:
         history_seq=2**53 - 1,
         version=7,
     )
-    assert verify_ticket(TEST_SECRET, mint_ticket(TEST_SECRET, facts, LATER), NOW).room == facts
+    assert (
+        verify_ticket(TEST_SECRET, mint_ticket(TEST_SECRET, facts, LATER, EPOCH), NOW).room == facts
+    )
 
 
 @pytest.mark.parametrize("user_id", ["sam", "😀" * 64, "x" * 64])
@@ -91,7 +96,9 @@ def test_ticket_fits_the_join_message(user_id: str) -> None:
     """Even the longest ids and names give a ticket the codec accepts: printable ASCII, no
     spaces, within MAX_TICKET_CHARS."""
     longest = "😀" * m.MAX_NAME_CHARS
-    raw = mint_ticket(TEST_SECRET, room("f" * 64, user_id, name=longest, peer_name=longest), LATER)
+    raw = mint_ticket(
+        TEST_SECRET, room("f" * 64, user_id, name=longest, peer_name=longest), LATER, EPOCH
+    )
     assert 1 <= len(raw) <= m.MAX_TICKET_CHARS and raw.isascii() and raw.isprintable()
     assert " " not in raw
     assert decode(encode(m.Join(v=1, ticket=raw), binary=False)) == m.Join(v=1, ticket=raw)

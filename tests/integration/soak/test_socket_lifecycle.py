@@ -81,10 +81,11 @@ async def test_thousands_of_sockets_of_every_kind_leave_nothing_alive(api: Api) 
     # The chat's stored facts as the join endpoint signs them; a fresh nonce per socket.
     room = verify_ticket(TEST_SECRET, await forge(api, chat_id, ADA.id), api.clock.now()).room
     url = api.client.make_url("/api/v1/ws")
+    epoch = await api.client.app[NODE].broker.epoch()
 
     def join_frame() -> str:
         expires = api.clock.now() + timedelta(seconds=60)
-        ticket = mint_ticket(TEST_SECRET, room, expires)
+        ticket = mint_ticket(TEST_SECRET, room, expires, epoch)
         return orjson.dumps({"type": "join", "v": 1, "ticket": ticket}).decode()
 
     async def open_joined(session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
