@@ -28,6 +28,9 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "== mypy (strict on scheduling, rooms, signaling, media)"
+.venv/bin/mypy
+
 mkdir -p artifacts
 echo "== pytest (inside a loopback-only network namespace)"
 inner='ip link set lo up && exec .venv/bin/python -m pytest "$@"'
