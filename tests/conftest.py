@@ -8,6 +8,7 @@ stopped by its PID at teardown, even when the test fails.
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from scheduling.clock import ManualClock
 from tests.support.apiclient import Api
 from tests.support.app import TEST_NOW, TEST_SECRET
 from tests.support.peers import loopback_host_addresses
-from tests.support.services import RunningService, start_coturn, start_redis
+from tests.support.services import RunningService, start_coturn, start_postgres, start_redis
 from web.app import create_app
 from web.config import Config
 
@@ -39,6 +40,17 @@ def redis_service(tmp_path: Path) -> Iterator[RunningService]:
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def postgres_service() -> Iterator[RunningService]:
+    """A private PostgreSQL on a free loopback port, `initdb` into a temp dir of its own."""
+    service = start_postgres()
+    try:
+        yield service
+    finally:
+        service.stop()
+        shutil.rmtree(service.files["tempdir"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ class RunningService:
     probe: Callable[[str, int, float], bool] = field(repr=False)
     start_timeout: float = 10.0
     files: dict[str, Path] = field(default_factory=dict)  # e.g. "config", "log"
+    user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -121,6 +123,8 @@ class RunningService:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # our signals reach only this process, not pytest
+                user=self.user,
+                group=self.user,
             )
         self._wait_ready()
 
@@ -268,6 +272,82 @@ def start_redis(
     )
     service.start()
     return service
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def postgres_binary(name: str) -> str:
+    """Debian keeps the server's programs out of PATH, in /usr/lib/postgresql/<version>/bin."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3])
+    )
+    if found:
+        return str(found[-1])
+    return _require_binary(name, "postgresql")
+
+
+def _postgres_ready(host: str, port: int, timeout: float) -> bool:
+    """Ready means it accepts sessions, not merely TCP (it answers while starting up)."""
+    probe = subprocess.run(
+        [
+            postgres_binary("pg_isready"),
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-t",
+            str(max(1, int(timeout))),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def start_postgres(*, start_timeout: float = 30.0) -> RunningService:
+    """A throw-away PostgreSQL on 127.0.0.1: `initdb` into a new temp dir, trust auth for the
+    `postgres` user, and no durability (fsync off): a test database, never a configuration to copy.
+
+    As root it runs as the `postgres` user the Debian package creates (initdb refuses root), in a
+    directory of its own under the system temp dir (pytest's are private to root). The caller
+    removes ``files["tempdir"]`` after `stop()`."""
+    user = "postgres" if os.geteuid() == 0 else None
+    workdir = Path(tempfile.mkdtemp(prefix="duet-postgres-"))
+    if user is not None:
+        shutil.chown(workdir, user, user)
+    data = workdir / "data"
+    subprocess.run(
+        [postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+         "-E", "UTF8", "--no-sync", "--no-instructions"],
+        check=True, capture_output=True, user=user, group=user, cwd=workdir,
+    )  # fmt: skip
+    port = free_port()
+    argv = [
+        postgres_binary("postgres"), "-D", str(data), "-p", str(port), "-k", str(workdir),
+        "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off",
+        "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        "-c", "max_connections=300",
+    ]  # fmt: skip
+    service = RunningService(
+        name="postgres",
+        host=LOOPBACK,
+        port=port,
+        argv=argv,
+        workdir=workdir,
+        output_path=workdir / "postgres.out",
+        probe=_postgres_ready,
+        start_timeout=start_timeout,
+        files={"tempdir": workdir},
+        user=user,
+    )
+    service.start()
+    return service
+
+
+def postgres_url(service: RunningService, database: str = "postgres") -> str:
+    """The SQLAlchemy URL Duet takes (`database_url`)."""
+    return f"postgresql+asyncpg://postgres@{service.host}:{service.port}/{database}"
 
 
 # --- coturn ---------------------------------------------------------------------------------
