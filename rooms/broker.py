@@ -5,7 +5,9 @@
 - fan-out: deliver an opaque payload to one node (the payload names chat, user and connection);
 - claim-once keys, for single-use join tickets, and the store's epoch, which says whether it
   still holds them (it lost them all if it restarted);
-- chat notes: a few short strings per chat with a TTL (`rooms/chat_notes.py`).
+- chat notes: a few short strings per chat with a TTL (`rooms/chat_notes.py`);
+- node liveness: each node says it is alive every second, so the others notice one that died
+  (`signaling/presence.py` then treats its seats as dropped).
 
 `MemoryBroker` serves one process; `RedisBroker` lets the two people of a chat sit on different
 nodes. Pub/sub only notifies: chat messages are stored in the database before anyone is told.
@@ -13,7 +15,7 @@ nodes. Pub/sub only notifies: chat messages are stored in the database before an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -84,6 +86,15 @@ class Broker(Protocol):
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
         """Extend each (chat, user, conn) seat's TTL, only where `conn` still holds it, in one
         round trip for all of them (a seat a newer tab took over keeps its own TTL)."""
+        ...
+
+    async def mark_alive(self, ttl_s: int) -> None:
+        """Say this node is alive for `ttl_s` more seconds (a node that stops saying so, killed
+        or cut off, is presumed dead and its seats dropped by the others)."""
+        ...
+
+    async def alive(self, node_ids: Collection[str]) -> set[str]:
+        """Which of `node_ids` said they were alive recently."""
         ...
 
     async def epoch(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rooms.broker import Deliver, OnReconnect, SeatKey, SeatRecord
 from scheduling.clock import Clock
@@ -53,6 +53,12 @@ class MemoryBroker:
 
     async def refresh_seats(self, seats: Sequence[SeatKey], ttl_s: int) -> None:
         """Nothing to do: seats in one process have no TTL."""
+
+    async def mark_alive(self, ttl_s: int) -> None:
+        """One process: this node is the only one, and alive while it runs."""
+
+    async def alive(self, node_ids: Collection[str]) -> set[str]:
+        return {n for n in node_ids if n == self.node_id}
 
     async def epoch(self) -> str:
         return self._epoch

@@ -15,7 +15,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgpack
 import redis.asyncio as redis
@@ -251,6 +251,25 @@ class RedisBroker:
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
         return {_text(k): _text(v) for k, v in raw.items()}
+
+    def _alive_key(self, node_id: str) -> str:
+        return f"{self._prefix}:alive:{node_id}"
+
+    async def mark_alive(self, ttl_s: int) -> None:
+        try:
+            await self._redis.set(self._alive_key(self.node_id), b"1", ex=ttl_s)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def alive(self, node_ids: Collection[str]) -> set[str]:
+        ordered = list(node_ids)
+        if not ordered:
+            return set()
+        try:
+            found = await self._redis.mget([self._alive_key(n) for n in ordered])
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        return {node for node, value in zip(ordered, found, strict=True) if value is not None}
 
     async def epoch(self) -> str:
         """Redis's epoch: a key the first node to find it missing sets (a restarted Redis has

@@ -102,6 +102,7 @@ class Admission:
     closing_timers: ClosingTimers[Connection]
     ice_servers_for: IceServersFor
     relay: MediaRelayHub | None
+    reconnect_grace_s: int
     on_admitted: Callable[[], None]  # the node's socket-event hook
 
     async def join(self, conn: Connection, msg: m.Join) -> None:
@@ -130,16 +131,30 @@ class Admission:
             raise _refusal(change)
         await self._admit(conn, msg, ticket, now)
 
-    async def _take_seat(self, conn: Connection, msg: m.Join, ticket: Ticket) -> SeatRecord | None:
-        """Write this socket's seat (replacing another tab's); returns the seat it replaced."""
+    async def _take_seat(
+        self, conn: Connection, msg: m.Join, ticket: Ticket
+    ) -> tuple[SeatRecord | None, bool]:
+        """Write this socket's seat (replacing another tab's); returns the seat it replaced,
+        and whether that seat's node had died without anyone noticing yet (then this join is a
+        resume after a drop, and the peer is told so first)."""
         room = ticket.room
         conn.chat_id, conn.user_id, conn.peer_id = room.chat_id, room.user_id, room.peer_id
         conn.can_restart_ice = msg.can_restart_ice
         previous = await self.broker.get_seat(room.chat_id, room.user_id)
+        dropped = False
         if (
             previous is not None
             and previous.conn_id != conn.conn_id
             and previous.state == SeatState.CONNECTED
+        ):
+            dropped = previous.node_id != self.board.node_id and not await self.broker.alive(
+                {previous.node_id}
+            )
+        if (
+            previous is not None
+            and previous.conn_id != conn.conn_id
+            and previous.state == SeatState.CONNECTED
+            and not dropped
         ):
             await self.board.to_seat(
                 previous.node_id,
@@ -170,12 +185,12 @@ class Admission:
         await self.broker.put_seat(room.chat_id, room.user_id, seat, SEAT_TTL_S)
         conn.seat = seat
         conn.joined = True
-        return previous
+        return previous, dropped
 
     async def _admit(self, conn: Connection, msg: m.Join, ticket: Ticket, now: datetime) -> None:
         room = ticket.room
         chat_id, user_id, peer_id = room.chat_id, room.user_id, room.peer_id
-        previous = await self._take_seat(conn, msg, ticket)
+        previous, dropped = await self._take_seat(conn, msg, ticket)
         # Read (again) after the seat is visible: a cancel, or a chat sender, notes the chat
         # first and looks our seat up afterwards, so whatever we do not see here reaches us
         # live (buffered in `conn.early` until `joined` is out).
@@ -237,6 +252,14 @@ class Admission:
         self.closing_timers.add(conn, closes_at, now)
         self.on_admitted()
         if peer_connected and peer_seat is not None:
+            if dropped:  # nobody told the peer yet that this seat's socket was gone
+                await self.board.to_seat(
+                    peer_seat.node_id,
+                    chat_id,
+                    peer_id,
+                    m.PeerReconnecting(grace_s=self.reconnect_grace_s),
+                    conn_id=peer_seat.conn_id,
+                )
             await self._tell_peer(conn, msg, ticket, peer_seat, action, previous is not None)
 
     async def _tell_peer(

@@ -17,6 +17,7 @@ garbage-collector policy can plug into (web/gc_policy.py; nothing by default).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -39,7 +40,7 @@ from signaling.chat import Chat
 from signaling.close_codes import CloseCode
 from signaling.codec import ErrorCode
 from signaling.connection import Connection
-from signaling.presence import Presence
+from signaling.presence import NODE_ALIVE_TTL_S, NODE_CHECK_EVERY, Presence
 from signaling.relay_glue import MediaRelayHub
 from signaling.switchboard import Switchboard
 
@@ -97,6 +98,7 @@ class SignalingNode:
         self.heap: HeapKeeper = _NoHeapKeeping()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settle_timer: Any = None
+        self._watch_timer: Any = None
         self.board = Switchboard(broker, engine, clock, self.spawn)
         self.local = self.board.local
         self.stats = self.board.stats | {"joins": 0, "refused": 0}
@@ -120,6 +122,7 @@ class SignalingNode:
             self.closing_timers,
             ice_servers_for,
             relay,
+            settings.reconnect_grace_s,
             self._admitted,
         )
         self.presence = Presence(
@@ -147,11 +150,15 @@ class SignalingNode:
 
     async def start(self) -> None:
         await self.broker.start(self.board.from_broker, self._rewrite_seats)
+        with contextlib.suppress(BrokerUnavailable):  # so no other node takes us for dead
+            await self.broker.mark_alive(NODE_ALIVE_TTL_S)
         self._schedule_settle()
+        self._schedule_node_watch()
 
     async def close(self) -> None:
-        if self._settle_timer is not None:
-            self._settle_timer.cancel()
+        for timer in (self._settle_timer, self._watch_timer):
+            if timer is not None:
+                timer.cancel()
         self.closing_timers.cancel_all()
         for conn in list(self.local.values()):
             conn.closing = False
@@ -188,6 +195,20 @@ class SignalingNode:
             self.clock.now() + timedelta(seconds=SETTLE_EVERY_S),
             lambda: self.spawn(self._settle(), "settle"),
         )
+
+    def _schedule_node_watch(self) -> None:
+        self._watch_timer = self.clock.call_at(
+            self.clock.now() + NODE_CHECK_EVERY,
+            lambda: self.spawn(self._watch_nodes(), "watch-nodes"),
+        )
+
+    async def _watch_nodes(self) -> None:
+        try:
+            await self.presence.watch_nodes()
+        except BrokerUnavailable:
+            pass  # nobody can be told anything now; the listener rewrites the seats later
+        finally:
+            self._schedule_node_watch()
 
     async def _settle(self) -> None:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -40,6 +40,10 @@ RECONNECTING_CLOSES: Final = frozenset(code for code in CloseCode if code.retry)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 
+# Every node says it is alive this often, for this long (rooms/broker.py `mark_alive`).
+NODE_CHECK_EVERY: Final = timedelta(seconds=1)
+NODE_ALIVE_TTL_S: Final = 3
+
 
 @dataclass(eq=False)
 class Presence:
@@ -51,6 +55,8 @@ class Presence:
     reconnect_grace_s: int
     spawn: Spawn
     on_dropped: Callable[[], None]  # the node's socket-event hook
+    # Peers' nodes found not alive at the last check (`watch_nodes`).
+    _missing: set[str] = field(default_factory=set)
 
     async def disconnected(self, conn: Connection) -> None:
         """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
@@ -83,12 +89,17 @@ class Presence:
                 m.PeerReconnecting(grace_s=grace),
                 PeerLink(self.board.node_id, conn.conn_id, False, conn.can_restart_ice),
             )
-            self.clock.call_at(
-                self.clock.now() + timedelta(seconds=grace),
-                lambda: self.spawn(self._grace_over(conn), f"grace-{conn.conn_id}"),
-            )
+            self._start_grace(conn.chat_id, conn.user_id, conn.conn_id, conn.peer_id)
         except BrokerUnavailable:
             log.warning("broker unavailable while %s left chat %s", conn.user_id, conn.chat_id)
+
+    def _start_grace(self, chat_id: str, user_id: str, conn_id: str, peer_id: str) -> None:
+        self.clock.call_at(
+            self.clock.now() + timedelta(seconds=self.reconnect_grace_s),
+            lambda: self.spawn(
+                self._grace_over(chat_id, user_id, conn_id, peer_id), f"grace-{conn_id}"
+            ),
+        )
 
     async def _tell_peer(self, conn: Connection, msg: m.ServerMessage, link: PeerLink) -> None:
         peer = conn.peer
@@ -97,22 +108,61 @@ class Presence:
                 peer.node, conn.chat_id, conn.peer_id, msg, conn_id=peer.conn, peer=link
             )
 
-    async def _grace_over(self, conn: Connection) -> None:
-        seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
-        if seat is None or seat.conn_id != conn.conn_id or seat.state != SeatState.RECONNECTING:
+    async def _grace_over(self, chat_id: str, user_id: str, conn_id: str, peer_id: str) -> None:
+        seat = await self.broker.get_seat(chat_id, user_id)
+        if seat is None or seat.conn_id != conn_id or seat.state != SeatState.RECONNECTING:
             return  # resumed (or replaced) in time
-        await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
-        self._relay_vacated(conn.chat_id)
-        peer = await self.broker.get_seat(conn.chat_id, conn.peer_id)
+        await self.broker.delete_seat(chat_id, user_id, conn_id)
+        self._relay_vacated(chat_id)
+        peer = await self.broker.get_seat(chat_id, peer_id)
         if peer is not None and peer.state == SeatState.CONNECTED:
             await self.board.to_seat(
                 peer.node_id,
-                conn.chat_id,
-                conn.peer_id,
+                chat_id,
+                peer_id,
                 m.PeerLeft(reason="timeout"),
                 conn_id=peer.conn_id,
                 peer=PEER_GONE,
             )
+
+    # --- nodes that died -------------------------------------------------------------------------
+
+    async def watch_nodes(self) -> None:
+        """Say this node is alive, and drop the seats of peers on nodes that stopped saying so.
+
+        A node killed outright runs no `disconnected` for its sockets, so nobody would tell
+        their peers. Every node says it is alive every NODE_CHECK_EVERY (TTL NODE_ALIVE_TTL_S);
+        a peer's node missing at two checks in a row is dead (one miss may be a Redis restart),
+        and its seats go through the same grace as any drop: `peer_reconnecting` now, the
+        resume or `peer_left {timeout}` later."""
+        await self.broker.mark_alive(NODE_ALIVE_TTL_S)
+        local = [c for c in self.board.local.values() if c.joined and not c.closing]
+        remote = {
+            c.peer.node for c in local if c.peer.connected and c.peer.node != self.board.node_id
+        }
+        if not remote:
+            self._missing = set()
+            return
+        missing = remote - await self.broker.alive(remote)
+        dead, self._missing = missing & self._missing, missing
+        for conn in local:
+            if conn.peer.connected and conn.peer.node in dead:
+                await self._peer_node_died(conn)
+
+    async def _peer_node_died(self, conn: Connection) -> None:
+        link = conn.peer
+        seat = await self.broker.get_seat(conn.chat_id, conn.peer_id)
+        if seat is not None and seat.conn_id != link.conn:
+            return  # the peer is back already, on another node: its `peer_joined` is coming
+        log.warning("node %s is gone: %s in chat %s dropped", link.node, conn.peer_id, conn.chat_id)
+        if seat is not None and seat.state == SeatState.CONNECTED:
+            grace = self.reconnect_grace_s
+            await self.broker.put_seat(
+                conn.chat_id, conn.peer_id, replace(seat, state=SeatState.RECONNECTING), grace + 30
+            )
+            self._start_grace(conn.chat_id, conn.peer_id, link.conn, conn.user_id)
+        conn.peer = PeerLink(link.node, link.conn, False, link.can_restart_ice)
+        conn.send(m.PeerReconnecting(grace_s=self.reconnect_grace_s))
 
     def _relay_vacated(self, chat_id: str) -> None:
         """A seat is empty for good: its relay room (if any) has nobody to forward to."""

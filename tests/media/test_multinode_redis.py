@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import msgpack
@@ -26,16 +25,22 @@ from rooms.broker import SeatRecord
 from scheduling.clock import ManualClock
 from signaling import messages as m
 from signaling.node import SEAT_TTL_S, SETTLE_EVERY_S
-from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
+from tests.support.apiclient import ADA, SAM, Api, Person
 from tests.support.app import TEST_SECRET
-from tests.support.duet_nodes import DuetNode, launch_node, poll, wait_ready
+from tests.support.duet_nodes import (
+    DuetNode,
+    Rest,
+    book_chat_now,
+    launch_node,
+    poll,
+    wait_ready,
+)
 from tests.support.media_client import Dialer, MediaClient
 from tests.support.peers import SyntheticVideoTrack
 from tests.support.seed import at, confirmed_chat
 from tests.support.services import RunningService
 from tests.support.signal_client import join
 from web.app import create_app
-from web.auth import mint_token
 from web.config import Config
 
 pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.usefixtures("loopback_ice")]
@@ -44,7 +49,6 @@ SECRET = "multinode-test-secret-0123456789abcdef"
 WITHIN = 20.0
 HEAL_WITHIN = 30.0  # listener backoff is capped at 5 s; this leaves room for a slow machine
 FRAMES = 15
-DURATION_MIN = 10
 
 
 @pytest.fixture
@@ -66,91 +70,6 @@ async def _start_nodes(
         started.append(node)
         await wait_ready(session, node)
     return started[0], started[1]
-
-
-class Rest:
-    """The REST API of one node, with tokens minted at the real current time."""
-
-    def __init__(self, session: aiohttp.ClientSession, node: DuetNode) -> None:
-        self.session = session
-        self.node = node
-
-    async def call(
-        self, person: Person, method: str, path: str, json: Any = None, expect: int = 200
-    ) -> Any:
-        token = mint_token(SECRET, person.record, datetime.now(UTC), timedelta(hours=1))
-        async with self.session.request(
-            method, self.node.url + path, json=json, headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            body = await resp.read()
-            assert resp.status == expect, f"{method} {path}: {resp.status} {body[:500]!r}"
-            return await resp.json(content_type=None) if body else None
-
-
-async def _book_now(api: Rest) -> tuple[str, datetime]:
-    """A confirmed 10-minute chat starting within 5 minutes, so its join window is open now.
-
-    The event's day starts at the next whole minute after now (+1 minute of margin for the
-    booking calls), in UTC; if the slots would cross midnight UTC the day is described in
-    UTC-12, where it is still the same calendar day.
-    """
-    now = datetime.now(UTC)
-    start = now.replace(second=0, microsecond=0) + timedelta(minutes=2)
-    end = start + timedelta(minutes=3 * DURATION_MIN)
-    zone = ZoneInfo("UTC") if end.date() == start.date() else ZoneInfo("Etc/GMT+12")
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-    day = local_start.date().isoformat()
-    event = await api.call(
-        ORGANIZER,
-        "POST",
-        "/api/v1/events",
-        {
-            "name": "Multinode Fair",
-            "timezone": zone.key,
-            "days": [
-                {
-                    "date": day,
-                    "start": local_start.strftime("%H:%M"),
-                    "end": local_end.strftime("%H:%M"),
-                    "durations": [DURATION_MIN],
-                }
-            ],
-            "quotas": [{"company_id": ADA.company, "slot_quota": 10}],
-        },
-        expect=201,
-    )
-    event_id = event["id"]
-    grid = await api.call(
-        ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day}&duration_min={DURATION_MIN}"
-    )
-    now = datetime.now(UTC)
-    slot_start = next(
-        s["starts_at"]
-        for s in grid["slots"]
-        if now < _instant(s["starts_at"]) <= now + timedelta(minutes=5)
-    )
-    await api.call(
-        ADA,
-        "PUT",
-        f"/api/v1/events/{event_id}/availability",
-        {"days": [{"date": day, "duration_min": DURATION_MIN, "slots": [slot_start]}]},
-    )
-    await api.call(ADA, "POST", f"/api/v1/events/{event_id}/availability/confirm")
-    chat = await api.call(
-        SAM, "POST", f"/api/v1/events/{event_id}/chats", {"employee_id": ADA.id}, expect=201
-    )
-    await api.call(ADA, "POST", f"/api/v1/chats/{chat['id']}/approve")
-    free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
-    slot = next(s for s in free["slots"] if s["starts_at"] == slot_start)
-    booked = await api.call(
-        SAM, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]}
-    )
-    assert booked["state"] == "confirmed", booked
-    return chat["id"], _instant(slot_start)
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _dialer(api: Rest, person: Person, chat_id: str) -> Dialer:
@@ -214,8 +133,8 @@ async def test_call_across_two_nodes_survives_a_redis_restart(
     session: aiohttp.ClientSession,
 ) -> None:
     node_a, node_b = await _start_nodes(nodes, redis_service.port, tmp_path, session)
-    rest_a, rest_b = Rest(session, node_a), Rest(session, node_b)
-    chat_id, starts_at = await _book_now(rest_a)
+    rest_a, rest_b = Rest(session, node_a, SECRET), Rest(session, node_b, SECRET)
+    chat_id, starts_at = await book_chat_now(rest_a)
     assert datetime.now(UTC) >= starts_at - timedelta(minutes=5), "the join window is open"
     ada = MediaClient("ada@node-a", _dialer(rest_a, ADA, chat_id))
     sam = MediaClient("sam@node-b", _dialer(rest_b, SAM, chat_id), trickle=True)

@@ -10,12 +10,17 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from tests.support.apiclient import ADA, ORGANIZER, SAM, Person
 from tests.support.app import REPO_ROOT
 from tests.support.services import free_port
+from web.auth import mint_token
 
 ROOT = REPO_ROOT
 
@@ -109,3 +114,92 @@ async def wait_ready(session: aiohttp.ClientSession, node: DuetNode) -> None:
             return False
 
     await poll(ready, 30.0, f"{node.node_id} /readyz")
+
+
+DURATION_MIN = 10
+
+
+class Rest:
+    """The REST API of one node, with tokens minted at the real current time."""
+
+    def __init__(self, session: aiohttp.ClientSession, node: DuetNode, secret: str) -> None:
+        self.session = session
+        self.node = node
+        self.secret = secret
+
+    async def call(
+        self, person: Person, method: str, path: str, json: Any = None, expect: int = 200
+    ) -> Any:
+        token = mint_token(self.secret, person.record, datetime.now(UTC), timedelta(hours=1))
+        async with self.session.request(
+            method, self.node.url + path, json=json, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            body = await resp.read()
+            assert resp.status == expect, f"{method} {path}: {resp.status} {body[:500]!r}"
+            return await resp.json(content_type=None) if body else None
+
+
+async def book_chat_now(api: Rest) -> tuple[str, datetime]:
+    """A confirmed 10-minute chat starting within 5 minutes, so its join window is open now.
+
+    The event's day starts at the next whole minute after now (+1 minute of margin for the
+    booking calls), in UTC; if the slots would cross midnight UTC the day is described in
+    UTC-12, where it is still the same calendar day.
+    """
+    now = datetime.now(UTC)
+    start = now.replace(second=0, microsecond=0) + timedelta(minutes=2)
+    end = start + timedelta(minutes=3 * DURATION_MIN)
+    zone = ZoneInfo("UTC") if end.date() == start.date() else ZoneInfo("Etc/GMT+12")
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    day = local_start.date().isoformat()
+    event = await api.call(
+        ORGANIZER,
+        "POST",
+        "/api/v1/events",
+        {
+            "name": "Multinode Fair",
+            "timezone": zone.key,
+            "days": [
+                {
+                    "date": day,
+                    "start": local_start.strftime("%H:%M"),
+                    "end": local_end.strftime("%H:%M"),
+                    "durations": [DURATION_MIN],
+                }
+            ],
+            "quotas": [{"company_id": ADA.company, "slot_quota": 10}],
+        },
+        expect=201,
+    )
+    event_id = event["id"]
+    grid = await api.call(
+        ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day}&duration_min={DURATION_MIN}"
+    )
+    now = datetime.now(UTC)
+    slot_start = next(
+        s["starts_at"]
+        for s in grid["slots"]
+        if now < instant(s["starts_at"]) <= now + timedelta(minutes=5)
+    )
+    await api.call(
+        ADA,
+        "PUT",
+        f"/api/v1/events/{event_id}/availability",
+        {"days": [{"date": day, "duration_min": DURATION_MIN, "slots": [slot_start]}]},
+    )
+    await api.call(ADA, "POST", f"/api/v1/events/{event_id}/availability/confirm")
+    chat = await api.call(
+        SAM, "POST", f"/api/v1/events/{event_id}/chats", {"employee_id": ADA.id}, expect=201
+    )
+    await api.call(ADA, "POST", f"/api/v1/chats/{chat['id']}/approve")
+    free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
+    slot = next(s for s in free["slots"] if s["starts_at"] == slot_start)
+    booked = await api.call(
+        SAM, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]}
+    )
+    assert booked["state"] == "confirmed", booked
+    return chat["id"], instant(slot_start)
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
