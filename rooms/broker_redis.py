@@ -139,9 +139,7 @@ class RedisBroker:
         assert self._deliver is not None
         try:
             payloads = msgpack.unpackb(frame)
-            if isinstance(payloads, dict):
-                payloads = [frame]  # one bare envelope, as nodes published before batching
-            elif not isinstance(payloads, list):
+            if not isinstance(payloads, list):
                 raise TypeError(f"a frame is a list of payloads, not {type(payloads).__name__}")
         except Exception:
             log.exception("could not read a frame from redis; dropped it")
