@@ -16,7 +16,10 @@ import secrets
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
+
+from scheduling.clock import Clock, SystemClock, TimerHandle
 
 __all__ = ["PeerPool", "PoolClosed", "PoolEntry", "PoolFull", "PooledPeer"]
 
@@ -42,15 +45,15 @@ class PoolClosed(Exception):
 
 @dataclass(eq=False)
 class PoolEntry(Generic[P]):
-    """One admitted peer, its owner and its deadline (event-loop time)."""
+    """One admitted peer, its owner and its deadline (on the pool's clock)."""
 
     id: str
     owner: str
     peer: P
-    started_at: float
-    deadline: float
+    started_at: datetime
+    deadline: datetime
     close_reason: str | None = None
-    _timer: asyncio.Task[None] | None = field(default=None, repr=False)
+    _timer: TimerHandle | None = field(default=None, repr=False)
 
 
 class PeerPool(Generic[P]):
@@ -67,6 +70,7 @@ class PeerPool(Generic[P]):
         max_lifetime_s: float,
         *,
         on_closed: Callable[[PoolEntry[P], str], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if max_peers < 1:
             raise ValueError("max_peers must be at least 1")
@@ -74,6 +78,8 @@ class PeerPool(Generic[P]):
             raise ValueError("max_lifetime_s must be positive")
         self.max_peers = max_peers
         self.max_lifetime_s = max_lifetime_s
+        # The time limit runs on the app's clock, so a test moves it by hand instead of waiting.
+        self.clock: Clock = clock or SystemClock()
         self._on_closed = on_closed
         self._entries: dict[str, PoolEntry[P]] = {}
         # Peers taken out of _entries but whose close() has not finished: they still hold
@@ -91,8 +97,9 @@ class PeerPool(Generic[P]):
 
     @property
     def task_count(self) -> int:
-        """Tasks the pool started that have not finished (timers, background closes)."""
-        return sum(1 for task in self._tasks if not task.done())
+        """Time limits pending, and tasks the pool started that have not finished."""
+        timers = sum(1 for entry in self._entries.values() if entry._timer is not None)
+        return timers + sum(1 for task in self._tasks if not task.done())
 
     def get(self, peer_id: str) -> PoolEntry[P] | None:
         return self._entries.get(peer_id)
@@ -110,13 +117,12 @@ class PeerPool(Generic[P]):
         if self.size >= self.max_peers:
             raise PoolFull(f"{self.size} of {self.max_peers} peers are running")
         peer = make_peer()
-        now = asyncio.get_running_loop().time()
+        now = self.clock.now()
         peer_id = secrets.token_urlsafe(16)
-        entry: PoolEntry[P] = PoolEntry(
-            peer_id, owner, peer, started_at=now, deadline=now + self.max_lifetime_s
-        )
+        deadline = now + timedelta(seconds=self.max_lifetime_s)
+        entry: PoolEntry[P] = PoolEntry(peer_id, owner, peer, started_at=now, deadline=deadline)
         self._entries[peer_id] = entry
-        entry._timer = self._spawn(self._expire(entry), f"peer-timer-{peer_id[:6]}")
+        entry._timer = self.clock.call_at(deadline, lambda: self._expire(peer_id))
         return entry
 
     async def close_peer(self, peer_id: str, reason: str) -> PoolEntry[P] | None:
@@ -127,7 +133,7 @@ class PeerPool(Generic[P]):
         entry.close_reason = reason
         timer = entry._timer
         entry._timer = None
-        if timer is not None and timer is not asyncio.current_task():
+        if timer is not None:
             timer.cancel()
         self._closing += 1
         try:
@@ -176,6 +182,8 @@ class PeerPool(Generic[P]):
         if not task.cancelled() and task.exception() is not None:
             log.error("pool task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def _expire(self, entry: PoolEntry[P]) -> None:
-        await asyncio.sleep(max(entry.deadline - asyncio.get_running_loop().time(), 0.0))
-        await self.close_peer(entry.id, "time_limit")
+    def _expire(self, peer_id: str) -> None:
+        entry = self._entries.get(peer_id)
+        if entry is not None:
+            entry._timer = None
+            self._spawn(self.close_peer(peer_id, "time_limit"), f"peer-expire-{peer_id[:6]}")

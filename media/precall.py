@@ -31,6 +31,7 @@ from av import AudioFrame, VideoFrame
 
 from media.ice import IceServer, reachable_turn_first, rtc_configuration
 from media.peer_pool import PeerPool, PoolEntry
+from scheduling.clock import Clock
 
 __all__ = [
     "BadOffer",
@@ -568,8 +569,11 @@ class PrecallService:
         grace_s: float = GRACE_S,
         retain_s: float = 120.0,
         retain_max: int = 256,
+        clock: Clock | None = None,
     ) -> None:
-        self.pool: PeerPool[PrecallPeer] = PeerPool(max_peers, max_s, on_closed=self._keep)
+        self.pool: PeerPool[PrecallPeer] = PeerPool(
+            max_peers, max_s, on_closed=self._keep, clock=clock
+        )
         self._ice_servers = ice_servers
         self._grace_s = grace_s
         self._retain_s = retain_s
@@ -622,18 +626,18 @@ class PrecallService:
         await self.pool.close()
 
     def _expires_in(self, entry: PoolEntry[PrecallPeer]) -> int:
-        return max(0, math.ceil(entry.deadline - asyncio.get_running_loop().time()))
+        return max(0, math.ceil((entry.deadline - self.pool.clock.now()).total_seconds()))
 
     def _report(self, entry: PoolEntry[PrecallPeer], *, final: bool) -> dict[str, Any]:
         m = entry.peer.measurement()
         if final and m.state != "failed":
             m = dataclasses.replace(m, state="closed")
-        loop_now = asyncio.get_running_loop().time()
+        elapsed = self.pool.clock.now() - entry.started_at
         return {
             "id": entry.id,
             "state": m.state,
             "closed_reason": entry.close_reason if final else None,
-            "elapsed_s": round(loop_now - entry.started_at, 1),
+            "elapsed_s": round(elapsed.total_seconds(), 1),
             "expires_in_s": 0 if final else self._expires_in(entry),
             **verdict(m, final=final, grace_s=self._grace_s),
         }

@@ -20,6 +20,7 @@ from media.forwarding import check_internals
 from media.ice import IceServer
 from media.peer_pool import PeerPool, PoolClosed, PoolEntry, PoolFull
 from media.relay import Description, Label, Outgoing, Refused, RelayRoom
+from scheduling.clock import Clock
 from signaling import messages as m
 from signaling.codec import ErrorCode
 from signaling.connection import Connection
@@ -44,12 +45,13 @@ class MediaRelayHub:
         max_rooms: int,
         *,
         forward_encoded: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         check_internals()  # fail at startup, not in the middle of someone's call
         self.forward_encoded = forward_encoded
         self._ice_servers = ice_servers
         self._pool: PeerPool[RelayRoom] = PeerPool(
-            max_rooms, ROOM_MAX_LIFETIME_S, on_closed=self._forget
+            max_rooms, ROOM_MAX_LIFETIME_S, on_closed=self._forget, clock=clock
         )
         self._rooms: dict[str, str] = {}  # chat id -> pool entry id
         self._deliver: Deliver | None = None

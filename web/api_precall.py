@@ -58,7 +58,7 @@ def precall_service(config: Config, clock: Clock) -> PrecallService:
         expires = clock.now() + timedelta(seconds=config.precall_max_s + OFFER_MARGIN_S)
         return precall_ice_servers(config, SERVER_TURN_USER, expires)
 
-    return PrecallService(config.max_server_peers, config.precall_max_s, server_ice)
+    return PrecallService(config.max_server_peers, config.precall_max_s, server_ice, clock=clock)
 
 
 async def precall_context(app: web.Application) -> AsyncIterator[None]:

@@ -84,7 +84,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         return precall_ice_servers(config, RELAY_TURN_USER, expires)
 
     # Each relayed call holds two server peers (docs/performance.md, "Relay mode").
-    relay = MediaRelayHub(relay_ice, max(1, config.max_server_peers // 2))
+    relay = MediaRelayHub(relay_ice, max(1, config.max_server_peers // 2), clock=clock)
     node = SignalingNode(
         app[ENGINE],
         _broker(config, clock),

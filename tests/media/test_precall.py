@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -37,7 +38,7 @@ from media.precall import (
 from media.turn import turn_password
 from scheduling.clock import ManualClock
 from tests.support.apiclient import ADA, SAM, Api, Person
-from tests.support.app import TEST_SECRET
+from tests.support.app import TEST_NOW, TEST_SECRET
 from tests.support.peers import MediaPeer
 from web.api_precall import OFFER_MARGIN_S
 from web.app import create_app
@@ -250,11 +251,12 @@ async def test_time_limit_closes_the_server_peer(make_api: MakeApi) -> None:
         started = await start_check(api, SAM, peer)
         assert started["expires_in_s"] == 2
         await peer.wait_connected(10)
-        opened = time.monotonic()
+        api.clock.advance(timedelta(seconds=1))
+        status = await api.call(SAM, "GET", f"/api/v1/precall/{started['id']}")
+        assert status["state"] != "closed" and status["expires_in_s"] == 1  # not yet
+        api.clock.advance(timedelta(seconds=1))  # the limit, counted from the POST
         # The server ends the call by itself; the client sees its connection close.
         await wait_client_state(peer, "closed", within=8)
-        # Not at once, and not much later than the 2 s limit (counted from the POST).
-        assert 1.0 <= time.monotonic() - opened < 6
         final = await api.call(SAM, "GET", f"/api/v1/precall/{started['id']}")
         assert final["state"] == "closed" and final["closed_reason"] == "time_limit"
         assert service_of(api).pool.size == 0 and service_of(api).pool.task_count == 0
@@ -329,7 +331,10 @@ class FakePeer:
 
 async def test_pool_bound_time_limit_and_shutdown_leave_no_task() -> None:
     reasons: list[str] = []
-    pool: PeerPool[FakePeer] = PeerPool(2, 0.2, on_closed=lambda e, r: reasons.append(r))
+    clock = ManualClock(TEST_NOW)
+    pool: PeerPool[FakePeer] = PeerPool(
+        2, 0.2, on_closed=lambda e, r: reasons.append(r), clock=clock
+    )
     a = pool.add("sam", FakePeer)
     b = pool.add("ada", FakePeer)
     with pytest.raises(PoolFull):
@@ -338,6 +343,7 @@ async def test_pool_bound_time_limit_and_shutdown_leave_no_task() -> None:
 
     pool.close_soon(a.id, "disconnected")
     pool.close_soon(a.id, "disconnected")  # a second report of the same end is harmless
+    clock.advance(timedelta(seconds=0.2))  # b's time limit
     await wait_true(lambda: b.peer.closed == 1, within=2, what="time limit closes b")
     assert a.peer.closed == 1 and sorted(reasons) == ["disconnected", "time_limit"]
     assert pool.size == 0 and pool.task_count == 0
