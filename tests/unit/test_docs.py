@@ -51,6 +51,14 @@ def _names(doc: Path) -> list[str]:
     return [m.group(1).strip() for m in _TICKS.finditer(doc.read_text())]
 
 
+def _targets(stmt: ast.AST) -> list[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets
+    if isinstance(stmt, ast.AnnAssign):
+        return [stmt.target]
+    return []
+
+
 @cache
 def _defined(path: Path) -> set[str]:
     """Top-level names and Class.member names defined in a Python file."""
@@ -63,6 +71,15 @@ def _defined(path: Path) -> set[str]:
                 for item in node.body:
                     if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                         names.add(f"{node.name}.{item.name}")
+                        if item.name == "__init__":  # attributes the constructor sets
+                            names.update(
+                                f"{node.name}.{t.attr}"
+                                for stmt in ast.walk(item)
+                                for t in _targets(stmt)
+                                if isinstance(t, ast.Attribute)
+                                and isinstance(t.value, ast.Name)
+                                and t.value.id == "self"
+                            )
                     elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                         names.add(f"{node.name}.{item.target.id}")
                     elif isinstance(item, ast.Assign):
