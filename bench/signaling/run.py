@@ -311,6 +311,15 @@ def start_server(
         proc = start(kind, pinned(argv, cpu), workdir)
         wait_http(port, "/healthz", proc)
         return Server(kind, [proc], (ws_url(port), ws_url(port)))
+    if kind == "node":
+        port = free_port()
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node is not installed")
+        argv = [node, str(HERE / "node_relay.mjs"), "--port", str(port)]
+        proc = start(kind, pinned(argv, cpu), workdir)
+        wait_http(port, "/healthz", proc)
+        return Server(kind, [proc], (ws_url(port), ws_url(port)))
     if kind == "duet-redis":
         binary = shutil.which("redis-server")
         if binary is None:
@@ -376,7 +385,7 @@ def server_epoch(url: str, room: Room) -> str:
 
 
 def tickets_for(server: Server, rooms: list[Room]) -> list[list[str]]:
-    if server.name.startswith("bare"):
+    if server.name.startswith("bare") or server.name == "node":
         return [[f"{i}:0", f"{i}:1"] for i in range(len(rooms))]
     expires = datetime.now(UTC) + timedelta(seconds=TICKET_LIFETIME_S)
     epoch = server_epoch(server.urls[0].replace("ws://", "http://").split("/api/")[0], rooms[0])
@@ -528,17 +537,18 @@ def fmt(value: float | None, digits: int = 0) -> str:
 
 def tables(results: list[dict[str, Any]], rates: list[int]) -> str:
     by = {r["server"]: r for r in results}
-    base = by.get("bare")
+    base, node = by.get("bare"), by.get("node")
     out: list[str] = []
     for rate in rates:
         rooms = results[0]["rooms"] if results else 0
         out.append(f"\nOffered load {rate} msgs/s, {rooms} rooms x 2 sockets")
         out.append(
-            f"{'server':<12} {'CPU µs/msg':>10} {'÷ bare':>7} {'msgs/s':>8} {'p50 ms':>7} "
-            f"{'p99 ms':>7} {'max ms':>7} {'lost':>6} {'srv CPU%':>8} {'other%':>8} "
-            f"{'GC max ms':>9}"
+            f"{'server':<12} {'CPU µs/msg':>10} {'÷ bare':>7} {'÷ node':>7} {'msgs/s':>8} "
+            f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'lost':>6} {'srv CPU%':>8} "
+            f"{'other%':>8} {'GC max ms':>9}"
         )
         base_load = next((x for x in base["loads"] if x["rate"] == rate), None) if base else None
+        node_load = next((x for x in node["loads"] if x["rate"] == rate), None) if node else None
         for r in results:
             load = next((x for x in r["loads"] if x["rate"] == rate), None)
             if load is None:
@@ -547,9 +557,11 @@ def tables(results: list[dict[str, Any]], rates: list[int]) -> str:
             mine = load["cpu_us_per_msg"]
             base_cpu = base_load["cpu_us_per_msg"] if base_load else None
             ratio = mine / base_cpu if mine is not None and base_cpu else None
+            node_cpu = node_load["cpu_us_per_msg"] if node_load else None
+            to_node = mine / node_cpu if mine is not None and node_cpu else None
             lat = load["latency_ms"]
             out.append(
-                f"{r['server']:<12} {fmt(mine):>10} {fmt(ratio, 2):>7} "
+                f"{r['server']:<12} {fmt(mine):>10} {fmt(ratio, 2):>7} {fmt(to_node, 2):>7} "
                 f"{load['recv_rate']:>8.0f} {fmt(lat['p50'], 2):>7} {fmt(lat['p99'], 2):>7} "
                 f"{fmt(lat['max'], 1):>7} {load['lost']:>6} {load['server_cpu_pct']:>8.0f} "
                 f"{fmt(load['other_on_core_pct']):>8} {fmt(load['gc_max_ms'], 1):>9}"
@@ -585,6 +597,7 @@ def targets(
 ) -> str:
     by = {r["server"]: r for r in results}
     duet, base, redis = by.get("duet"), by.get("bare"), by.get("duet-redis")
+    node = by.get("node")
     lines = ["\nTargets"]
 
     def load(r: dict[str, Any] | None, rate: int) -> dict[str, Any] | None:
@@ -610,6 +623,23 @@ def targets(
                     f"  CPU/msg <= 1.0x bare aiohttp @{b_load['rate']}/s: {fmt(ratio, 2)}x{how}  "
                     f"{verdict(None if ratio is None else ratio <= 1.0)}"
                 )
+    if duet and node:  # the next peer up (issue #12): a bare Node.js `ws` relay
+        for n_load in node["loads"]:
+            d_load = load(duet, n_load["rate"])
+            if d_load and n_load["cpu_us_per_msg"]:
+                ratio = d_load["cpu_us_per_msg"] / n_load["cpu_us_per_msg"]
+                lines.append(
+                    f"  CPU/msg <= 1.0x Node ws @{n_load['rate']}/s: {fmt(ratio, 2)}x  "
+                    f"{verdict(ratio <= 1.0)}"
+                )
+        lines.append(
+            f"  <= 10 KiB per idle connection (Node: {node['kib_per_connection']:.1f}): "
+            f"{duet['kib_per_connection']:.1f} KiB  {verdict(duet['kib_per_connection'] <= 10)}"
+        )
+        lines.append(
+            f"  >= 5,000 joins/s one node (Node: {node['handshakes_per_s']:.0f}/s): "
+            f"{duet['handshakes_per_s']:.0f}/s  {verdict(duet['handshakes_per_s'] >= 5000)}"
+        )
     scale = (duet or redis or {}).get("rooms", 0)
     note = "" if scale >= 5000 else f"  (measured with {scale} rooms, target is for 5,000)"
     d5 = load(duet, full_rate)
@@ -704,7 +734,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default="duet,bare,bare-uvloop",
-        help="systems under test: duet, bare, bare-uvloop (bare is the baseline for ratios)",
+        help="systems under test: duet, bare, bare-uvloop, node (a bare Node.js ws relay), "
+        "duet-redis via --redis (bare is the baseline for ratios)",
     )
     p.add_argument("--redis", action="store_true", help="also two Duet nodes through Redis")
     p.add_argument("--quick", action="store_true", help="smoke run: 200 rooms, short loads")
