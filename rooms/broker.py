@@ -54,6 +54,14 @@ SeatKey = tuple[str, str, str]  # (chat_id, user_id, conn_id)
 OnReconnect = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class JoinLookup:
+    first: bool  # the ticket's nonce was not claimed before
+    epoch: str
+    notes: dict[str, str]
+    seat: SeatRecord | None
+
+
 class BrokerUnavailable(Exception):
     """The shared store did not answer; callers tell the user to retry instead of crashing."""
 
@@ -102,9 +110,17 @@ class Broker(Protocol):
         signed against the old one (join tickets, rooms/tickets.py) is known to be stale."""
         ...
 
-    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
-        """(True the first time `nonce` is claimed within `ttl_s`, the current epoch), in one
-        round trip: a join needs both."""
+    async def open_join(self, nonce: str, ttl_s: int, chat_id: str, user_id: str) -> JoinLookup:
+        """What a join needs before it takes a seat, in one round trip: claim the ticket's
+        nonce (first claim within `ttl_s`?), the store's epoch, the chat's notes, and the seat
+        this person holds now."""
+        ...
+
+    async def take_seat(
+        self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int, peer_id: str
+    ) -> tuple[dict[str, str], SeatRecord | None]:
+        """Write the seat, then read the chat's notes and the peer's seat, in that order and in
+        one round trip (the order is what closes the races in signaling/admission.py)."""
         ...
 
     async def note_chat(self, chat_id: str, name: str, value: str, ttl_s: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 
-from rooms.broker import Deliver, OnReconnect, SeatKey, SeatRecord
+from rooms.broker import Deliver, JoinLookup, OnReconnect, SeatKey, SeatRecord
 from scheduling.clock import Clock
 
 MAX_PENDING = 100_000
@@ -63,8 +63,16 @@ class MemoryBroker:
     async def epoch(self) -> str:
         return self._epoch
 
-    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
-        return self._claim(f"ticket:{nonce}", ttl_s), self._epoch
+    async def open_join(self, nonce: str, ttl_s: int, chat_id: str, user_id: str) -> JoinLookup:
+        first = self._claim(f"ticket:{nonce}", ttl_s)
+        notes = await self.chat_notes(chat_id)
+        return JoinLookup(first, self._epoch, notes, self._seats.get((chat_id, user_id)))
+
+    async def take_seat(
+        self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int, peer_id: str
+    ) -> tuple[dict[str, str], SeatRecord | None]:
+        self._seats[(chat_id, user_id)] = seat
+        return await self.chat_notes(chat_id), self._seats.get((chat_id, peer_id))
 
     def _claim(self, key: str, ttl_s: int) -> bool:
         now = self._clock.now().timestamp()

@@ -15,7 +15,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import msgpack
 import redis.asyncio as redis
@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError
 
-from rooms.broker import BrokerUnavailable, Deliver, OnReconnect, SeatKey, SeatRecord
+from rooms.broker import BrokerUnavailable, Deliver, JoinLookup, OnReconnect, SeatKey, SeatRecord
 
 log = logging.getLogger("duet.broker.redis")
 
@@ -206,7 +206,7 @@ class RedisBroker:
             data = await self._redis.hget(self._seat_key(chat_id, user_id), "data")
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        return None if data is None else SeatRecord.from_dict(msgpack.unpackb(data))
+        return _seat(data)
 
     async def delete_seat(self, chat_id: str, user_id: str, conn_id: str) -> bool:
         try:
@@ -248,7 +248,7 @@ class RedisBroker:
             raw = await self._redis.hgetall(self._notes_key(chat_id))
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return _notes(raw)
 
     def _alive_key(self, node_id: str) -> str:
         return f"{self._prefix}:alive:{node_id}"
@@ -287,21 +287,48 @@ class RedisBroker:
         self._epoch, self._epoch_at = _text(value), now
         return self._epoch
 
-    async def claim_ticket(self, nonce: str, ttl_s: int) -> tuple[bool, str]:
+    async def open_join(self, nonce: str, ttl_s: int, chat_id: str, user_id: str) -> JoinLookup:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(f"{self._prefix}:claim:ticket:{nonce}", b"1", nx=True, ex=ttl_s)
                 pipe.get(f"{self._prefix}:epoch")
-                claimed, epoch = await pipe.execute()
+                pipe.hgetall(self._notes_key(chat_id))
+                pipe.hget(self._seat_key(chat_id, user_id), "data")
+                claimed, epoch, notes, seat = await pipe.execute()
         except (RedisError, OSError) as exc:
             self._epoch = None  # Redis is away: it may come back empty, with a new epoch
             raise BrokerUnavailable(str(exc)) from exc
         if epoch is None:  # Redis lost its data and no node has set a new epoch yet
             self._epoch = None
-            return bool(claimed), await self.epoch()
-        return bool(claimed), _text(epoch)
+            epoch = await self.epoch()
+        return JoinLookup(bool(claimed), _text(epoch), _notes(notes), _seat(seat))
+
+    async def take_seat(
+        self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int, peer_id: str
+    ) -> tuple[dict[str, str], SeatRecord | None]:
+        key = self._seat_key(chat_id, user_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key, mapping={"conn": seat.conn_id, "data": msgpack.packb(seat.to_dict())}
+                )
+                pipe.expire(key, ttl_s)
+                pipe.hgetall(self._notes_key(chat_id))
+                pipe.hget(self._seat_key(chat_id, peer_id), "data")
+                _, _, notes, peer = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        return _notes(notes), _seat(peer)
 
 
 def _text(value: bytes | str) -> str:
     """A Redis reply as text (the client returns bytes; decode_responses would return str)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _notes(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _seat(data: bytes | str | None) -> SeatRecord | None:
+    return None if data is None else SeatRecord.from_dict(msgpack.unpackb(data))

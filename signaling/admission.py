@@ -114,33 +114,34 @@ class Admission:
             raise _ticket_refusal(exc) from exc
         now_ms = to_ms(now)
         ttl = max(1, (ticket.expires_ms - now_ms) // 1000 + 5)
-        first, epoch = await self.broker.claim_ticket(ticket.nonce, ttl)
-        if ticket.epoch != epoch:
+        room = ticket.room
+        lookup = await self.broker.open_join(ticket.nonce, ttl, room.chat_id, room.user_id)
+        if ticket.epoch != lookup.epoch:
             # Minted before the broker lost its used tickets and chat notes (rooms/tickets.py):
             # neither unused nor still valid can be shown. A fresh ticket reads the database.
             raise JoinRefused(CloseCode.TICKET_INVALID)
-        if not first:
+        if not lookup.first:
             raise JoinRefused(CloseCode.TICKET_USED)
-        if now_ms < ticket.room.opens_ms:
+        if now_ms < room.opens_ms:
             raise JoinRefused(CloseCode.TOO_EARLY)
-        if now_ms >= ticket.room.closes_ms:
+        if now_ms >= room.closes_ms:
             raise JoinRefused(CloseCode.CHAT_ENDED)
         # Before touching any seat: a stale ticket must not replace the person's live tab.
-        change = change_after_minting(await self.broker.chat_notes(ticket.chat_id), ticket)
+        change = change_after_minting(lookup.notes, ticket)
         if change is not None:
             raise _refusal(change)
-        await self._admit(conn, msg, ticket, now)
+        await self._admit(conn, msg, ticket, now, lookup.seat)
 
     async def _take_seat(
-        self, conn: Connection, msg: m.Join, ticket: Ticket
-    ) -> tuple[SeatRecord | None, bool]:
-        """Write this socket's seat (replacing another tab's); returns the seat it replaced,
-        and whether that seat's node had died without anyone noticing yet (then this join is a
-        resume after a drop, and the peer is told so first)."""
+        self, conn: Connection, msg: m.Join, ticket: Ticket, previous: SeatRecord | None
+    ) -> tuple[bool, dict[str, str], SeatRecord | None]:
+        """Write this socket's seat over `previous` (another tab's, or a dropped one), then
+        read the chat's notes and the peer's seat. Returns whether `previous` was on a node that
+        died without anyone noticing yet (then this join is a resume after a drop, and the peer
+        is told so first), the notes, and the peer's seat."""
         room = ticket.room
         conn.chat_id, conn.user_id, conn.peer_id = room.chat_id, room.user_id, room.peer_id
         conn.can_restart_ice = msg.can_restart_ice
-        previous = await self.broker.get_seat(room.chat_id, room.user_id)
         dropped = False
         if (
             previous is not None
@@ -182,19 +183,28 @@ class Admission:
         if old is not None and old is not conn:
             old.closing = True  # replaced on this node: its close is on the way
         self.board.local[(room.chat_id, room.user_id)] = conn
-        await self.broker.put_seat(room.chat_id, room.user_id, seat, SEAT_TTL_S)
+        conn.joined = True  # from here on, a failure is cleaned up as for any joined socket
         conn.seat = seat
-        conn.joined = True
-        return previous, dropped
+        notes, peer_seat = await self.broker.take_seat(
+            room.chat_id, room.user_id, seat, SEAT_TTL_S, room.peer_id
+        )
+        return dropped, notes, peer_seat
 
-    async def _admit(self, conn: Connection, msg: m.Join, ticket: Ticket, now: datetime) -> None:
+    async def _admit(
+        self,
+        conn: Connection,
+        msg: m.Join,
+        ticket: Ticket,
+        now: datetime,
+        previous: SeatRecord | None,
+    ) -> None:
         room = ticket.room
         chat_id, user_id, peer_id = room.chat_id, room.user_id, room.peer_id
-        previous, dropped = await self._take_seat(conn, msg, ticket)
-        # Read (again) after the seat is visible: a cancel, or a chat sender, notes the chat
-        # first and looks our seat up afterwards, so whatever we do not see here reaches us
-        # live (buffered in `conn.early` until `joined` is out).
-        notes = await self.broker.chat_notes(chat_id)
+        # The notes are read (again) after the seat is visible: a cancel, or a chat sender,
+        # notes the chat first and looks our seat up afterwards, so whatever we do not see here
+        # reaches us live (buffered in `conn.early` until `joined` is out). Likewise the peer's
+        # seat: whichever of two joining people writes second sees the other.
+        dropped, notes, peer_seat = await self._take_seat(conn, msg, ticket, previous)
         change = change_after_minting(notes, ticket)
         if change is not None:
             await self._unseat(conn)
@@ -208,7 +218,6 @@ class Admission:
         self.joins.add(chat_id, user_id, now)
         if closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
             await self.joins.flush()
-        peer_seat = await self.broker.get_seat(chat_id, peer_id)
         peer_connected = peer_seat is not None and peer_seat.state == SeatState.CONNECTED
         relay = self.relay if room.media_mode == "relay" else None
         action = media_action(

@@ -142,22 +142,25 @@ async def test_a_stale_ticket_never_replaces_the_live_tab(api: Api) -> None:
 
 
 async def test_a_cancel_noted_while_a_join_is_admitted_unseats_it(api: Api) -> None:
-    """The join reads the notes after writing its seat; a cancel that lands in between is
-    seen there, and the seat is taken back instead of being left to a closed room."""
+    """The join reads the notes in the same round trip that writes its seat, after the write; a
+    cancel noted after the join's first look at the notes is seen there, and the seat is taken
+    back instead of being left to a closed room."""
     chat_id, _ = await live_chat(api)
     node = api.client.app[NODE]
     grant = await ticket(api, SAM, chat_id)
-    real_put_seat = node.broker.put_seat
+    real_take_seat = node.broker.take_seat
 
-    async def put_seat_then_cancel(chat: str, user: str, seat: Any, ttl: int) -> None:
-        await real_put_seat(chat, user, seat, ttl)
+    async def cancel_then_take_seat(
+        chat: str, user: str, seat: Any, ttl: int, peer: str
+    ) -> tuple[dict[str, str], Any]:
         await node.broker.note_chat(chat, *ChatChange("cancelled", 1).note(), 60)
+        return await real_take_seat(chat, user, seat, ttl, peer)
 
-    node.broker.put_seat = put_seat_then_cancel  # type: ignore[method-assign]
+    node.broker.take_seat = cancel_then_take_seat  # type: ignore[method-assign]
     try:
         code, _ = await closed_with(await present(api, grant["ticket"]))
     finally:
-        node.broker.put_seat = real_put_seat  # type: ignore[method-assign]
+        node.broker.take_seat = real_take_seat  # type: ignore[method-assign]
     assert code == CloseCode.CHAT_CANCELLED
     assert await node.broker.get_seat(chat_id, SAM.id) is None
     assert (chat_id, SAM.id) not in node.local

@@ -237,20 +237,22 @@ async def test_a_message_stored_while_someone_joins_is_not_lost(api: Api) -> Non
     chat_id, _ = await live_chat(api)
     ada, _ = await join(api, ADA, chat_id)
     node = api.client.app[NODE]
-    real_put_seat = node.broker.put_seat
+    real_take_seat = node.broker.take_seat
 
-    async def put_seat_after_a_message(chat: str, user: str, seat: Any, ttl: int) -> None:
+    async def take_seat_after_a_message(
+        chat: str, user: str, seat: Any, ttl: int, peer: str
+    ) -> tuple[dict[str, str], Any]:
         if user == "sam":  # Ada sends (stored, acked, not delivered) before Sam's seat exists
             await ada.send(m.ChatSend(client_msg_id="in-between", text="Are you there?"))
             assert (await ada.expect(m.ChatAck)).seq == 1
             assert (await ada.expect(m.ChatMessage)).seq == 1  # the sender's own copy
-        await real_put_seat(chat, user, seat, ttl)
+        return await real_take_seat(chat, user, seat, ttl, peer)
 
-    node.broker.put_seat = put_seat_after_a_message  # type: ignore[method-assign]
+    node.broker.take_seat = take_seat_after_a_message  # type: ignore[method-assign]
     try:
         sam, joined = await join(api, SAM, chat_id)
     finally:
-        node.broker.put_seat = real_put_seat  # type: ignore[method-assign]
+        node.broker.take_seat = real_take_seat  # type: ignore[method-assign]
     assert [h.text for h in joined.history] == ["Are you there?"]
     assert joined.last_seq == 1
     assert sam.received[0] is joined  # nothing was sent before `joined`
