@@ -27,6 +27,8 @@ from rooms.broker import BrokerUnavailable, Deliver, JoinLookup, OnReconnect, Se
 
 log = logging.getLogger("duet.broker.redis")
 
+# How long a closing node waits for its outbox to be published.
+CLOSE_FLUSH_S = 2.0
 # How long a node trusts the epoch it read (rooms/broker.py `epoch`) before reading it again.
 EPOCH_CACHE_S = 1.0
 OUTBOX_LIMIT = 50_000
@@ -72,6 +74,8 @@ class RedisBroker:
         self._refresh_script = self._redis.register_script(_EXPIRE_IF_CONN)
         self.dropped = 0
         self._epoch: str | None = None
+        self._idle = asyncio.Event()  # the outbox is empty and nothing is being published
+        self._idle.set()
         self._epoch_at = 0.0
 
     def _channel(self, node_id: str) -> str:
@@ -92,6 +96,11 @@ class RedisBroker:
             await asyncio.wait_for(subscribed.wait(), 10)
 
     async def close(self) -> None:
+        # A stopping node's last news (the peer_reconnecting of every socket it just closed)
+        # is still in the outbox: send it before the publisher goes, for at most a moment.
+        if self._tasks and not self._idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), CLOSE_FLUSH_S)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -170,6 +179,8 @@ class RedisBroker:
                             pipe.publish(channel, frame)
                         await pipe.execute()
                     delay = 0.1
+                    if self._outbox.empty():
+                        self._idle.set()
                     break
                 except (RedisError, OSError) as exc:
                     log.warning("redis publish failed (%s); retrying in %.1fs", exc, delay)
@@ -183,6 +194,7 @@ class RedisBroker:
         self.post(node_id, payload)
 
     def post(self, node_id: str, payload: bytes) -> None:
+        self._idle.clear()
         try:
             self._outbox.put_nowait((self._channel(node_id), payload))
         except asyncio.QueueFull:
