@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse
 
@@ -20,6 +21,8 @@ from scheduling.schema import chats, slots
 from tests.support.apiclient import ADA, ALAN, GRACE, ORGANIZER, SAM, Api, Person
 from tests.support.seed import publish
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 DAYS = ("2026-12-01", "2026-12-02")
 

@@ -27,6 +27,8 @@ from scheduling.store_events import require_event
 from tests.support.integrity import integrity_violations
 from web.demo import DEMO_EVENT_ID, DEMO_TZ, LIVE_CHAT_ID, seed_or_refresh
 
+pytestmark = pytest.mark.both_backends
+
 # Odd seconds on purpose: the live slot is cut to whole minutes.
 NOW = datetime(2026, 11, 30, 10, 17, 42, tzinfo=UTC)
 BERLIN = ZoneInfo(DEMO_TZ)

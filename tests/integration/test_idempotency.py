@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
 from scheduling.db import write_tx
@@ -25,6 +26,8 @@ from tests.support.rooms import closed_with, live_chat, pair
 from tests.support.seed import EVENT
 from web.idempotency import IDEMPOTENT
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 COPIES = 20
 

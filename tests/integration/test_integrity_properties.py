@@ -45,6 +45,8 @@ from scheduling.store_events import UserRecord, ensure_user, require_event, save
 from scheduling.store_integrity import from_integrity_error
 from tests.support.integrity import integrity_violations
 
+pytestmark = pytest.mark.both_backends
+
 # --- The invariants, as SQL over the whole database (also used by tests/integration/test_demo_seed.py) ------
 
 

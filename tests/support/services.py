@@ -29,6 +29,7 @@ __all__ = [
     "COTURN_LOOPBACK_ALLOWANCES",
     "COTURN_OPERATIONAL_OVERRIDES",
     "PRODUCTION_TURN_CONFIG",
+    "PostgresDatabases",
     "RunningService",
     "ServiceError",
     "coturn_config",
@@ -39,7 +40,10 @@ __all__ = [
     "free_port",
     "free_udp_port_range",
     "parse_coturn_config",
+    "postgres_url",
+    "psql",
     "start_coturn",
+    "start_postgres",
     "start_redis",
 ]
 
@@ -348,6 +352,44 @@ def start_postgres(*, start_timeout: float = 30.0) -> RunningService:
 def postgres_url(service: RunningService, database: str = "postgres") -> str:
     """The SQLAlchemy URL Duet takes (`database_url`)."""
     return f"postgresql+asyncpg://postgres@{service.host}:{service.port}/{database}"
+
+
+def psql(service: RunningService, sql: str, database: str = "postgres") -> str:
+    """Run one SQL command as the `postgres` superuser with Debian's psql; its output, or an
+    error that quotes PostgreSQL's."""
+    result = subprocess.run(
+        [shutil.which("psql") or "/usr/bin/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+         "-h", service.host, "-p", str(service.port), "-U", "postgres", "-d", database,
+         "-c", sql],
+        capture_output=True, text=True, check=False, env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise ServiceError(f"psql {sql!r} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+@dataclass
+class PostgresDatabases:
+    """One throw-away PostgreSQL server shared by a test session; each test gets a database of
+    its own, copied from a template (`CREATE DATABASE ... TEMPLATE` is a file copy: much faster
+    than a server, or the migrations, per test)."""
+
+    service: RunningService
+    counter: int = 0
+
+    def url(self, name: str) -> str:
+        return postgres_url(self.service, name)
+
+    def create(self, template: str = "template0") -> str:
+        """A new empty database (or a copy of `template`); returns its name."""
+        self.counter += 1
+        name = f"duet_{os.getpid()}_{self.counter}"
+        psql(self.service, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        """Drop it even if a connection is still open (a test that failed half-way)."""
+        psql(self.service, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- coturn ---------------------------------------------------------------------------------
