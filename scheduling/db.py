@@ -255,7 +255,8 @@ def is_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(exc.orig, "sqlstate", None) or ""
         if sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
             return True
-        return isinstance(exc.orig, OSError) or isinstance(exc.orig.__cause__, OSError)
+        orig = exc.orig
+        return isinstance(orig, OSError) or isinstance(getattr(orig, "__cause__", None), OSError)
     return False
 
 

@@ -26,6 +26,7 @@ from tests.support.apiclient import Api
 from tests.support.app import TEST_NOW, TEST_SECRET
 from tests.support.peers import loopback_host_addresses
 from tests.support.services import (
+    MIGRATED_TEMPLATE,
     PostgresDatabases,
     RunningService,
     psql,
@@ -37,8 +38,6 @@ from web.app import create_app
 from web.config import Config
 
 BACKENDS = ("sqlite", "postgresql")
-# The migrated, empty database each PostgreSQL test's own database is copied from.
-MIGRATED_TEMPLATE = "duet_migrated"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

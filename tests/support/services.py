@@ -28,6 +28,7 @@ from tests.support.app import REPO_ROOT
 __all__ = [
     "COTURN_LOOPBACK_ALLOWANCES",
     "COTURN_OPERATIONAL_OVERRIDES",
+    "MIGRATED_TEMPLATE",
     "PRODUCTION_TURN_CONFIG",
     "PostgresDatabases",
     "RunningService",
@@ -368,6 +369,10 @@ def psql(service: RunningService, sql: str, database: str = "postgres") -> str:
     return result.stdout.strip()
 
 
+# The migrated, empty database each PostgreSQL test's own database is copied from (tests/conftest.py).
+MIGRATED_TEMPLATE = "duet_migrated"
+
+
 @dataclass
 class PostgresDatabases:
     """One throw-away PostgreSQL server shared by a test session; each test gets a database of
@@ -384,7 +389,9 @@ class PostgresDatabases:
         """A new empty database (or a copy of `template`); returns its name."""
         self.counter += 1
         name = f"duet_{os.getpid()}_{self.counter}"
-        psql(self.service, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        # FILE_COPY: a copy of the template's files, ~3x faster here than PostgreSQL 15's default
+        # (WAL_LOG, written block by block through the WAL).
+        psql(self.service, f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return name
 
     def drop(self, name: str) -> None:

@@ -110,14 +110,15 @@ END""",
 }
 
 
-# The same rules for PostgreSQL. FOR NO KEY UPDATE (not FOR UPDATE) leaves foreign-key checks
+# The same rules for PostgreSQL. A missing time never overlaps (as in SQLite's comparisons; a
+# tsrange with a NULL bound would be unbounded). FOR NO KEY UPDATE (not FOR UPDATE) leaves foreign-key checks
 # (FOR KEY SHARE) on the locked row free: inserting a chat for an employee never waits on it.
 _POSTGRES_DDL = (
     "CREATE EXTENSION IF NOT EXISTS btree_gist",
     """
 ALTER TABLE chats ADD CONSTRAINT participant_overlap
   EXCLUDE USING gist (participant_id WITH =, tsrange(starts_at, ends_at) WITH &&)
-  WHERE (slot_id IS NOT NULL)""",
+  WHERE (slot_id IS NOT NULL AND starts_at IS NOT NULL AND ends_at IS NOT NULL)""",
     """
 ALTER TABLE slots ADD CONSTRAINT employee_slot_overlap
   EXCLUDE USING gist (employee_id WITH =, tsrange(starts_at, ends_at) WITH &&)""",
