@@ -323,6 +323,9 @@ async def migrate(engine: AsyncEngine) -> None:
     try:
         async with engine.connect() as conn:
             conn = await conn.execution_options(duet_write=True)
+            # Nodes starting side by side on one PostgreSQL migrate one after the other (SQLite:
+            # BEGIN IMMEDIATE does the same); the migrations and the lock share one transaction.
+            await serialize_on(conn, "duet", "migrations")
             await conn.run_sync(
                 lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head")
             )
