@@ -61,7 +61,10 @@ def make_engine(url: str) -> AsyncEngine:
     PostgreSQL through asyncpg with a bounded pool that tests its connections (pre-ping), so a
     database that went away and came back is used again without a restart."""
     if url.startswith("sqlite+aiosqlite:"):
-        _ensure_sqlite_dir(url)
+        try:
+            _ensure_sqlite_dir(url)
+        except OSError as exc:
+            raise DatabaseUnavailable(describe_failure(url, exc)) from exc
         engine = create_async_engine(url, pool_size=5, max_overflow=10, pool_timeout=60)
         _tune_sqlite(engine)
         return engine

@@ -104,6 +104,9 @@ class RunningService:
     start_timeout: float = 10.0
     files: dict[str, Path] = field(default_factory=dict)  # e.g. "config", "log"
     user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
+    # What stop() sends first: PostgreSQL takes SIGINT as its fast shutdown (SIGTERM waits for
+    # every client to leave, and a pool never leaves).
+    stop_signal: signal.Signals = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -134,12 +137,12 @@ class RunningService:
         self._wait_ready()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM by PID, then SIGKILL if it has not exited by ``timeout``."""
+        """``stop_signal`` (SIGTERM) by PID, then SIGKILL if it has not exited by ``timeout``."""
         process = self.process
         if process is None:
             return
         if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, self.stop_signal)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -343,8 +346,9 @@ def start_postgres(*, start_timeout: float = 30.0) -> RunningService:
         output_path=workdir / "postgres.out",
         probe=_postgres_ready,
         start_timeout=start_timeout,
-        files={"tempdir": workdir},
+        files={"tempdir": workdir, "data": data},
         user=user,
+        stop_signal=signal.SIGINT,
     )
     service.start()
     return service
