@@ -43,6 +43,7 @@ from scheduling.store_availability import free_slots, publish, save_draft
 from scheduling.store_chats import SYSTEM, Actor, act, create_request, ended_unsettled, get_chat
 from scheduling.store_events import UserRecord, ensure_user, require_event, save_event, set_quota
 from scheduling.store_integrity import from_integrity_error
+from tests.support.duet_nodes import poll
 from tests.support.integrity import integrity_violations
 from tests.support.services import MIGRATED_TEMPLATE, PostgresDatabases
 
@@ -776,3 +777,86 @@ async def test_refused_writes_leave_the_world_sound(world: World) -> None:
         )
         problems = await integrity_violations(conn)
     assert problems == [f"chat {world.mei_ada} is declined but its history ends at requested"]
+
+
+# --- Two writers at once: the second must see the first, also where nothing serialises them -----
+
+_ALAN_SLOT = (
+    "INSERT INTO slots (event_id, employee_id, company_id, day, starts_at, ends_at, published)"
+    " VALUES ('ev', 'alan', 'acme', :day, :s, :e, TRUE)"
+)
+
+
+def _alan_slot(i: int) -> dict[str, Any]:
+    start = datetime(2026, 12, 1, 8, 0) + timedelta(minutes=30 * i)  # naive UTC, as stored
+    return {"day": DAY, "s": start, "e": start + timedelta(minutes=30)}
+
+
+async def _lock_waiters(engine: AsyncEngine) -> int:
+    """Sessions of this database waiting for a lock (PostgreSQL's own view)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return int(found.scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("rule", "first", "second"),
+    [
+        # Ada has 2 published slots and Sam holds one: one more approval fits, not two.
+        (
+            "no_free_slot",
+            ("UPDATE chats SET state = 'approved' WHERE id = :id", "priya_ada"),
+            ("UPDATE chats SET state = 'approved' WHERE id = :id", "mei_ada"),
+        ),
+        # The approval takes Ada's last free slot, so removing that slot must now fail.
+        (
+            "slot_in_use",
+            ("UPDATE chats SET state = 'approved' WHERE id = :id", "priya_ada"),
+            ("DELETE FROM slots WHERE id = :id", "ada_slot_1"),
+        ),
+        # acme's quota is 3 and Ada published 2: one more published slot fits, not two.
+        ("quota_exceeded", (_ALAN_SLOT, 0), (_ALAN_SLOT, 1)),
+    ],
+)
+async def test_a_rule_holds_while_the_first_writer_has_not_committed(
+    world: World, rule: str, first: tuple[str, Any], second: tuple[str, Any]
+) -> None:
+    """The second writer runs its statement while the first is still open. SQLite queues it
+    behind the first; PostgreSQL runs it at once, so its trigger must wait on the first's lock
+    (we see it waiting) and count after the first committed; a trigger that only counted would
+    miss the first's row and let both through."""
+    ids = {
+        "priya_ada": world.priya_ada,
+        "mei_ada": world.mei_ada,
+        "ada_slot_1": world.ada_slots[1],
+    }
+
+    def params(arg: Any) -> dict[str, Any]:
+        return _alan_slot(arg) if isinstance(arg, int) else {"id": ids[arg]}
+
+    async def second_writer() -> None:
+        async with write_tx(world.engine) as conn:
+            await conn.execute(sa.text(second[0]), params(second[1]))
+
+    async with write_tx(world.engine) as conn:
+        await conn.execute(sa.text(first[0]), params(first[1]))
+        racing = asyncio.create_task(second_writer())
+        if world.engine.dialect.name == "postgresql":
+
+            async def waiting() -> bool:
+                assert not racing.done(), racing  # it must wait, not finish, while we are open
+                return await _lock_waiters(world.engine) >= 1
+
+            await poll(waiting, 10.0, "the second writer waits for the first's lock")
+    with pytest.raises(IntegrityError) as caught:
+        await racing
+    assert rule in str(caught.value.orig)
+    async with read_tx(world.engine) as conn:
+        broken = await integrity_violations(conn)
+    # Raw SQL writes no history row; every rule about the data itself holds.
+    assert [b for b in broken if "history" not in b] == []
