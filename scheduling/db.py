@@ -14,6 +14,7 @@ docs/architecture.md says why row locks and not SERIALIZABLE.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -250,17 +251,37 @@ def insert_or(conn: AsyncConnection, table: sa.Table) -> sqlite.Insert | postgre
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database is unreachable or busy right now (try again later),
     not that the request or the data is wrong: the API answers 503 with Retry-After for it."""
-    if isinstance(exc, (OSError, PoolTimeout)):  # refused, reset, timed out; the pool is full
-        return True
+    if isinstance(exc, PoolTimeout) or _network_error(exc):
+        return True  # the pool is full; refused, reset, unreachable, timed out
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             return True  # SQLite: locked, cannot open the file; asyncpg: connection gone
         sqlstate = getattr(exc.orig, "sqlstate", None) or ""
         if sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
             return True
-        orig = exc.orig
-        return isinstance(orig, OSError) or isinstance(getattr(orig, "__cause__", None), OSError)
+        return _network_error(exc.orig) or _network_error(getattr(exc.orig, "__cause__", None))
     return False
+
+
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+
+
+def _network_error(exc: object) -> bool:
+    """A connection that failed or broke (not any OSError: a missing file is a bug, not an
+    outage)."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
 
 
 def describe_failure(url: str, exc: BaseException) -> str:
