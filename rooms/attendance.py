@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from scheduling.db import write_tx
+from scheduling.db import insert_or, write_tx
 from scheduling.errors import DomainError
 from scheduling.join_window import window_times
 from scheduling.schema import attendance
@@ -107,7 +106,7 @@ class JoinBuffer:
 
 async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
     """First join kept, last join updated, for many rows at once."""
-    stmt = sqlite_insert(attendance)  # SQLite only for now (db.make_engine); Postgres has the same
+    stmt = insert_or(conn, attendance)
     stmt = stmt.on_conflict_do_update(
         index_elements=[attendance.c.chat_id, attendance.c.user_id],
         set_={"last_seen_at": stmt.excluded.last_seen_at},
@@ -164,12 +163,15 @@ async def settle_ended(
                     ).scalars()
                     missing = absent_side(chat, set(rows))
                     try:
-                        if missing:
-                            settled.append(
-                                await act(conn, chat, Action.NO_SHOW, SYSTEM, now, text=missing)
-                            )
-                        else:
-                            settled.append(await act(conn, chat, Action.COMPLETE, SYSTEM, now))
+                        # A savepoint each: on PostgreSQL a refused statement spoils the whole
+                        # transaction unless rolled back to one, and the other chats still settle.
+                        async with conn.begin_nested():
+                            if missing:
+                                settled.append(
+                                    await act(conn, chat, Action.NO_SHOW, SYSTEM, now, text=missing)
+                                )
+                            else:
+                                settled.append(await act(conn, chat, Action.COMPLETE, SYSTEM, now))
                     except DomainError as exc:
                         log.info("chat %s not settled: %s", chat.id, exc.message)
         except BaseException:

@@ -1,7 +1,9 @@
 """The chat panel's log: stored before acknowledged, numbered per chat, de-duplicated by client id.
 
-A message is written in one `BEGIN IMMEDIATE` transaction that also allocates its `seq`, so two
-nodes writing to one chat never hand out the same number (and the UNIQUE key would refuse it).
+A message is written in one write transaction that also allocates its `seq`, serialised per chat
+(`scheduling.db.serialize_on`: SQLite's write lock, a PostgreSQL advisory lock), so two nodes
+writing to one chat never hand out the same number nor skip one (and the UNIQUE key would refuse
+a duplicate).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from scheduling.db import read_tx, write_tx
+from scheduling.db import read_tx, serialize_on, write_tx
 from scheduling.schema import chat_messages
 
 HISTORY_LIMIT = 5000
@@ -33,6 +35,7 @@ async def append(
 ) -> StoredMessage:
     """Store a message (or find its earlier copy); returns it with its `seq`."""
     async with write_tx(engine) as conn:
+        await serialize_on(conn, "chat_messages", chat_id)
         existing = (
             (
                 await conn.execute(

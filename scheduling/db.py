@@ -1,12 +1,21 @@
-"""The database engine: SQLite tuned for concurrent writers, transactions, and migrations on start.
+"""The database engine, transactions and migrations on start, for SQLite and PostgreSQL.
 
-SQLite serialises writers; taking the write lock at BEGIN (`BEGIN IMMEDIATE`) instead of at the
-first write turns "database is locked" upgrade deadlocks into orderly waiting under `busy_timeout`.
+SQLite (the embedded default) serialises writers: taking the write lock at BEGIN
+(`BEGIN IMMEDIATE`) instead of at the first write turns "database is locked" upgrade deadlocks
+into orderly waiting under `busy_timeout`, and one in-process queue keeps the waiting fair.
+
+PostgreSQL (the shared store of several nodes) runs writers side by side under READ COMMITTED;
+what must not race is settled by the database itself: unique and exclusion constraints, and
+triggers that lock the row guarding their rule before they count (migrations/0002). Code that
+reads, decides and writes in one place takes a lock of its own (`serialize_on`).
+docs/architecture.md says why row locks and not SERIALIZABLE.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -14,28 +23,76 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 
+# PostgreSQL pool, per node: POOL_SIZE kept open, up to POOL_SIZE + POOL_OVERFLOW under load.
+# Two nodes stay far below PostgreSQL's default max_connections (100); docs/operations.md.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+POOL_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 5
+
+# SQLSTATE classes that say "the database is not there right now", not "your data is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown,
+# starting up), 40 transaction rollback (deadlock or serialization failure: try again).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+
+
+class UnsupportedDatabase(ValueError):
+    """`database_url` names a database Duet does not speak."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or refuses us; the message is one sentence for operators."""
+
 
 def make_engine(url: str) -> AsyncEngine:
-    """Create the engine; for SQLite, set WAL, busy_timeout, foreign keys and explicit BEGINs."""
-    if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+    """Create the engine: SQLite with WAL, busy_timeout, foreign keys and explicit BEGINs, or
+    PostgreSQL through asyncpg with a bounded pool that tests its connections (pre-ping), so a
+    database that went away and came back is used again without a restart."""
+    if url.startswith("sqlite+aiosqlite:"):
+        try:
+            _ensure_sqlite_dir(url)
+        except OSError as exc:
+            raise DatabaseUnavailable(describe_failure(url, exc)) from exc
         engine = create_async_engine(url, pool_size=5, max_overflow=10, pool_timeout=60)
         _tune_sqlite(engine)
         return engine
-    if url.startswith("postgresql"):
-        raise ValueError(
-            "PostgreSQL support (asyncpg) is not built yet; use a sqlite+aiosqlite:/// URL."
-        )
-    raise ValueError(f"unsupported database URL {url!r}; use sqlite+aiosqlite:///path/to/file")
+    if url.startswith("postgresql+asyncpg:"):
+        try:
+            return create_async_engine(
+                url,
+                pool_size=POOL_SIZE,
+                max_overflow=POOL_OVERFLOW,
+                pool_timeout=POOL_TIMEOUT_S,
+                pool_pre_ping=True,
+                isolation_level="READ COMMITTED",
+                connect_args={"timeout": CONNECT_TIMEOUT_S},
+            )
+        except ArgumentError as exc:
+            raise UnsupportedDatabase(f"database_url is not a valid URL: {exc}") from exc
+    raise UnsupportedDatabase(
+        f"unsupported database_url {_redacted(url)!r}: use sqlite+aiosqlite:///path/to/file or "
+        "postgresql+asyncpg://user:password@host:5432/database"
+    )
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1]
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -60,6 +117,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("duet_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
+    return engine.dialect.name == "sqlite"
 
 
 def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
@@ -100,7 +161,8 @@ def _joined() -> _Ambient | None:
 
 @asynccontextmanager
 async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A write transaction: holds SQLite's write lock from the start, commits on success.
+    """A write transaction that commits on success; on SQLite it holds the write lock from the
+    start, on PostgreSQL it is a READ COMMITTED transaction like any other.
 
     Inside `one_transaction` it is a savepoint of that transaction instead: a change refused
     half-way rolls back alone, and nothing commits before the whole block does."""
@@ -108,6 +170,12 @@ async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     if ambient is not None:
         async with ambient.conn.begin_nested():
             yield ambient.conn
+        return
+    if not is_sqlite(engine):
+        # PostgreSQL: writers run side by side; constraints, triggers and `serialize_on` settle
+        # what must not race.
+        async with engine.connect() as conn, conn.begin():
+            yield conn
         return
     async with _writer_lock(engine), engine.connect() as conn:
         conn = await conn.execution_options(duet_write=True)
@@ -156,6 +224,114 @@ async def after_commit(callback: Callable[[], Awaitable[None]]) -> None:
         ambient.after.append(callback)
 
 
+async def serialize_on(conn: AsyncConnection, scope: str, key: str) -> None:
+    """Make the rest of this transaction the only one working on (`scope`, `key`) until it ends.
+
+    For code that reads, decides and writes, where no constraint can state the rule (a chat
+    log's next `seq`). SQLite needs nothing: a write transaction already holds the database's
+    only write lock. PostgreSQL takes a transaction-scoped advisory lock on a hash of the two
+    (a collision only makes two unrelated writers wait for each other, never a wrong answer).
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    await conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtext(:scope), hashtext(:key))"),
+        {"scope": scope, "key": key},
+    )
+
+
+def insert_or(conn: AsyncConnection, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say what to do ON CONFLICT, in this connection's dialect (both have
+    `on_conflict_do_nothing` and `on_conflict_do_update` with `excluded`)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database is unreachable or busy right now (try again later),
+    not that the request or the data is wrong: the API answers 503 with Retry-After for it."""
+    if isinstance(exc, PoolTimeout) or _network_error(exc):
+        return True  # the pool is full; refused, reset, unreachable, timed out
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True  # SQLite: locked, cannot open the file; asyncpg: connection gone
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return True
+        return _network_error(exc.orig) or _network_error(getattr(exc.orig, "__cause__", None))
+    return False
+
+
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+
+
+def _network_error(exc: object) -> bool:
+    """A connection that failed or broke (not any OSError: a missing file is a bug, not an
+    outage)."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+
+
+def describe_failure(url: str, exc: BaseException) -> str:
+    """One sentence for an operator: which database, what went wrong, what to check."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return (
+            f"Cannot open the SQLite database {parsed.database!r}: {_reason(exc)}; check that "
+            "the path in database_url is a file Duet may create and write."
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    text = _reason(exc)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
+        exc, "sqlstate", None
+    )
+    cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "orig", None)
+    sqlstate = sqlstate or getattr(cause, "sqlstate", None)
+    if sqlstate in ("28P01", "28000"):
+        return (
+            f"The PostgreSQL server at {where} refused user {parsed.username!r}: {text}; "
+            "check the user name and password in database_url."
+        )
+    if sqlstate == "3D000":
+        return (
+            f"The PostgreSQL server at {where} has no database {parsed.database!r}; create it "
+            "(createdb) or fix the database name in database_url."
+        )
+    return (
+        f"Cannot reach the PostgreSQL server at {where} (database {parsed.database!r}): {text}; "
+        "check that it is running and that database_url names the right host and port."
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, first line only, without SQLAlchemy's wrapping."""
+    orig = getattr(exc, "orig", None)
+    inner: BaseException = orig if isinstance(orig, BaseException) else exc
+    if isinstance(inner, TimeoutError) or isinstance(exc, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_S} s"
+    if isinstance(inner, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(inner, socket.gaierror):
+        return f"the host name does not resolve ({inner.strerror})"
+    text = str(inner).strip() or type(inner).__name__
+    text = text.split("\n", 1)[0]
+    if text.startswith("<class "):  # asyncpg errors as the adapter prints them
+        text = text.split(">: ", 1)[-1]
+    return text.rstrip(".")
+
+
 def _alembic_config(connection: Connection) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -164,11 +340,33 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Apply every pending Alembic migration; idempotent, so it runs on each start."""
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(duet_write=True)
-        await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
-        await conn.commit()
+    """Apply every pending Alembic migration; idempotent, so it runs on each start.
+
+    A database that cannot be reached (or refuses the login) raises `DatabaseUnavailable` with
+    one sentence saying which, what went wrong and what to check."""
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(duet_write=True)
+            # Nodes starting side by side on one PostgreSQL migrate one after the other (SQLite:
+            # BEGIN IMMEDIATE does the same); the migrations and the lock share one transaction.
+            await serialize_on(conn, "duet", "migrations")
+            await conn.run_sync(
+                lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head")
+            )
+            await conn.commit()
+    except (DBAPIError, OSError, PoolTimeout) as exc:
+        if isinstance(exc, DBAPIError) and not _refused_connection(exc):
+            raise
+        raise DatabaseUnavailable(
+            describe_failure(engine.url.render_as_string(hide_password=False), exc)
+        ) from exc
+
+
+def _refused_connection(exc: DBAPIError) -> bool:
+    """A failure to connect or log in (or a database gone mid-migration), not a bug in a
+    migration: those keep their traceback."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return is_unavailable(exc) or sqlstate[:2] in ("28", "3D") or exc.connection_invalidated
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

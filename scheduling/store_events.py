@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduling.db import insert_or
 from scheduling.errors import DomainError, ErrorKind
 from scheduling.event_rules import check_days_keep_slots, check_quota_covers, validate_event
 from scheduling.model import EventDay, JoinPolicy, MediaMode, Role
@@ -48,14 +49,28 @@ class UserRecord:
 
 
 async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
-    """Record a person the host platform vouched for (JWT), so foreign keys and names resolve."""
+    """Record a person the host platform vouched for (JWT), so foreign keys and names resolve.
+
+    Two first requests of one person may race (PostgreSQL runs them side by side): the insert
+    yields to the other's, and a row is written only when something changed, so a person's
+    requests do not queue on their own row."""
     if user.company_id is not None:
         await ensure_company(conn, user.company_id, user.company_id)
-    row = (await conn.execute(sa.select(users.c.id).where(users.c.id == user.id))).first()
     values = {"name": user.name, "role": user.role.value, "company_id": user.company_id}
+    row = (
+        await conn.execute(
+            sa.select(users.c.name, users.c.role, users.c.company_id).where(users.c.id == user.id)
+        )
+    ).first()
     if row is None:
-        await conn.execute(users.insert().values(id=user.id, headline=user.headline, **values))
-    else:
+        insert = insert_or(conn, users).values(id=user.id, headline=user.headline, **values)
+        await conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[users.c.id],
+                set_={k: insert.excluded[k] for k in values},
+            )
+        )
+    elif (row.name, row.role, row.company_id) != tuple(values.values()):
         await conn.execute(users.update().where(users.c.id == user.id).values(**values))
 
 
@@ -64,7 +79,11 @@ async def ensure_company(conn: AsyncConnection, company_id: str, name: str) -> N
         await conn.execute(sa.select(companies.c.id).where(companies.c.id == company_id))
     ).first()
     if exists is None:
-        await conn.execute(companies.insert().values(id=company_id, name=name))
+        await conn.execute(
+            insert_or(conn, companies)
+            .values(id=company_id, name=name)
+            .on_conflict_do_nothing(index_elements=[companies.c.id])
+        )
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> UserRecord | None:
@@ -161,27 +180,15 @@ async def set_quota(conn: AsyncConnection, event_id: str, company_id: str, quota
     """Set a company's 1-1 slot quota; never below what the company already published."""
     await ensure_company(conn, company_id, company_id)
     check_quota_covers(company_id, quota, await published_count(conn, event_id, company_id))
-    found = (
-        await conn.execute(
-            sa.select(event_companies.c.slot_quota).where(
-                event_companies.c.event_id == event_id, event_companies.c.company_id == company_id
-            )
+    insert = insert_or(conn, event_companies).values(
+        event_id=event_id, company_id=company_id, slot_quota=quota
+    )
+    await conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[event_companies.c.event_id, event_companies.c.company_id],
+            set_={"slot_quota": insert.excluded.slot_quota},
         )
-    ).first()
-    if found is None:
-        await conn.execute(
-            event_companies.insert().values(
-                event_id=event_id, company_id=company_id, slot_quota=quota
-            )
-        )
-    else:
-        await conn.execute(
-            event_companies.update()
-            .where(
-                event_companies.c.event_id == event_id, event_companies.c.company_id == company_id
-            )
-            .values(slot_quota=quota)
-        )
+    )
 
 
 async def published_count(conn: AsyncConnection, event_id: str, company_id: str) -> int:

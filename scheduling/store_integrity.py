@@ -1,8 +1,13 @@
 """What the database's refusals mean: constraint and trigger failures read as domain errors.
 
-Integrity holds in the database (unique keys, foreign keys, triggers in `migrations/`), whatever
-the concurrency; the stores check the same rules first for a friendly message, and map what the
-database still refuses (a race lost between their read and their write) through this module.
+Integrity holds in the database (unique keys, foreign keys, triggers and, on PostgreSQL,
+exclusion constraints in `migrations/`), whatever the concurrency; the stores check the same
+rules first for a friendly message, and map what the database still refuses (a race lost between
+their read and their write) through this module, so both backends give the same answer.
+
+SQLite names a rule in its message (the trigger's RAISE text, or "UNIQUE constraint failed:
+table.column"); PostgreSQL names it as the error's constraint (a unique index, an exclusion
+constraint, or the CONSTRAINT of a trigger's RAISE).
 """
 
 from __future__ import annotations
@@ -47,11 +52,30 @@ _TRIGGER_MESSAGES: dict[str, tuple[ErrorKind, str]] = {
     ),
 }
 
+# PostgreSQL's names for the rules whose SQLite message names columns instead.
+_CONSTRAINTS: dict[str, tuple[ErrorKind, str]] = {
+    **{name: rule for name, rule in _TRIGGER_MESSAGES.items() if "." not in name},
+    "uq_chats_slot_id": _TRIGGER_MESSAGES["chats.slot_id"],
+    # The same start twice is an overlap too; PostgreSQL checks this older unique key first.
+    "uq_slots_employee_id_starts_at": _TRIGGER_MESSAGES["employee_slot_overlap"],
+}
+
 
 def from_integrity_error(exc: IntegrityError) -> DomainError:
     """Translate a constraint or trigger failure into the domain error it stands for."""
+    constraint = _constraint_name(exc)
+    if constraint is not None and constraint in _CONSTRAINTS:
+        kind, message = _CONSTRAINTS[constraint]
+        return DomainError(kind, message)
     text = str(exc.orig)
     for needle, (kind, message) in _TRIGGER_MESSAGES.items():
         if needle in text:
             return DomainError(kind, message)
     return DomainError(ErrorKind.WRONG_STATE, "That change conflicts with data saved meanwhile.")
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    """The constraint PostgreSQL names (asyncpg keeps it on the error SQLAlchemy wraps)."""
+    driver_error = getattr(exc.orig, "__cause__", None)
+    name = getattr(driver_error, "constraint_name", None)
+    return name if isinstance(name, str) else None

@@ -1,5 +1,8 @@
-"""Shared fixtures: real services (Redis, coturn), the loopback ICE patch, and the app on a real
-SQLite file with a clock the test moves by hand.
+"""Shared fixtures: real services (Redis, coturn, PostgreSQL), the loopback ICE patch, and the
+app on a real database with a clock the test moves by hand.
+
+The database is SQLite unless the test's module (or the test) is marked `both_backends`: then
+it runs twice, on SQLite and on a database of its own in the session's throw-away PostgreSQL.
 
 Helpers live in tests/support/; this file only wires them to pytest, so every started process is
 stopped by its PID at teardown, even when the test fails.
@@ -7,6 +10,7 @@ stopped by its PID at teardown, even when the test fails.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -17,12 +21,75 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from scheduling.clock import ManualClock
+from scheduling.db import make_engine, migrate
 from tests.support.apiclient import Api
 from tests.support.app import TEST_NOW, TEST_SECRET
 from tests.support.peers import loopback_host_addresses
-from tests.support.services import RunningService, start_coturn, start_postgres, start_redis
+from tests.support.services import (
+    MIGRATED_TEMPLATE,
+    PostgresDatabases,
+    RunningService,
+    psql,
+    start_coturn,
+    start_postgres,
+    start_redis,
+)
 from web.app import create_app
 from web.config import Config
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` that use the database run once per backend."""
+    if (
+        "backend" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("both_backends") is not None
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" (the default) or "postgresql" (tests marked `both_backends` get both)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """The session's PostgreSQL server, started on first use, with a migrated template."""
+    service = start_postgres()
+    try:
+        databases = PostgresDatabases(service)
+        name = databases.create()
+        asyncio.run(_migrate(databases.url(name)))
+        psql(service, f'ALTER DATABASE "{name}" RENAME TO "{MIGRATED_TEMPLATE}"')
+        yield databases
+    finally:
+        service.stop()
+        shutil.rmtree(service.files["tempdir"], ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database for this test: a SQLite file, or a migrated PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.create(MIGRATED_TEMPLATE)
+    try:
+        yield databases.url(name)
+    finally:
+        databases.drop(name)
 
 
 @pytest.fixture
@@ -75,9 +142,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def app_config(tmp_path: Path) -> Config:
+def app_config(database_url: str) -> Config:
     return Config(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+        database_url=database_url,
         jwt_secret=TEST_SECRET,
         dev_login=True,
     )

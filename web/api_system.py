@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import CIMultiDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduling.db import current_revision
@@ -10,7 +11,7 @@ from web import resources as r
 from web.json_io import json_response
 from web.keys import ENGINE
 from web.openapi import openapi_document
-from web.problems import Problem
+from web.problems import RETRY_AFTER_S, Problem
 
 routes = web.RouteTableDef()
 
@@ -27,7 +28,12 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         revision = await current_revision(request.app[ENGINE])
     except (SQLAlchemyError, OSError) as exc:
-        raise Problem(503, "not_ready", "The database is not reachable.") from exc
+        raise Problem(
+            503,
+            "not_ready",
+            "The database is not reachable.",
+            headers=CIMultiDict({"Retry-After": str(RETRY_AFTER_S)}),
+        ) from exc
     if revision is None:
         raise Problem(
             503, "not_ready", "The database has no Duet tables; run `duet migrate` against it."

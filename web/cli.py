@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from scheduling.clock import SystemClock
-from scheduling.db import make_engine, migrate
+from scheduling.db import DatabaseUnavailable, UnsupportedDatabase, make_engine, migrate
 from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
@@ -81,15 +82,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             _serve(config)
         elif args.command == "migrate":
-            config = _config(args)
-            engine = make_engine(config.database_url)
-            asyncio.run(migrate(engine))
-            asyncio.run(engine.dispose())
+            asyncio.run(_migrate(_config(args)))
         else:
             _serve(_config(args))
     except ConfigError as exc:
         parser.error(f"configuration: {exc}")
+    except (DatabaseUnavailable, UnsupportedDatabase) as exc:
+        # One sentence, no traceback: the operator fixes database_url or starts the database.
+        print(f"duet: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _migrate(config: Config) -> None:
+    engine = make_engine(config.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

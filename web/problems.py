@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDict
 
+from scheduling.db import is_unavailable
 from scheduling.errors import DomainError, ErrorKind
 
 log = logging.getLogger("duet.web")
@@ -45,6 +46,10 @@ _TITLES = {
     503: "Service unavailable",
 }
 
+
+# How long a client should wait before trying again when the database is unavailable: the
+# pool tests each connection before use, so the first request after it is back succeeds.
+RETRY_AFTER_S = 2
 
 _encode = msgspec.json.Encoder().encode
 # An aiohttp HTTP error's headers reach the client (405's Allow, for one); only those that
@@ -95,6 +100,16 @@ def from_domain(err: DomainError) -> Problem:
     return Problem(_STATUS[err.kind], err.kind.value, err.message, headers=None, **err.extra)
 
 
+def database_unavailable() -> Problem:
+    """503 with Retry-After: the database is unreachable or busy now; nothing was changed."""
+    return Problem(
+        503,
+        "database_unavailable",
+        "The database is not reachable right now; nothing was changed. Please try again shortly.",
+        headers=CIMultiDict({"Retry-After": str(RETRY_AFTER_S)}),
+    )
+
+
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -118,8 +133,17 @@ async def problem_middleware(request: web.Request, handler: _Handler) -> web.Str
         }.get(exc.status, exc.reason)
         kept = CIMultiDict((k, v) for k, v in exc.headers.items() if k.lower() not in _BODY_HEADERS)
         return Problem(exc.status, f"http_{exc.status}", detail, headers=kept).response()
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, request.path, _first_line(exc)
+            )
+            return database_unavailable().response()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return Problem(
             500, "server_error", "Something went wrong on our side; please try again."
         ).response()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).split("\n", 1)[0]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from icalendar import Calendar
 
 from tests.support import seed
 from tests.support.apiclient import ADA, ALAN, GRACE, MEI, ORGANIZER, PRIYA, SAM, Api
+
+pytestmark = pytest.mark.both_backends
 
 EVENT = seed.WINTER_FAIR
 setup_event = seed.setup_event

@@ -2,8 +2,8 @@
 
 The sender's own message comes straight from its node and the other person's a hop later through
 Redis, so without ordering a socket saw its own 5 before the other's 4 (docs/protocol.md tells a
-client to reconnect on such a gap). Two real nodes (two apps on one SQLite file and one real
-redis-server) and two people typing at once: every socket sees 1, 2, 3, ... with no gap.
+client to reconnect on such a gap). Two real nodes (two apps on one database, SQLite or PostgreSQL, and one
+real redis-server) and two people typing at once: every socket sees 1, 2, 3, ... with no gap.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,16 +26,16 @@ from tests.support.signal_client import SignalClient, join
 from web.app import create_app
 from web.config import Config
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.both_backends]
 
 
 @pytest.fixture
 async def two_nodes(
-    aiohttp_client: Any, tmp_path: Path, clock: ManualClock, redis_service: RunningService
+    aiohttp_client: Any, database_url: str, clock: ManualClock, redis_service: RunningService
 ) -> AsyncIterator[tuple[Api, Api]]:
     def config(node_id: str) -> Config:
         return Config(
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+            database_url=database_url,
             jwt_secret=TEST_SECRET,
             dev_login=True,
             broker="redis",

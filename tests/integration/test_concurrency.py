@@ -1,8 +1,10 @@
-"""Races through the real HTTP API on a real SQLite file: the database must settle every one.
+"""Races through the real HTTP API, on SQLite and on PostgreSQL: the database must settle each.
 
-Each test fires its competing requests at once with `asyncio.gather`; the write lock
-(`BEGIN IMMEDIATE`), the compare-and-swap updates and the triggers must then leave exactly one
-winner with the others refused as 409 problem+json, and never a 5xx or a broken row.
+Each test fires its competing requests at once with `asyncio.gather`; SQLite's write lock
+(`BEGIN IMMEDIATE`), or PostgreSQL's constraints and row locks, with the compare-and-swap updates
+and the triggers, must then leave exactly one winner with the others refused as 409
+problem+json, and never a 5xx or a broken row. tests/integration/test_shared_postgres.py races
+two nodes from several processes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse
 
@@ -18,8 +21,11 @@ from scheduling.db import read_tx
 from scheduling.model import Role
 from scheduling.schema import chats, slots
 from tests.support.apiclient import ADA, ALAN, GRACE, ORGANIZER, SAM, Api, Person
+from tests.support.integrity import integrity_violations
 from tests.support.seed import publish
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 DAYS = ("2026-12-01", "2026-12-02")
 
@@ -291,3 +297,66 @@ async def test_concurrent_publishing_never_exceeds_the_company_quota(api: Api) -
             )
         ).scalar_one()
     assert published == quota
+
+
+async def test_cancel_and_reschedule_race_picks_of_the_slots_they_free(api: Api) -> None:
+    """Sam moves off slot A and Mei cancels slot B while eight others pick A or B at that moment:
+    each slot ends with at most one holder, a picker who lost only to timing gets slot_taken, and
+    a slot that was freed but not taken is free again (the next pick gets it)."""
+    event = await api.call(
+        ORGANIZER, "POST", "/api/v1/events", event_body({"acme": 50}), expect=201
+    )
+    event_id = event["id"]
+    starts = await grid(api, event_id, DAYS[0], 30)
+    await publish(api, event_id, ADA, DAYS[0], 30, starts[:12])
+    holders = [SAM, Person("mei", "Mei Chen", Role.PARTICIPANT)]
+    pickers = participants(8, prefix="picker")
+    chat_ids = await approved_chats(api, event_id, ADA, holders + pickers)
+    free = (await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots"))[
+        "slots"
+    ]
+    slot_a, slot_b, elsewhere = free[0]["id"], free[1]["id"], free[2]["id"]
+    for person, cid, slot in zip(holders, chat_ids, (slot_a, slot_b), strict=False):
+        await api.call(person, "POST", f"/api/v1/chats/{cid}/book", {"slot_id": slot})
+
+    picks = [
+        raw(api, p, "POST", f"/api/v1/chats/{cid}/book", {"slot_id": (slot_a, slot_b)[i % 2]})
+        for i, (p, cid) in enumerate(zip(pickers, chat_ids[2:], strict=True))
+    ]
+    moves = [
+        raw(api, SAM, "POST", f"/api/v1/chats/{chat_ids[0]}/reschedule", {"slot_id": elsewhere}),
+        raw(api, holders[1], "POST", f"/api/v1/chats/{chat_ids[1]}/cancel", {"reason": "ill"}),
+    ]
+    # The holders' moves are shuffled in among the picks, so either may come first.
+    responses = await asyncio.gather(*picks[:3], moves[0], *picks[3:6], moves[1], *picks[6:])
+    moved = [responses[3], responses[7]]
+    picked = [r for i, r in enumerate(responses) if i not in (3, 7)]
+    assert [r.status for r in moved] == [200, 200], [await r.text() for r in moved]
+    codes = await problem_codes(picked)
+    assert set(codes) <= {"slot_taken"}, codes
+    won = sum(r.status == 200 for r in picked)
+    assert won <= 2
+
+    async def holders_of(slot_id: int) -> list[str]:
+        async with read_tx(api.client.app[ENGINE]) as conn:
+            found = await conn.execute(sa.select(chats.c.id).where(chats.c.slot_id == slot_id))
+            return list(found.scalars().all())
+
+    still_free = {
+        s["id"]
+        for s in (
+            await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
+        )["slots"]
+    }
+    losers = [
+        (p, cid) for p, cid, r in zip(pickers, chat_ids[2:], picked, strict=True) if r.status == 409
+    ]
+    for slot in (slot_a, slot_b):
+        held = await holders_of(slot)
+        assert len(held) <= 1 and (slot in still_free) == (not held), (slot, held)
+        if not held:  # freed after every pick of it had lost: the next pick gets it
+            person, cid = losers.pop()
+            await api.call(person, "POST", f"/api/v1/chats/{cid}/book", {"slot_id": slot})
+        assert len(await holders_of(slot)) == 1
+    async with read_tx(api.client.app[ENGINE]) as conn:
+        assert await integrity_violations(conn) == []

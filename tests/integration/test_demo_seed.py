@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,14 +26,16 @@ from scheduling.store_events import require_event
 from tests.support.integrity import integrity_violations
 from web.demo import DEMO_EVENT_ID, DEMO_TZ, LIVE_CHAT_ID, seed_or_refresh
 
+pytestmark = pytest.mark.both_backends
+
 # Odd seconds on purpose: the live slot is cut to whole minutes.
 NOW = datetime(2026, 11, 30, 10, 17, 42, tzinfo=UTC)
 BERLIN = ZoneInfo(DEMO_TZ)
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/demo.sqlite3")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
     await migrate(engine)
     yield engine
     await engine.dispose()

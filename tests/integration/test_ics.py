@@ -3,10 +3,13 @@ ORGANIZER is ignored by some calendars, so the cancelled chat would stay in them
 
 from __future__ import annotations
 
+import pytest
 from icalendar import Calendar
 
 from tests.support.apiclient import ADA, SAM, Api
 from tests.support.seed import confirmed_chat
+
+pytestmark = pytest.mark.both_backends
 
 
 def _vevent(raw: bytes) -> tuple[str, dict[str, object]]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
 from scheduling.db import write_tx
@@ -25,6 +26,8 @@ from tests.support.rooms import closed_with, live_chat, pair
 from tests.support.seed import EVENT
 from web.idempotency import IDEMPOTENT
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 COPIES = 20
 
@@ -166,26 +169,43 @@ async def test_a_change_whose_answer_cannot_be_stored_is_not_kept_and_the_retry_
     free = await api.call(SAM, "GET", f"{ev}/employees/{ADA.id}/slots")
     book = {"slot_id": free["slots"][0]["id"]}
     engine = api.client.app[ENGINE]
-    refuse = "SELECT RAISE(ABORT, 'no space left on device')"
     async with write_tx(engine) as conn:
-        for verb in ("INSERT", "UPDATE"):
-            await conn.exec_driver_sql(
-                f"CREATE TRIGGER answer_lost_{verb.lower()} BEFORE {verb} ON idempotency_keys "
-                f"WHEN NEW.status >= 100 BEGIN {refuse}; END"
-            )
+        for statement in _answer_lost_triggers(conn.dialect.name):
+            await conn.exec_driver_sql(statement)
     headers = {"Idempotency-Key": "book-once"}
     await api.call(
         SAM, "POST", f"/api/v1/chats/{chat['id']}/book", book, expect=500, headers=headers
     )
     assert (await api.call(SAM, "GET", f"/api/v1/chats/{chat['id']}"))["state"] == "approved"
     async with write_tx(engine) as conn:
-        await conn.exec_driver_sql("DROP TRIGGER answer_lost_insert")
-        await conn.exec_driver_sql("DROP TRIGGER answer_lost_update")
+        for name in ("answer_lost_insert", "answer_lost_update"):
+            on = " ON idempotency_keys" if conn.dialect.name == "postgresql" else ""
+            await conn.exec_driver_sql(f"DROP TRIGGER {name}{on}")
     retried = await api.call(SAM, "POST", f"/api/v1/chats/{chat['id']}/book", book, headers=headers)
     assert retried["state"] == "confirmed"
     again = await api.call(SAM, "POST", f"/api/v1/chats/{chat['id']}/book", book, headers=headers)
     assert again == retried
     assert await _count(api, idempotency_keys, idempotency_keys.c.key == "book-once") == 1
+
+
+def _answer_lost_triggers(dialect: str) -> list[str]:
+    """Triggers that refuse storing any finished answer, as a full disk would."""
+    if dialect == "sqlite":
+        refuse = "SELECT RAISE(ABORT, 'no space left on device')"
+        return [
+            f"CREATE TRIGGER answer_lost_{verb.lower()} BEFORE {verb} ON idempotency_keys "
+            f"WHEN NEW.status >= 100 BEGIN {refuse}; END"
+            for verb in ("INSERT", "UPDATE")
+        ]
+    return [
+        "CREATE FUNCTION answer_lost() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$",
+        *(
+            f"CREATE TRIGGER answer_lost_{verb.lower()} BEFORE {verb} ON idempotency_keys "
+            "FOR EACH ROW WHEN (NEW.status >= 100) EXECUTE FUNCTION answer_lost()"
+            for verb in ("INSERT", "UPDATE")
+        ),
+    ]
 
 
 async def test_the_header_is_ignored_where_nothing_is_changed_and_routing_comes_first(

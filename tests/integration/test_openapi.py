@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
@@ -32,6 +33,8 @@ from web.app import create_app
 from web.config import Config
 from web.json_io import Body
 from web.openapi import openapi_document
+
+pytestmark = pytest.mark.both_backends
 
 METHODS = ("get", "put", "post", "delete", "patch")
 # Described but not driven here: the WebSocket upgrade (tests/integration/test_ws_bad_input.py and the room tests) and starting a pre-call

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api
 from tests.support.seed import WINTER_FAIR as EVENT
 from tests.support.seed import publish_with_profile as publish
 from tests.support.seed import setup_event
 from web.openapi import openapi_document
+
+pytestmark = pytest.mark.both_backends
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp.test_utils import TestClient
 
 from rooms import attendance
@@ -24,6 +25,8 @@ from tests.support.signal_client import join
 from web.app import create_app
 from web.config import Config
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 
 def ms(api: Api) -> int:

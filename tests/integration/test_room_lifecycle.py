@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from rooms import attendance
 from signaling import messages as m
 from signaling.close_codes import CloseCode
@@ -19,6 +21,8 @@ from tests.support.apiclient import ADA, SAM, Api
 from tests.support.rooms import closed_with, live_chat, pair, rejoin, room_closes_at
 from tests.support.signal_client import join
 from web.keys import ENGINE
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_warnings_then_room_closes_for_both(api: Api) -> None:

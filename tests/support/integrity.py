@@ -62,7 +62,8 @@ async def integrity_violations(conn: AsyncConnection) -> list[str]:
                 " coalesce((SELECT q.slot_quota FROM event_companies q WHERE q.event_id = s.event_id"
                 "   AND q.company_id = s.company_id), 0) AS quota"
                 " FROM slots s WHERE s.published GROUP BY s.event_id, s.company_id"
-                " HAVING n > quota"
+                " HAVING count(*) > coalesce((SELECT q.slot_quota FROM event_companies q"
+                "   WHERE q.event_id = s.event_id AND q.company_id = s.company_id), 0)"
             )
         )
     ).all()
