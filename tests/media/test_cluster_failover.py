@@ -25,11 +25,11 @@ import aiohttp
 import pytest
 
 from signaling import messages as m
+from tests.support import services
 from tests.support.apiclient import ADA, SAM, Person
 from tests.support.cluster import ChatLedger, Cluster, FrameTimes, Reconnector
 from tests.support.live_rest import RestApi, book_chat_now
 from tests.support.media_client import MediaClient
-from tests.support.services import RunningService
 
 pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.usefixtures("loopback_ice")]
 
@@ -45,8 +45,9 @@ MAX_FRAME_GAP_S = 1.0  # measured under 0.1 s: the media does not notice the sig
 
 @pytest.fixture
 def cluster_database_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The one database all nodes share. When `database_url` accepts PostgreSQL, the line below
-    becomes: return postgres_url(request.getfixturevalue("postgres_service"))"""
+    """The one database all nodes share: an SQLite file until `database_url` accepts
+    PostgreSQL; then the line below becomes
+    `return services.postgres_url(request.getfixturevalue("postgres_service"))`."""
     return f"sqlite+aiosqlite:///{tmp_path}/cluster.sqlite3"
 
 
@@ -60,7 +61,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def cluster(
     tmp_path: Path,
     cluster_database_url: str,
-    redis_service: RunningService,
+    redis_service: services.RunningService,
     session: aiohttp.ClientSession,
 ) -> AsyncIterator[Cluster]:
     """Database migrated, three nodes ready, HAProxy seeing all three UP; stopped by PID."""
