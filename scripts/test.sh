@@ -12,6 +12,7 @@ command -v turnserver >/dev/null || need+=(coturn)
 command -v ip >/dev/null || need+=(iproute2)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 command -v haproxy >/dev/null || need+=(haproxy)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # deploy/*.service are verified
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 [ -x /usr/sbin/iptables-restore ] || command -v iptables-restore >/dev/null || need+=(iptables)  # the TURN lab
 if [ ${#need[@]} -gt 0 ]; then

@@ -142,21 +142,23 @@ class Admission:
         room = ticket.room
         conn.chat_id, conn.user_id, conn.peer_id = room.chat_id, room.user_id, room.peer_id
         conn.can_restart_ice = msg.can_restart_ice
-        dropped = False
-        if (
+        # The seat still names a live socket: another tab of this person, or a socket whose end
+        # nobody has noticed yet (its node died a moment ago, or its drop is still in flight).
+        # A join with `resume` says it is the latter; so does a node that stopped saying it is
+        # alive. Then the peer hears `peer_reconnecting` first, as for any drop.
+        stale = (
             previous is not None
             and previous.conn_id != conn.conn_id
             and previous.state == SeatState.CONNECTED
-        ):
-            dropped = previous.node_id != self.board.node_id and not await self.broker.alive(
-                {previous.node_id}
-            )
-        if (
-            previous is not None
-            and previous.conn_id != conn.conn_id
-            and previous.state == SeatState.CONNECTED
-            and not dropped
-        ):
+        )
+        node_dead = (
+            stale
+            and previous is not None
+            and previous.node_id != self.board.node_id
+            and not await self.broker.alive({previous.node_id})
+        )
+        dropped = stale and (node_dead or msg.resume is not None)
+        if stale and not node_dead and previous is not None:
             await self.board.to_seat(
                 previous.node_id,
                 room.chat_id,

@@ -55,8 +55,10 @@ class Presence:
     reconnect_grace_s: int
     spawn: Spawn
     on_dropped: Callable[[], None]  # the node's socket-event hook
-    # Peers' nodes found not alive at the last check (`watch_nodes`).
+    # Peers' nodes found not alive at the last check (`watch_nodes`), and the connections of
+    # dead nodes whose grace this node took over.
     _missing: set[str] = field(default_factory=set)
+    _adopted: set[str] = field(default_factory=set)
 
     async def disconnected(self, conn: Connection) -> None:
         """The socket is gone: a deliberate leave, a replacement, a room close, or a drop."""
@@ -109,6 +111,7 @@ class Presence:
             )
 
     async def _grace_over(self, chat_id: str, user_id: str, conn_id: str, peer_id: str) -> None:
+        self._adopted.discard(conn_id)
         seat = await self.broker.get_seat(chat_id, user_id)
         if seat is None or seat.conn_id != conn_id or seat.state != SeatState.RECONNECTING:
             return  # resumed (or replaced) in time
@@ -137,32 +140,37 @@ class Presence:
         resume or `peer_left {timeout}` later."""
         await self.broker.mark_alive(NODE_ALIVE_TTL_S)
         local = [c for c in self.board.local.values() if c.joined and not c.closing]
-        remote = {
-            c.peer.node for c in local if c.peer.connected and c.peer.node != self.board.node_id
-        }
+        # Peers on other nodes, connected or reconnecting (a stopped node's grace timers died
+        # with it: whoever holds the other seat takes the grace over).
+        remote = {c.peer.node for c in local if c.peer.node and c.peer.node != self.board.node_id}
         if not remote:
             self._missing = set()
             return
         missing = remote - await self.broker.alive(remote)
         dead, self._missing = missing & self._missing, missing
         for conn in local:
-            if conn.peer.connected and conn.peer.node in dead:
+            if conn.peer.node in dead:
                 await self._peer_node_died(conn)
 
     async def _peer_node_died(self, conn: Connection) -> None:
         link = conn.peer
+        if link.conn in self._adopted:
+            return  # its grace already runs here
         seat = await self.broker.get_seat(conn.chat_id, conn.peer_id)
         if seat is not None and seat.conn_id != link.conn:
             return  # the peer is back already, on another node: its `peer_joined` is coming
+        self._adopted.add(link.conn)
         log.warning("node %s is gone: %s in chat %s dropped", link.node, conn.peer_id, conn.chat_id)
+        grace = self.reconnect_grace_s
         if seat is not None and seat.state == SeatState.CONNECTED:
-            grace = self.reconnect_grace_s
             await self.broker.put_seat(
                 conn.chat_id, conn.peer_id, replace(seat, state=SeatState.RECONNECTING), grace + 30
             )
+        if seat is not None:  # connected or reconnecting: the grace is ours now
             self._start_grace(conn.chat_id, conn.peer_id, link.conn, conn.user_id)
-        conn.peer = PeerLink(link.node, link.conn, False, link.can_restart_ice)
-        conn.send(m.PeerReconnecting(grace_s=self.reconnect_grace_s))
+        if link.connected:
+            conn.peer = PeerLink(link.node, link.conn, False, link.can_restart_ice)
+            conn.send(m.PeerReconnecting(grace_s=grace))
 
     def _relay_vacated(self, chat_id: str) -> None:
         """A seat is empty for good: its relay room (if any) has nobody to forward to."""

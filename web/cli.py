@@ -14,6 +14,8 @@ from aiohttp import web
 
 from scheduling.clock import SystemClock
 from scheduling.db import DatabaseUnavailable, UnsupportedDatabase, make_engine, migrate
+from signaling.close_codes import CloseCode
+from signaling.ws import NODE
 from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
@@ -50,13 +52,39 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+# After SIGTERM, how long in-flight requests (and sockets' closing handshakes) may take before
+# aiohttp cancels them; systemd's TimeoutStopSec (90 s by default) must be longer.
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+async def _going_away(app: web.Application) -> None:
+    """SIGTERM (a stop, a rolling upgrade): close every joined socket with 1001 now.
+
+    aiohttp runs this after it stopped listening and before it waits for handlers to end. A
+    WebSocket handler never ends by itself, so without this the process lingered for the whole
+    shutdown timeout and its clients then saw 1006 when it died; with it they get 1001 at once,
+    reconnect (through the load balancer, to a node that is up) and resume. The node reports
+    each close as a drop, so the peer hears `peer_reconnecting`.
+    """
+    for conn in list(app[NODE].local.values()):
+        conn.close(CloseCode.GOING_AWAY)
+
+
 def _serve(config: Config) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(config)
     app.cleanup_ctx.append(GcPolicy().context)  # after the node's: it hooks into the node
-    web.run_app(app, host=config.host, port=config.port, access_log=None, loop=_event_loop())
+    app.on_shutdown.append(_going_away)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        access_log=None,
+        loop=_event_loop(),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ back before anyone noticed, the join itself tells Ada both, in that order.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ import redis.asyncio as redis
 from signaling import messages as m
 from tests.support.apiclient import ADA, SAM, Person
 from tests.support.duet_nodes import DuetNode, Rest, book_chat_now, launch_node, poll, wait_ready
+from tests.support.rooms import closed_with
 from tests.support.services import RunningService
 from tests.support.signal_client import SignalClient
 
@@ -123,3 +125,36 @@ async def test_a_resume_before_anyone_noticed_tells_the_peer_reconnecting_then_b
     assert kinds.count("PeerReconnecting") == 1 and "PeerLeft" not in kinds
     await ada.close()
     await sam.close()
+
+
+async def test_the_grace_of_a_stopped_nodes_seat_is_taken_over(
+    nodes: list[DuetNode],
+    redis_service: RunningService,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:
+    """Node B stops (SIGTERM): Sam's socket gets 1001 and Ada `peer_reconnecting`; B's grace
+    timer died with B, so node A runs it, and when Sam never comes back Ada hears `peer_left`."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3"
+    for node_id in ("node-a", "node-b"):
+        node = launch_node(
+            node_id,
+            tmp_path,
+            SECRET,
+            database_url,
+            redis_port=redis_service.port,
+            env={"DUET_RECONNECT_GRACE_S": "3"},
+        )
+        nodes.append(node)
+        await wait_ready(session, node)
+    on_a, on_b = Rest(session, nodes[0], SECRET), Rest(session, nodes[1], SECRET)
+    chat_id, _ = await book_chat_now(on_a)
+    ada, _ = await _join(on_a, ADA, chat_id)
+    sam, _ = await _join(on_b, SAM, chat_id)
+    await ada.expect(m.PeerJoined)
+    await asyncio.to_thread(nodes[1].stop)  # graceful: 1001 to Sam, presence news published
+    assert (await closed_with(sam))[0] == 1001
+    assert (await ada.expect(m.PeerReconnecting)).grace_s == 3
+    left = await ada.expect(m.PeerLeft, within=3 + NOTICED_WITHIN)
+    assert left.reason == "timeout"
+    await ada.close()

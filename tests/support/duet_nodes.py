@@ -93,6 +93,29 @@ def launch_node(
     return DuetNode(node_id, port, process, log)
 
 
+async def migrate_database(database_url: str, workdir: Path, within: float = 60.0) -> None:
+    """`duet migrate` once, before any node starts: what docs/deploy.md asks of operators, and
+    what lets several nodes then start at the same time (each `serve` finds nothing to do)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DUET_")}
+    environment |= {
+        "DUET_DATABASE_URL": database_url,
+        "DUET_SECRET_FILE": str(workdir / "jwt_secret"),
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "web.cli", "migrate"],
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=within,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"duet migrate failed:\n{done.stdout.decode()}{done.stderr.decode()}"
+    )
+
+
 async def poll(
     check: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.05
 ) -> None:

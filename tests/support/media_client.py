@@ -245,8 +245,11 @@ class MediaClient:
                 can_restart_ice=False,  # aiortc has no restartIce()
             )
         )
-        await self.wait_until(lambda: self.joined is not None, within, "joined")
-        assert self.joined is not None
+        await self.wait_until(
+            lambda: self.joined is not None or self.close_code is not None, within, "joined"
+        )
+        if self.joined is None:  # refused, or the node went away before answering
+            raise ConnectionResetError(f"{self.name}: closed with {self.close_code} before joined")
         return self.joined
 
     async def drop(self) -> None:
