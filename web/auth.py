@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 
 from scheduling.model import Role
 from scheduling.store_events import UserRecord
+from signaling import log_context
 from web.problems import Problem
 
 ALGORITHM = "HS256"
@@ -88,9 +89,15 @@ def auth_middleware(secret: str, now: Callable[[], datetime]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            request[PRINCIPAL_KEY] = verify_token(secret, header[7:].strip(), now())
-        return await handler(request)
+        if not header.startswith("Bearer "):
+            return await handler(request)
+        who = verify_token(secret, header[7:].strip(), now())
+        request[PRINCIPAL_KEY] = who
+        context = log_context.bind(user_id=who.user_id)  # on this request's log lines
+        try:
+            return await handler(request)
+        finally:
+            log_context.unbind(context)
 
     return middleware
 

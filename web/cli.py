@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
 from web.gc_policy import GcPolicy
+from web.keys import CONFIG
+from web.logs import configure_logging
 
 
 def _config(args: argparse.Namespace, **forced: object) -> Config:
@@ -50,10 +51,8 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def _serve(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     app = create_app(config)
+    configure_logging(app[CONFIG])  # after create_app: it settles the node id lines carry
     app.cleanup_ctx.append(GcPolicy().context)  # after the node's: it hooks into the node
     web.run_app(app, host=config.host, port=config.port, access_log=None, loop=_event_loop())
 
