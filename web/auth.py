@@ -89,15 +89,13 @@ def auth_middleware(secret: str, now: Callable[[], datetime]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return await handler(request)
-        who = verify_token(secret, header[7:].strip(), now())
-        request[PRINCIPAL_KEY] = who
-        context = log_context.bind(user_id=who.user_id)  # on this request's log lines
-        try:
-            return await handler(request)
-        finally:
-            log_context.unbind(context)
+        if header.startswith("Bearer "):
+            who = verify_token(secret, header[7:].strip(), now())
+            request[PRINCIPAL_KEY] = who
+            # On the rest of this request's log lines, its access line included: unbound with
+            # the whole request's context by web/logs.py:request_context, further out.
+            log_context.bind(user_id=who.user_id)
+        return await handler(request)
 
     return middleware
 
