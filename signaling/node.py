@@ -144,8 +144,9 @@ class SignalingNode:
         self._watch_timer: Any = None
         self.board = Switchboard(broker, engine, clock, self.spawn)
         self.local = self.board.local
-        self.stats = self.board.stats | {"joins": 0, "refused": 0}
-        self.board.stats = self.stats  # one dict: "inline" is counted there
+        # "inline": relayed as parsed (signaling/aiohttp_internals.py), a part of
+        # `board.relayed`; "refused": joins refused, which `refusals` counts by close code.
+        self.stats = {"inline": 0, "joins": 0, "refused": 0}
         # Joins refused (the socket closed before `joined`), by close code.
         self.refusals: dict[int, int] = {}
         self.joins = attendance.JoinBuffer(engine)

@@ -59,8 +59,6 @@ class Switchboard:
         self.local: dict[SeatKey, Connection] = {}
         # Messages relayed to the peer, by type: plain ints, read by metrics when scraped.
         self.relayed: dict[str, int] = dict.fromkeys(RELAYED_TYPES, 0)
-        # "inline": relayed as parsed (signaling/aiohttp_internals.py), a part of `relayed`.
-        self.stats = {"inline": 0}
 
     # --- sending ---------------------------------------------------------------------------------
 
