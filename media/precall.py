@@ -579,6 +579,8 @@ class PrecallService:
         self._retain_s = retain_s
         self._retain_max = retain_max
         self._results: OrderedDict[str, _Result] = OrderedDict()
+        # Told every check's final report once, as it ends (web/metrics.py counts verdicts).
+        self.on_verdict: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def results_kept(self) -> int:
@@ -645,6 +647,8 @@ class PrecallService:
     def _keep(self, entry: PoolEntry[PrecallPeer], reason: str) -> None:
         """Snapshot the final verdict just before the pool closes the peer."""
         report = self._report(entry, final=True)
+        if self.on_verdict is not None and reason != "bad_offer":  # a check that ran
+            self.on_verdict(report)
         kept_until = asyncio.get_running_loop().time() + self._retain_s
         self._results[entry.id] = _Result(entry.owner, kept_until, report)
         self._prune()

@@ -5,6 +5,10 @@ PUBLISH per message collapses near 3.7k msgs/s, so a single task publishes in pi
 from a bounded queue, and each batch sends one frame per destination node: a msgpack array of
 the payloads, so redis-py's per-message costs on both sides are paid once per batch. The listener reconnects with backoff after Redis restarts and then asks the
 node to write its live seats back, since a restarted Redis remembers nothing.
+
+A frame is `[sent_at, [payload, ...]]`, `sent_at` the publisher's wall clock when it published,
+so the receiver can tell how late frames arrive (`observe_lag`, web/metrics.py); nodes of
+different versions never share one Redis (docs/operations.md), so the format keeps no older one.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import msgpack
 import redis.asyncio as redis
@@ -36,6 +40,9 @@ BATCH = 512
 # The publisher waits this long after a batch's first payload so the batch can fill: at 5,000
 # cross-node msgs/s this cut the two nodes' CPU per message by ~30% for ~1.5 ms more latency.
 LINGER_S = 0.002
+# ("publish" | "receive", seconds): publish is a batch's oldest payload from `post` to its
+# PUBLISH done; receive is a frame from its publisher's clock to this node's listener.
+LagObserver = Callable[[str, float], None]
 _BACKOFF = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
 _DELETE_IF_CONN = """
 if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then
@@ -66,13 +73,15 @@ class RedisBroker:
         # we would never learn that Redis restarted empty and our seats need writing back.
         self._sub_pool = redis.ConnectionPool.from_url(url, retry=Retry(NoBackoff(), 0))
         self._sub = redis.Redis(connection_pool=self._sub_pool)
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_LIMIT)
+        # (channel, payload, when it was posted: time.monotonic())
+        self._outbox: asyncio.Queue[tuple[str, bytes, float]] = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._on_reconnect: OnReconnect | None = None
         self._delete_script = self._redis.register_script(_DELETE_IF_CONN)
         self._refresh_script = self._redis.register_script(_EXPIRE_IF_CONN)
         self.dropped = 0
+        self.observe_lag: LagObserver | None = None
         self._epoch: str | None = None
         self._idle = asyncio.Event()  # the outbox is empty and nothing is being published
         self._idle.set()
@@ -147,12 +156,14 @@ class RedisBroker:
         to other nodes."""
         assert self._deliver is not None
         try:
-            payloads = msgpack.unpackb(frame)
-            if not isinstance(payloads, list):
-                raise TypeError(f"a frame is a list of payloads, not {type(payloads).__name__}")
+            sent_at, payloads = msgpack.unpackb(frame)
+            if not isinstance(sent_at, float) or not isinstance(payloads, list):
+                raise TypeError("a frame is [sent_at, [payload, ...]]")
         except Exception:
             log.exception("could not read a frame from redis; dropped it")
             return
+        if self.observe_lag is not None:
+            self.observe_lag("receive", max(0.0, time.time() - sent_at))
         for payload in payloads:
             try:
                 await self._deliver(payload)
@@ -169,16 +180,18 @@ class RedisBroker:
             # One PUBLISH per destination node per batch, not per message: redis-py's cost per
             # command and per received message was most of a cross-node hop (docs/performance.md).
             frames: dict[str, list[bytes]] = {}
-            for channel, payload in batch:
+            for channel, payload, _ in batch:
                 frames.setdefault(channel, []).append(payload)
-            packed = [(channel, msgpack.packb(payloads)) for channel, payloads in frames.items()]
             while True:
                 try:
+                    sent_at = time.time()
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        for channel, frame in packed:
-                            pipe.publish(channel, frame)
+                        for channel, payloads in frames.items():
+                            pipe.publish(channel, msgpack.packb([sent_at, payloads]))
                         await pipe.execute()
                     delay = 0.1
+                    if self.observe_lag is not None:
+                        self.observe_lag("publish", time.monotonic() - batch[0][2])
                     if self._outbox.empty():
                         self._idle.set()
                     break
@@ -196,7 +209,7 @@ class RedisBroker:
     def post(self, node_id: str, payload: bytes) -> None:
         self._idle.clear()
         try:
-            self._outbox.put_nowait((self._channel(node_id), payload))
+            self._outbox.put_nowait((self._channel(node_id), payload, time.monotonic()))
         except asyncio.QueueFull:
             self.dropped += 1  # notification only: the data is in the database
             log.error("redis outbox full; dropped a notification to %s", node_id)

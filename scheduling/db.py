@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -137,6 +138,36 @@ def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
     return lock
 
 
+# (kind "read" | "write", seconds): told of every transaction an engine ran (web/metrics.py).
+TxObserver = Callable[[str, float], None]
+
+
+def observe_transactions(engine: AsyncEngine, observer: TxObserver) -> Callable[[], None]:
+    """Tell `observer` how long each outermost `write_tx`/`read_tx` of `engine` took, from
+    taking a connection to the commit or rollback (the wait for this process's write lock is
+    not part of it); returns the call that stops it. Per engine, as the writer lock is: the
+    lowest layer cannot know who listens."""
+    observers = _observers(engine)
+    observers.append(observer)
+    return lambda: observers.remove(observer)
+
+
+def _observers(engine: AsyncEngine) -> list[TxObserver]:
+    found: list[TxObserver] | None = getattr(engine.sync_engine, "_duet_tx_observers", None)
+    if found is None:
+        found = []
+        engine.sync_engine._duet_tx_observers = found  # type: ignore[attr-defined]
+    return found
+
+
+def _observed(engine: AsyncEngine, kind: str, started: float) -> None:
+    observers = _observers(engine)
+    if observers:
+        elapsed = time.perf_counter() - started
+        for observer in observers:
+            observer(kind, elapsed)
+
+
 @dataclass(eq=False)
 class _Ambient:
     """A transaction that the `write_tx`/`read_tx` blocks of one task join instead of opening
@@ -171,16 +202,22 @@ async def write_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         async with ambient.conn.begin_nested():
             yield ambient.conn
         return
-    if not is_sqlite(engine):
-        # PostgreSQL: writers run side by side; constraints, triggers and `serialize_on` settle
-        # what must not race.
-        async with engine.connect() as conn, conn.begin():
-            yield conn
-        return
-    async with _writer_lock(engine), engine.connect() as conn:
-        conn = await conn.execution_options(duet_write=True)
-        async with conn.begin():
-            yield conn
+    started = time.perf_counter()
+    try:
+        if not is_sqlite(engine):
+            # PostgreSQL: writers run side by side; constraints, triggers and `serialize_on`
+            # settle what must not race.
+            async with engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        async with _writer_lock(engine):
+            started = time.perf_counter()  # the time in the transaction, not in the queue
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(duet_write=True)
+                async with conn.begin():
+                    yield conn
+    finally:
+        _observed(engine, "write", started)
 
 
 @asynccontextmanager
@@ -192,8 +229,12 @@ async def read_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     if ambient is not None:
         yield ambient.conn
         return
-    async with engine.connect() as conn, conn.begin():
-        yield conn
+    started = time.perf_counter()
+    try:
+        async with engine.connect() as conn, conn.begin():
+            yield conn
+    finally:
+        _observed(engine, "read", started)
 
 
 @asynccontextmanager

@@ -103,7 +103,7 @@ class Admission:
     ice_servers_for: IceServersFor
     relay: MediaRelayHub | None
     reconnect_grace_s: int
-    on_admitted: Callable[[], None]  # the node's socket-event hook
+    on_admitted: Callable[[Ticket], None]  # the node's socket-event and metrics hook
 
     async def join(self, conn: Connection, msg: m.Join) -> None:
         """Admit the socket to its seat or raise JoinRefused with the documented close code."""
@@ -261,7 +261,7 @@ class Admission:
         self.board.joined(conn, last_seq)
         conn.closes_at = closes_at
         self.closing_timers.add(conn, closes_at, now)
-        self.on_admitted()
+        self.on_admitted(ticket)
         if peer_connected and peer_seat is not None:
             if dropped:  # nobody told the peer yet that this seat's socket was gone
                 await self.board.to_seat(

@@ -25,6 +25,8 @@ class Chat:
     broker: Broker
     engine: AsyncEngine
     clock: Clock
+    # Chat messages stored (repeats of one `client_msg_id` not counted), read by metrics.
+    stored: int = 0
 
     async def send(self, conn: Connection, msg: m.ChatSend) -> None:
         stored = await chatlog.append(
@@ -42,6 +44,7 @@ class Chat:
         conn.send(m.ChatAck(client_msg_id=msg.client_msg_id, seq=stored.seq, sent_at=sent_at))
         if stored.duplicate:
             return
+        self.stored += 1
         out = m.ChatMessage(
             seq=stored.seq,
             client_msg_id=msg.client_msg_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from rooms.broker import SeatRecord
 from scheduling.clock import TimerHandle
+from signaling import log_context
 from signaling.aiohttp_internals import end_without_waiting, write_frame_now
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
@@ -106,7 +108,19 @@ class Connection:
     def _enqueue(self, item: bytes | _Close) -> None:
         self._outbox.append(item)
         if self._writer is None:
-            self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.conn_id}")
+            # Whoever sends first starts the writer (often the peer's task): its log lines are
+            # about this socket, so it gets a context of its own, not the sender's.
+            context = contextvars.Context()
+            context.run(
+                log_context.bind,
+                node_id=log_context.current().get("node_id", ""),
+                conn_id=self.conn_id,
+                chat_id=self.chat_id,
+                user_id=self.user_id,
+            )
+            self._writer = asyncio.create_task(
+                self._write(), name=f"ws-writer-{self.conn_id}", context=context
+            )
 
     def close(self, code: CloseCode, final: ServerMessage | None = None) -> None:
         """Send `final` (if any), then the close frame; later sends are dropped."""

@@ -10,8 +10,10 @@ The parts, each in its module:
 - `chat.py`: the side chat;
 - `relay_glue.py`: media messages of relay-mode chats, to the server's relay peers.
 
-The node owns their lifecycle (start, the settle tick, shutdown) and one hook, `heap`, that a
-garbage-collector policy can plug into (web/gc_policy.py; nothing by default).
+The node owns their lifecycle (start, the settle tick, shutdown) and two hooks: `heap`, that a
+garbage-collector policy can plug into (web/gc_policy.py), and `observer`, that metrics plug into
+(web/metrics.py); both do nothing by default. Counters the relay's hot path moves stay plain ints
+in dicts (`Switchboard.relayed`, `stats`) that a metrics collector reads when it is scraped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from rooms import attendance
 from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
 from rooms.closing_timers import ClosingTimers
+from rooms.tickets import Ticket
+from rooms.timeline import to_ms
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from signaling import messages as m
@@ -44,7 +48,14 @@ from signaling.presence import NODE_ALIVE_TTL_S, NODE_CHECK_EVERY, Presence
 from signaling.relay_glue import MediaRelayHub
 from signaling.switchboard import Switchboard
 
-__all__ = ["HeapKeeper", "JoinRefused", "NodeSettings", "SignalingNode"]
+__all__ = [
+    "CallQuality",
+    "HeapKeeper",
+    "JoinRefused",
+    "NodeObserver",
+    "NodeSettings",
+    "SignalingNode",
+]
 
 log = logging.getLogger("duet.signaling.node")
 
@@ -59,6 +70,8 @@ _FORWARDED: Final = frozenset({m.Offer, m.Answer, m.Candidate})
 class NodeSettings:
     secret: str
     reconnect_grace_s: int = 60
+    # The join endpoint's ticket lifetime: a ticket was granted this long before it expires.
+    ticket_ttl_s: int = 60
 
 
 class HeapKeeper(Protocol):
@@ -79,6 +92,35 @@ class _NoHeapKeeping:
         pass
 
 
+@dataclass(frozen=True, slots=True)
+class CallQuality:
+    """One client-reported sample of a call's media (the `stats` message, still to come)."""
+
+    rtt_s: float | None = None
+    loss_ratio: float | None = None  # packets lost / packets expected, 0..1
+    jitter_s: float | None = None
+    path: str = "unknown"  # "direct" | "turn" | "relay" | "unknown"
+
+
+class NodeObserver(Protocol):
+    """What metrics hear from the node (web/metrics.py): per join or per sample, never per
+    relayed message (those are counted in plain dicts read at scrape time)."""
+
+    def admitted(self, grant_to_join_s: float) -> None:
+        """A socket joined; `grant_to_join_s` since its ticket was granted (the app's clock)."""
+
+    def call_quality(self, sample: CallQuality) -> None:
+        """A client reported how its call is going."""
+
+
+class _NoObserver:
+    def admitted(self, grant_to_join_s: float) -> None:
+        pass
+
+    def call_quality(self, sample: CallQuality) -> None:
+        pass
+
+
 class SignalingNode:
     def __init__(
         self,
@@ -96,13 +138,17 @@ class SignalingNode:
         self.settings = settings
         self.relay = relay
         self.heap: HeapKeeper = _NoHeapKeeping()
+        self.observer: NodeObserver = _NoObserver()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._settle_timer: Any = None
         self._watch_timer: Any = None
         self.board = Switchboard(broker, engine, clock, self.spawn)
         self.local = self.board.local
-        self.stats = self.board.stats | {"joins": 0, "refused": 0}
-        self.board.stats = self.stats  # one dict: "relayed" and "inline" are counted there
+        # "inline": relayed as parsed (signaling/aiohttp_internals.py), a part of
+        # `board.relayed`; "refused": joins refused, which `refusals` counts by close code.
+        self.stats = {"inline": 0, "joins": 0, "refused": 0}
+        # Joins refused (the socket closed before `joined`), by close code.
+        self.refusals: dict[int, int] = {}
         self.joins = attendance.JoinBuffer(engine)
         self.closing_timers: ClosingTimers[Connection] = ClosingTimers(
             clock,
@@ -183,9 +229,20 @@ class SignalingNode:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
-    def _admitted(self) -> None:
+    def _admitted(self, ticket: Ticket) -> None:
         self.stats["joins"] += 1
         self.heap.socket_event()
+        granted_ms = ticket.expires_ms - self.settings.ticket_ttl_s * 1000
+        self.observer.admitted(max(0, to_ms(self.clock.now()) - granted_ms) / 1000)
+
+    def refused(self, code: int) -> None:
+        """A socket closed with `code` before it was admitted (ws.py counts each once)."""
+        self.stats["refused"] += 1
+        self.refusals[code] = self.refusals.get(code, 0) + 1
+
+    def call_quality(self, sample: CallQuality) -> None:
+        """Record a client's report of its call (the `stats` message will call this)."""
+        self.observer.call_quality(sample)
 
     def _dropped(self) -> None:
         self.heap.socket_event()
@@ -360,6 +417,7 @@ class SignalingNode:
             self.relay.handle(conn, msg)
         elif conn.peer.connected:
             peer = conn.peer
+            self.board.relayed[msg.type] += 1
             await self.board.to_seat(peer.node, conn.chat_id, conn.peer_id, msg, conn_id=peer.conn)
 
 

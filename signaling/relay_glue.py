@@ -57,10 +57,16 @@ class MediaRelayHub:
         self._deliver: Deliver | None = None
         # Relay-mode chats with a seat on this node: the node routes their media messages here.
         self.chats: set[str] = set()
+        # Relay rooms opened since start (metrics; `rooms_open` is how many are open now).
+        self.opened = 0
 
     def attach(self, deliver: Deliver) -> None:
         """The node's local delivery: (chat id, user id, message) to that seat's socket."""
         self._deliver = deliver
+
+    @property
+    def rooms_open(self) -> int:
+        return len(self._rooms)
 
     def room(self, chat_id: str) -> RelayRoom | None:
         entry_id = self._rooms.get(chat_id)
@@ -121,6 +127,7 @@ class MediaRelayHub:
             ),
         )
         self._rooms[chat_id] = entry.id
+        self.opened += 1
         return entry.peer
 
     def _send(self, chat_id: str, user_id: str, out: Outgoing) -> None:

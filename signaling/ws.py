@@ -15,6 +15,7 @@ import orjson
 from aiohttp import WebSocketError, WSMessage, WSMsgType, web
 
 from rooms.broker import BrokerUnavailable
+from signaling import log_context
 from signaling import messages as m
 from signaling.aiohttp_internals import InlineWebSocketResponse
 from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
@@ -89,9 +90,17 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = Connection(ws, ws.ws_protocol == m.SUBPROTOCOL_MSGPACK, node.new_conn_id())
+    # This socket's task only: reset at the end, never seen by another socket's lines.
+    context = log_context.bind(node_id=node.broker.node_id, conn_id=conn.conn_id)
     ws.on_too_big(partial(_too_big, conn, settings.max_msg_size))
     try:
-        if await _join(node, conn, settings.max_msg_size):
+        if not await _join(node, conn, settings.max_msg_size):
+            if conn.close_code is not None:  # not a client that just went away
+                node.refused(conn.close_code)
+                log.debug("join refused with %d", conn.close_code)
+        else:
+            log_context.bind(chat_id=conn.chat_id, user_id=conn.user_id)
+            log.debug("joined (%s)", "msgpack" if conn.binary else "json")
             limits = ConnectionLimits()
             ws.set_take(partial(_take_inline, node, conn, limits, settings.max_msg_size))
             await _serve(node, conn, limits, settings.max_msg_size)
@@ -102,6 +111,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
             conn.close(CloseCode.NORMAL)
         await conn.stop()
         ws.release()
+        if conn.joined:
+            log.debug("socket closed (%s)", conn.close_code or "by the client")
+        log_context.unbind(context)
     return ws
 
 
@@ -175,12 +187,10 @@ async def _join(node: SignalingNode, conn: Connection, limit: int) -> bool:
     try:
         await node.join(conn, msg)
     except JoinRefused as refused:
-        node.stats["refused"] += 1
         conn.close(refused.code)
         return False
     except BrokerUnavailable:
         # Not the client's fault and not final: 1013 tells it to come back (with a new ticket).
-        node.stats["refused"] += 1
         conn.close(
             CloseCode.TRY_AGAIN_LATER,
             m.Error(

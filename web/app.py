@@ -6,6 +6,7 @@ start and stop the same way and nothing outlives the app.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -37,6 +38,8 @@ from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
 from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
+from web.logs import echo_request_id, request_context
+from web.metrics import METRICS, Metrics, metrics_endpoint
 from web.problems import Problem, problem_middleware
 from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane
@@ -89,7 +92,11 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE],
         _broker(config, clock),
         clock,
-        NodeSettings(secret=config.jwt_secret, reconnect_grace_s=config.reconnect_grace_s),
+        NodeSettings(
+            secret=config.jwt_secret,
+            reconnect_grace_s=config.reconnect_grace_s,
+            ticket_ttl_s=config.ticket_ttl_s,
+        ),
         lambda chat_id, user_id, expires: ice_servers(config, chat_id, user_id, expires),
         relay=relay,
     )
@@ -104,10 +111,13 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Build the app; `clock` is injected by tests that move time by hand."""
     config = config.with_secret()
+    if not config.node_id:  # settled here: every log line and metric names it
+        config = dataclasses.replace(config, node_id=uuid.uuid4().hex[:12])
     clock = clock or SystemClock()
     app = web.Application(
         middlewares=[
-            socket_lane,  # the signaling socket skips the rest: see web/socket_lane.py
+            socket_lane,  # the signaling socket and /metrics skip the rest: web/socket_lane.py
+            request_context(config.node_id),  # the request id of every line (web/logs.py)
             problem_middleware,  # errors from auth and idempotency themselves
             auth_middleware(config.jwt_secret, clock.now),
             idempotency_middleware,
@@ -118,6 +128,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         handler_args={"logger": SERVER_LOG},
     )
     app.on_response_prepare.append(_security_headers)
+    app.on_response_prepare.append(echo_request_id)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[WS_SETTINGS] = WsSettings(
@@ -130,9 +141,13 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
     for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)
+    if config.metrics_token:  # else not served on the public port at all (404)
+        app.router.add_get("/metrics", metrics_endpoint)
     add_static_routes(app)
     return app

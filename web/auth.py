@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 
 from scheduling.model import Role
 from scheduling.store_events import UserRecord
+from signaling import log_context
 from web.problems import Problem
 
 ALGORITHM = "HS256"
@@ -89,7 +90,11 @@ def auth_middleware(secret: str, now: Callable[[], datetime]) -> Middleware:
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            request[PRINCIPAL_KEY] = verify_token(secret, header[7:].strip(), now())
+            who = verify_token(secret, header[7:].strip(), now())
+            request[PRINCIPAL_KEY] = who
+            # On the rest of this request's log lines, its access line included: unbound with
+            # the whole request's context by web/logs.py:request_context, further out.
+            log_context.bind(user_id=who.user_id)
         return await handler(request)
 
     return middleware

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ from web.app import create_app
 from web.config import Config, ConfigError, load_config
 from web.demo import seed_or_refresh
 from web.gc_policy import GcPolicy
+from web.keys import CONFIG
+from web.logs import configure_logging
 
 
 def _config(args: argparse.Namespace, **forced: object) -> Config:
@@ -71,10 +72,8 @@ async def _going_away(app: web.Application) -> None:
 
 
 def _serve(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     app = create_app(config)
+    configure_logging(app[CONFIG])  # after create_app: it settles the node id lines carry
     app.cleanup_ctx.append(GcPolicy().context)  # after the node's: it hooks into the node
     app.on_shutdown.append(_going_away)
     web.run_app(

@@ -48,6 +48,13 @@ class Config:
     max_server_peers: int = 4
     precall_max_s: int = 60
     log_level: str = "INFO"
+    # "text" (one readable line) or "json" (one JSON object a line, with context: web/logs.py).
+    log_format: str = "text"
+    # GET /metrics on the public port needs `Authorization: Bearer <metrics_token>`; without a
+    # token it is not served there (404). metrics_port > 0 also serves it on 127.0.0.1 only,
+    # without the token, for a scraper on the same host.
+    metrics_token: str = ""
+    metrics_port: int = 0
     static_dir: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -59,6 +66,15 @@ class Config:
             raise ConfigError("port must be 1..65535")
         if self.ticket_ttl_s <= 0 or self.reconnect_grace_s <= 0:
             raise ConfigError("ticket_ttl_s and reconnect_grace_s must be positive")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format must be 'text' or 'json'")
+        if not 0 <= self.metrics_port < 65536:
+            raise ConfigError("metrics_port must be 0 (off) or 1..65535")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ConfigError("metrics_port must differ from port")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            # A short token on the public port can be guessed; it guards every room's figures.
+            raise ConfigError("metrics_token must be at least 16 characters")
 
     def with_secret(self) -> Config:
         """Fill an empty jwt_secret from (or into) secret_file, so dev tokens survive a restart."""

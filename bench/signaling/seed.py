@@ -145,7 +145,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(slots.insert(), batch)
             chat_rows: list[dict[str, object]] = [
                 {
-                    "id": f"chat{i:06d}",
+                    "id": f"{i:032x}",
                     "event_id": EVENT_ID,
                     "company_id": f"co{i % n_companies}",
                     "employee_id": f"e{i}",
@@ -164,7 +164,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(chats.insert(), batch)
             history: list[dict[str, object]] = [
                 {
-                    "chat_id": f"chat{i:06d}",
+                    "chat_id": f"{i:032x}",
                     "at": now,
                     "actor_id": f"p{i}",
                     "actor_side": "participant",
@@ -178,7 +178,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
             for batch in _batches(history):
                 await conn.execute(chat_history.insert(), batch)
         return await _with_passes(
-            engine, [Room(f"chat{i:06d}", f"e{i}", f"p{i}") for i in range(rooms)]
+            engine, [Room(f"{i:032x}", f"e{i}", f"p{i}") for i in range(rooms)]
         )
     finally:
         await engine.dispose()

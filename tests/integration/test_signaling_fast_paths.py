@@ -285,10 +285,11 @@ async def test_relayed_messages_keep_their_order_behind_slower_ones(api: Api) ->
     chat_id, _ = await live_chat(api)
     ada, sam = await pair(api, chat_id)
     candidate = m.Candidate(candidate="candidate:1 1 udp 1 1.2.3.4 5 typ host", sdpMid="0")
-    stats = api.client.app[NODE].stats
+    node = api.client.app[NODE]
+    stats, relayed = node.stats, node.board.relayed
     await ada.send(candidate)  # nothing ahead of it: relayed as it is parsed
     await sam.expect(m.RelayedCandidate)
-    assert (stats["relayed"], stats["inline"]) == (1, 1)
+    assert (relayed["candidate"], stats["inline"]) == (1, 1)
     for i in range(3):
         await ada.send(m.ChatSend(client_msg_id=f"c{i}", text=f"hello {i}"))
         await ada.send(m.MediaState(mic=bool(i % 2), camera=True, screen=False))
@@ -299,7 +300,7 @@ async def test_relayed_messages_keep_their_order_behind_slower_ones(api: Api) ->
         if isinstance(msg, m.ChatMessage | m.PeerMediaState | m.RelayedCandidate):
             kinds.append(type(msg).__name__)
     assert kinds == ["ChatMessage", "MediaState", "Candidate"] * 3
-    assert stats["relayed"] == 4
+    assert relayed["candidate"] == 4
     await ada.close()
     await sam.close()
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from media.turn import turn_password
 from scheduling.clock import ManualClock
-from tests.support.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api
+from tests.support.apiclient import ADA, PRIYA, SAM, Api
 from tests.support.app import TEST_SECRET
 from tests.support.media_client import MediaClient, api_dialer
-from tests.support.seed import EVENT, at, confirmed_chat
+from tests.support.seed import at, confirmed_chat, confirmed_chat_on, next_event_day
 from tests.support.services import RunningService, free_port
 from web.app import create_app
 from web.config import Config
@@ -78,38 +77,6 @@ async def test_join_grant_mints_turn_credentials_only_inside_the_window(
 # --- a real call through coturn, on real time ------------------------------------------------
 
 
-def _next_event_day(now: datetime) -> date:
-    """The event's next local day: its 09:00-12:00 slots are all ahead of ``now``."""
-    return (now.astimezone(ZoneInfo(EVENT["timezone"])) + timedelta(days=1)).date()
-
-
-async def _confirmed_chat_on(api: Api, day: date) -> tuple[str, dict[str, Any]]:
-    """tests/rooms_setup.confirmed_chat for an event on ``day`` (it books a fixed date)."""
-    event = {**EVENT, "days": [{**EVENT["days"][0], "date": day.isoformat()}]}
-    event_id = (await api.call(ORGANIZER, "POST", "/api/v1/events", event, expect=201))["id"]
-    grid = await api.call(
-        ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day.isoformat()}&duration_min=30"
-    )
-    start = grid["slots"][0]["starts_at"]
-    await api.call(
-        ADA,
-        "PUT",
-        f"/api/v1/events/{event_id}/availability",
-        {"days": [{"date": day.isoformat(), "duration_min": 30, "slots": [start]}]},
-    )
-    await api.call(ADA, "POST", f"/api/v1/events/{event_id}/availability/confirm")
-    chat = await api.call(
-        SAM, "POST", f"/api/v1/events/{event_id}/chats", {"employee_id": ADA.id}, expect=201
-    )
-    await api.call(ADA, "POST", f"/api/v1/chats/{chat['id']}/approve")
-    free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
-    slot = next(s for s in free["slots"] if s["starts_at"] == start)
-    booked = await api.call(
-        SAM, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]}
-    )
-    return chat["id"], booked
-
-
 @pytest.fixture
 def live_turn_urls(coturn: RunningService) -> tuple[str, str]:
     """UDP listed first but answering nothing (as behind a UDP-dropping firewall), then TCP:
@@ -132,7 +99,7 @@ async def live_api(aiohttp_client: Any, app_config: Config, live_turn_urls: tupl
 @pytest.fixture
 async def relay_only_call(live_api: Api) -> AsyncIterator[tuple[MediaClient, MediaClient]]:
     api = live_api
-    chat_id, chat = await _confirmed_chat_on(api, _next_event_day(api.clock.now()))
+    chat_id, chat = await confirmed_chat_on(api, next_event_day(api.clock.now()))
     api.clock.set(at(chat["slot"]["starts_at"]) - timedelta(minutes=2))
     closes = at(chat["join"]["join_closes_at"])
     assert closes > datetime.now(UTC), "coturn would refuse credentials that expired"

@@ -4,8 +4,9 @@ level on purpose: it checks the database's own rules below the API.)"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
 
@@ -60,6 +61,39 @@ async def confirmed_chat(
     slot = next(s for s in free["slots"] if s["starts_at"] == start)
     booked = await api.call(
         participant, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]}
+    )
+    return chat["id"], booked
+
+
+def next_event_day(now: datetime) -> date:
+    """The event's next local day: its 09:00-12:00 slots are all ahead of ``now``."""
+    return (now.astimezone(ZoneInfo(EVENT["timezone"])) + timedelta(days=1)).date()
+
+
+async def confirmed_chat_on(api: Api, day: date) -> tuple[str, dict[str, Any]]:
+    """`confirmed_chat` for a new event on ``day`` (that one books a fixed date): for tests on
+    the real clock, whose TURN credentials a real coturn checks."""
+    event = {**EVENT, "days": [{**EVENT["days"][0], "date": day.isoformat()}]}
+    event_id = (await api.call(ORGANIZER, "POST", "/api/v1/events", event, expect=201))["id"]
+    grid = await api.call(
+        ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day.isoformat()}&duration_min=30"
+    )
+    start = grid["slots"][0]["starts_at"]
+    await api.call(
+        ADA,
+        "PUT",
+        f"/api/v1/events/{event_id}/availability",
+        {"days": [{"date": day.isoformat(), "duration_min": 30, "slots": [start]}]},
+    )
+    await api.call(ADA, "POST", f"/api/v1/events/{event_id}/availability/confirm")
+    chat = await api.call(
+        SAM, "POST", f"/api/v1/events/{event_id}/chats", {"employee_id": ADA.id}, expect=201
+    )
+    await api.call(ADA, "POST", f"/api/v1/chats/{chat['id']}/approve")
+    free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
+    slot = next(s for s in free["slots"] if s["starts_at"] == start)
+    booked = await api.call(
+        SAM, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]}
     )
     return chat["id"], booked
 

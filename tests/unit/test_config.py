@@ -169,3 +169,24 @@ def test_config_is_frozen() -> None:
     config = Config()
     with pytest.raises(AttributeError):
         config.port = 1  # type: ignore[misc]
+
+
+def test_log_format_and_metrics_settings(tmp_path: Path) -> None:
+    config = load_config(
+        toml(tmp_path, 'log_format = "json"\nmetrics_token = "0123456789abcdef"\n'),
+        env={"DUET_METRICS_PORT": "9100"},
+    )
+    assert (config.log_format, config.metrics_token, config.metrics_port) == (
+        "json",
+        "0123456789abcdef",
+        9100,
+    )
+    assert load_config().log_format == "text"  # `make run` stays readable
+    with pytest.raises(ConfigError, match="log_format"):
+        load_config(env={"DUET_LOG_FORMAT": "xml"})
+    with pytest.raises(ConfigError, match="metrics_token"):
+        load_config(env={"DUET_METRICS_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="metrics_port"):
+        load_config(env={"DUET_METRICS_PORT": "8080"})  # the public port
+    with pytest.raises(ConfigError, match="metrics_port"):
+        load_config(env={"DUET_METRICS_PORT": "70000"})
