@@ -17,7 +17,7 @@ from rooms.broker import Broker
 from rooms.broker_memory import MemoryBroker
 from rooms.broker_redis import RedisBroker
 from scheduling.clock import Clock, SystemClock
-from scheduling.db import make_engine, migrate
+from scheduling.db import dispose_point_reader, make_engine, migrate
 from signaling.node import NodeSettings, SignalingNode
 from signaling.relay_glue import ROOM_MAX_LIFETIME_S, MediaRelayHub
 from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
@@ -60,6 +60,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await migrate(engine)
     app[ENGINE] = engine
     yield
+    await dispose_point_reader(engine)
     await engine.dispose()
 
 

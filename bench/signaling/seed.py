@@ -50,6 +50,11 @@ class Room:
     passes: tuple[RoomPass, RoomPass] | None = None
 
 
+def chat_id(i: int) -> str:
+    """Room i's chat id, in the API's form (32 hex digits, like a uuid4().hex)."""
+    return f"{0xBE7C << 112 | i:032x}"
+
+
 def _batches(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
@@ -145,7 +150,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(slots.insert(), batch)
             chat_rows: list[dict[str, object]] = [
                 {
-                    "id": f"chat{i:06d}",
+                    "id": chat_id(i),
                     "event_id": EVENT_ID,
                     "company_id": f"co{i % n_companies}",
                     "employee_id": f"e{i}",
@@ -164,7 +169,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(chats.insert(), batch)
             history: list[dict[str, object]] = [
                 {
-                    "chat_id": f"chat{i:06d}",
+                    "chat_id": chat_id(i),
                     "at": now,
                     "actor_id": f"p{i}",
                     "actor_side": "participant",
@@ -178,7 +183,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
             for batch in _batches(history):
                 await conn.execute(chat_history.insert(), batch)
         return await _with_passes(
-            engine, [Room(f"chat{i:06d}", f"e{i}", f"p{i}") for i in range(rooms)]
+            engine, [Room(chat_id(i), f"e{i}", f"p{i}") for i in range(rooms)]
         )
     finally:
         await engine.dispose()

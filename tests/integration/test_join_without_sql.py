@@ -8,6 +8,7 @@ close reach every socket of a closing instant, with one timer per instant.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -47,7 +48,9 @@ def statements(api: Api) -> Iterator[list[str]]:
     engine = api.client.app[ENGINE].sync_engine
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+        task = asyncio.current_task()
+        if task is None or task.get_name() != "settle":  # the node's own tick, due whenever
+            seen.append(statement)  # the test moved the clock
 
     event.listen(engine, "before_cursor_execute", record)
     try:
