@@ -54,6 +54,7 @@ from scheduling.model import Role  # noqa: E402
 from scheduling.schema import (  # noqa: E402
     availabilities,
     availability_days,
+    chats,
     companies,
     event_companies,
     event_days,
@@ -102,8 +103,15 @@ def _batches(rows: list[dict[str, object]]) -> Iterator[list[dict[str, object]]]
         yield rows[i : i + BATCH]
 
 
-async def seed(db_path: Path, first_day: datetime) -> dict[str, list[int]]:
-    """The event, companies, employees, published slots; returns each employee's slot ids."""
+def live_chat_id(n: int) -> str:
+    return f"{0xA91 << 116 | n:032x}"
+
+
+async def seed(database_url: str, first_day: datetime) -> dict[str, list[int]]:
+    """The event, companies, employees, published slots; returns each employee's slot ids.
+
+    Each employee also has one confirmed chat in a slot running now (with participant
+    g<employee>, chat `live_chat_id(k)`), for the join grant."""
     now = datetime.now(UTC)
     employees = [
         (f"e{c:03d}-{k}", f"co{c:03d}")
@@ -111,7 +119,7 @@ async def seed(db_path: Path, first_day: datetime) -> dict[str, list[int]]:
         for k in range(EMPLOYEES_PER_COMPANY)
     ]
     days = [first_day.date() + timedelta(days=d) for d in range(DAYS)]
-    engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
+    engine = make_engine(database_url)
     try:
         await migrate(engine)
         async with write_tx(engine) as conn:
@@ -147,7 +155,7 @@ async def seed(db_path: Path, first_day: datetime) -> dict[str, list[int]]:
                     for d in days
                 ],
             )
-            quota = EMPLOYEES_PER_COMPANY * DAYS * SLOTS_PER_DAY
+            quota = EMPLOYEES_PER_COMPANY * (DAYS * SLOTS_PER_DAY + 1)  # + the live chat's slot
             await conn.execute(
                 event_companies.insert(),
                 [
@@ -202,6 +210,50 @@ async def seed(db_path: Path, first_day: datetime) -> dict[str, list[int]]:
                         )
             for batch in _batches(rows):
                 await conn.execute(slots.insert(), batch)
+            # The live chats of the join grant: a slot from a minute ago for an hour.
+            live_start = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+            live_end = live_start + timedelta(hours=1)
+            await conn.execute(
+                users.insert(),
+                [
+                    {"id": f"g{k}", "name": f"Guest {k}", "role": "participant", "company_id": None}
+                    for k in range(len(employees))
+                ],
+            )
+            live_slots = [
+                {
+                    "id": slot_id + 1 + k,
+                    "event_id": EVENT_ID,
+                    "employee_id": e,
+                    "company_id": co,
+                    "day": live_start.date(),
+                    "starts_at": live_start,
+                    "ends_at": live_end,
+                    "published": True,
+                }
+                for k, (e, co) in enumerate(employees)
+            ]
+            for batch in _batches(live_slots):
+                await conn.execute(slots.insert(), batch)
+            live = [
+                {
+                    "id": live_chat_id(k),
+                    "event_id": EVENT_ID,
+                    "company_id": co,
+                    "employee_id": e,
+                    "participant_id": f"g{k}",
+                    "initiator": "participant",
+                    "state": "confirmed",
+                    "slot_id": slot_id + 1 + k,
+                    "starts_at": live_start,
+                    "ends_at": live_end,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k, (e, co) in enumerate(employees)
+            ]
+            for batch in _batches(live):
+                await conn.execute(chats.insert(), batch)
     finally:
         await engine.dispose()
     return ids
@@ -227,20 +279,26 @@ def pin_cpus() -> tuple[list[str], bool]:
 
 
 def start_server(
-    db_path: Path, port: int, workdir: Path, prefix: list[str]
+    database_url: str,
+    port: int,
+    workdir: Path,
+    prefix: list[str],
+    name: str = "server",
+    more: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    duet = Path(sys.executable).with_name("duet")
-    argv = [str(duet), "serve"] if duet.exists() else [sys.executable, "-m", "web.cli", "serve"]
+    # This checkout's code, whichever checkout the virtualenv's `duet` script was installed from.
+    argv = [sys.executable, "-m", "web.cli", "serve"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUET_")}
-    env |= {
-        "DUET_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+    env["PYTHONPATH"] = str(ROOT)
+    env |= (more or {}) | {
+        "DUET_DATABASE_URL": database_url,
         "DUET_JWT_SECRET": SECRET,
         "DUET_HOST": LOOPBACK,
         "DUET_PORT": str(port),
         "DUET_LOG_LEVEL": "WARNING",
         "DUET_SECRET_FILE": str(workdir / "jwt_secret"),
     }
-    log = (workdir / "server.log").open("wb")
+    log = (workdir / f"{name}.log").open("wb")
     return subprocess.Popen(
         [*prefix, *argv], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -344,6 +402,13 @@ class Client:
             await resp.read()
             return resp.status
 
+    async def post_status(self, path: str, token: str) -> int:
+        async with self.session.post(
+            self.base + path, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            await resp.read()
+            return resp.status
+
     async def post(self, path: str, token: str, body: object = None) -> tuple[int, dict[str, Any]]:
         headers = {"Authorization": f"Bearer {token}"}
         async with self.session.post(self.base + path, json=body, headers=headers) as resp:
@@ -383,36 +448,105 @@ async def booking(
     return results
 
 
-async def run(plan: Plan, keep: bool) -> int:
+async def run(plan: Plan, keep: bool, pg2: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="duet-apibench-"))
-    db_path = workdir / "bench.sqlite3"
     now = datetime.now(UTC)
-    t0 = time.perf_counter()
-    slot_ids = await seed(db_path, now + timedelta(days=1))
-    seeded_in = time.perf_counter() - t0
+    prefix, pinned = pin_cpus()
+    helpers: list[Any] = []  # services to stop at the end (PostgreSQL, Redis, HAProxy)
+    procs: list[subprocess.Popen[bytes]] = []
+    ssl_context: Any = None
+    try:
+        if pg2:
+            from tests.support.services import postgres_url, psql, start_postgres, start_redis
+
+            pg = start_postgres()
+            helpers.append(pg)
+            psql(pg, "CREATE DATABASE apibench")
+            database_url = postgres_url(pg, "apibench")
+        else:
+            database_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        t0 = time.perf_counter()
+        slot_ids = await seed(database_url, now + timedelta(days=1))
+        seeded_in = time.perf_counter() - t0
+        if pg2:
+            redis = start_redis(workdir)
+            helpers.append(redis)
+            more = {"DUET_BROKER": "redis", "DUET_REDIS_URL": f"redis://{LOOPBACK}:{redis.port}/0"}
+            ports = [free_port(), free_port()]
+            for name, port in zip(("duet-a", "duet-b"), ports, strict=True):
+                env = more | {"DUET_NODE_ID": name}
+                procs.append(start_server(database_url, port, workdir, prefix, name, env))
+            for proc, port in zip(procs, ports, strict=True):
+                await wait_ready_at(f"http://{LOOPBACK}:{port}", proc)
+            from tests.support.haproxy import start_haproxy
+
+            proxy = start_haproxy(workdir, list(zip(("duet-a", "duet-b"), ports, strict=True)))
+            helpers.append(proxy)
+            base, ssl_context = proxy.url, proxy.ssl_context()
+            where = "two nodes on PostgreSQL + Redis, through HAProxy (TLS)"
+        else:
+            port = free_port()
+            procs.append(start_server(database_url, port, workdir, prefix))
+            base, where = f"http://{LOOPBACK}:{port}", "one node on SQLite"
+        for pid in [h.service.pid if hasattr(h, "service") else h.pid for h in helpers]:
+            if pinned:  # the services share the client's core; the server core holds Duet
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(pid, {1})
+        return await measure_all(
+            plan, base, ssl_context, procs, slot_ids, now, seeded_in, pinned, where, workdir, keep
+        )
+    finally:
+        for proc in procs:
+            stop_server(proc)
+        for helper in reversed(helpers):
+            with contextlib.suppress(Exception):
+                helper.stop()
+                if "tempdir" in getattr(helper, "files", {}):
+                    shutil.rmtree(helper.files["tempdir"], ignore_errors=True)
+
+
+async def wait_ready_at(base: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(Client(session, base), proc)
+
+
+async def measure_all(
+    plan: Plan,
+    base: str,
+    ssl_context: Any,
+    procs: list[subprocess.Popen[bytes]],
+    slot_ids: dict[str, list[int]],
+    now: datetime,
+    seeded_in: float,
+    pinned: bool,
+    where: str,
+    workdir: Path,
+    keep: bool,
+) -> int:
     employees = sorted(slot_ids)
     print(
         f"seeded {COMPANIES} companies x {EMPLOYEES_PER_COMPANY} employees x {DAYS} days = "
         f"{sum(map(len, slot_ids.values())):,} published slots in {seeded_in:.1f} s"
     )
-    prefix, pinned = pin_cpus()
-    port = free_port()
-    proc = start_server(db_path, port, workdir, prefix)
     rng = random.Random(7)
     tokens = {
         e: mint_token(SECRET, UserRecord(e, e, Role.EMPLOYEE, company_of(e)), now)
         for e in employees
     }
     viewer = mint_token(SECRET, UserRecord("viewer", "Viewer", Role.PARTICIPANT, None), now)
+    guests = [
+        mint_token(SECRET, UserRecord(f"g{k}", f"Guest {k}", Role.PARTICIPANT, None), now)
+        for k in range(len(employees))
+    ]
     next_slot = dict.fromkeys(employees, 0)
     participants = itertools.count()
     results: list[Result] = []
     ev = f"/api/v1/events/{EVENT_ID}"
     try:
-        connector = aiohttp.TCPConnector(limit=max(plan.levels))
+        connector = aiohttp.TCPConnector(limit=max(plan.levels), ssl=ssl_context or True)
         async with aiohttp.ClientSession(connector=connector) as session:
-            client = Client(session, f"http://{LOOPBACK}:{port}")
-            await wait_ready(client, proc)
+            client = Client(session, base)
+            await wait_ready(client, procs[0])
             # Warm-up: first connections, first queries, the server's caches.
             await asyncio.gather(*(client.get("/healthz") for _ in range(20)))
             await client.get(f"{ev}/offers", viewer)
@@ -433,6 +567,16 @@ async def run(plan: Plan, keep: bool) -> int:
                         lambda _n: client.get(f"{ev}/offers", viewer),
                     ),
                 ]
+                reads.append(
+                    (
+                        "POST join grant",
+                        plan.reads,
+                        lambda n: client.post_status(
+                            f"/api/v1/chats/{live_chat_id(n % len(guests))}/join",
+                            guests[n % len(guests)],
+                        ),
+                    )
+                )
                 for name, count, call in reads:
                     results.append(await measure(name, level, count, call, 200, secs))
                 flows = []
@@ -445,8 +589,8 @@ async def run(plan: Plan, keep: bool) -> int:
                     flows.append(Flow(token, e, slot))
                 results += await booking(client, flows, tokens, level, secs)
     finally:
-        stop_server(proc)
-    print_table(results, pinned)
+        pass
+    print_table(results, pinned, where)
     if keep:
         print(f"kept {workdir} (server.log, bench.sqlite3)")
     else:
@@ -454,10 +598,10 @@ async def run(plan: Plan, keep: bool) -> int:
     return 1 if any(r.server_errors for r in results) else 0
 
 
-def print_table(results: list[Result], pinned: bool) -> None:
+def print_table(results: list[Result], pinned: bool, where: str = "one node on SQLite") -> None:
     baseline = {r.concurrency: r.rps for r in results if r.name == "GET /healthz"}
-    where = "server on core 0, client on core 1" if pinned else "server and client unpinned"
-    print(f"\nDuet REST API on 127.0.0.1 ({where}); x healthz = req/s / healthz req/s")
+    pinning = "server on core 0, client on core 1" if pinned else "server and client unpinned"
+    print(f"\nDuet REST API on 127.0.0.1, {where} ({pinning}); x healthz = req/s / healthz req/s")
     header = f"{'endpoint':<24} {'conc':>4} {'n':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x healthz':>9}"
     print(header)
     print("-" * len(header))
@@ -474,6 +618,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts, under 30 s")
     parser.add_argument("--levels", help="concurrency levels, e.g. 1,16,64")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (log, database)")
+    parser.add_argument(
+        "--pg2",
+        action="store_true",
+        help="two nodes on PostgreSQL + Redis through HAProxy (started like the tests do)",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.levels:
@@ -484,7 +633,7 @@ def main() -> int:
             plan.flows,
             plan.phase_seconds,
         )
-    return asyncio.run(run(plan, args.keep))
+    return asyncio.run(run(plan, args.keep, args.pg2))
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from scheduling.db import insert_or, write_tx
 from scheduling.errors import DomainError
 from scheduling.join_window import window_times
+from scheduling.model import JoinPolicy
 from scheduling.schema import attendance
-from scheduling.states import Action
-from scheduling.store_chats import SYSTEM, ChatRecord, act, ended_unsettled
-from scheduling.store_events import require_event
+from scheduling.store_chats import SETTLE_BATCH, ChatRecord, ended_unsettled, settle_chats
+from scheduling.store_events import join_terms
 
 log = logging.getLogger("duet.rooms.attendance")
 
@@ -137,45 +137,53 @@ async def settle_ended(
     before attendance is read, and only when some chat is due: the periodic run stays one
     transaction. The buffers' locks are held throughout, so a flush in flight finishes first
     and none starts meanwhile (same order as a flush: buffer lock, then the write lock).
+
+    In batches (one attendance read, a few updates per SETTLE_BATCH chats): the rooms of a
+    closing instant are settled together, thousands at a fair (docs/performance.md).
     """
-    settled: list[ChatRecord] = []
     async with contextlib.AsyncExitStack() as stack:
         for buffer in buffers:
             await stack.enter_async_context(buffer.lock)
         taken: list[tuple[JoinBuffer, Pending]] = []
         try:
             async with write_tx(engine) as conn:
+                policies: dict[str, JoinPolicy] = {}
+                due: list[ChatRecord] = []
                 for chat in await ended_unsettled(conn, now):
-                    event = await require_event(conn, chat.event_id)
+                    if chat.event_id not in policies:
+                        terms = await join_terms(conn, chat.event_id)
+                        policies[chat.event_id] = terms.join_policy
                     assert chat.starts_at is not None and chat.ends_at is not None
-                    times = window_times(chat.starts_at, chat.ends_at, event.join_policy)
-                    if times.closes_at > now:
-                        continue  # the room is still open: too early to settle
-                    if not taken:
-                        taken = [(b, b.take()) for b in buffers]
-                        for _, batch in taken:
-                            if batch:
-                                await _upsert(conn, batch)
-                    rows = (
-                        await conn.execute(
-                            sa.select(attendance.c.user_id).where(attendance.c.chat_id == chat.id)
+                    times = window_times(chat.starts_at, chat.ends_at, policies[chat.event_id])
+                    if times.closes_at <= now:  # else the room is still open: too early
+                        due.append(chat)
+                if not due:
+                    return []
+                taken = [(b, b.take()) for b in buffers]
+                for _, batch in taken:
+                    if batch:
+                        await _upsert(conn, batch)
+                outcomes: list[tuple[ChatRecord, str]] = []
+                for start in range(0, len(due), SETTLE_BATCH):
+                    chunk = due[start : start + SETTLE_BATCH]
+                    came: dict[str, set[str]] = {}
+                    rows = await conn.execute(
+                        sa.select(attendance.c.chat_id, attendance.c.user_id).where(
+                            attendance.c.chat_id.in_([c.id for c in chunk])
                         )
-                    ).scalars()
-                    missing = absent_side(chat, set(rows))
-                    try:
-                        # A savepoint each: on PostgreSQL a refused statement spoils the whole
-                        # transaction unless rolled back to one, and the other chats still settle.
-                        async with conn.begin_nested():
-                            if missing:
-                                settled.append(
-                                    await act(conn, chat, Action.NO_SHOW, SYSTEM, now, text=missing)
-                                )
-                            else:
-                                settled.append(await act(conn, chat, Action.COMPLETE, SYSTEM, now))
-                    except DomainError as exc:
-                        log.info("chat %s not settled: %s", chat.id, exc.message)
+                    )
+                    for chat_id, user_id in rows:
+                        came.setdefault(chat_id, set()).add(user_id)
+                    outcomes += [(c, absent_side(c, came.get(c.id, set()))) for c in chunk]
+                try:
+                    # A savepoint: on PostgreSQL a refused statement spoils the whole
+                    # transaction unless rolled back to one, and the joins above still count.
+                    async with conn.begin_nested():
+                        return await settle_chats(conn, outcomes, now)
+                except DomainError as exc:
+                    log.warning("chats not settled: %s", exc.message)
+                    return []
         except BaseException:
             for buffer, batch in taken:
                 buffer.restore(batch)
             raise
-    return settled

@@ -237,6 +237,82 @@ async def read_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         _observed(engine, "read", started)
 
 
+class _SyncReads:
+    """A synchronous connection with the async connection's `execute` (awaitable, same Result),
+    so the store functions run on it unchanged."""
+
+    __slots__ = ("_conn", "dialect")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+
+def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:
+    """The synchronous twin of a SQLite file engine (pysqlite on the same file), made once per
+    engine; None for PostgreSQL and for in-memory SQLite (a second connection would see another
+    database)."""
+    if not is_sqlite(engine):
+        return None
+    reader: sa.Engine | None = getattr(engine.sync_engine, "_duet_point_reader", None)
+    if reader is None:
+        path = engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        reader = sa.create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=16)
+
+        @event.listens_for(reader, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # BEGIN below, as the async engine does
+            dbapi_conn.execute(f"PRAGMA busy_timeout={POINT_READ_BUSY_MS}")
+            dbapi_conn.execute("PRAGMA query_only=ON")
+
+        @event.listens_for(reader, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        engine.sync_engine._duet_point_reader = reader  # type: ignore[attr-defined]
+    return reader
+
+
+# A point read on the loop's thread waits at most this long for SQLite (in WAL mode a reader
+# waits only while another connection recovers the WAL index, which is rare and short).
+POINT_READ_BUSY_MS = 200
+
+
+@asynccontextmanager
+async def point_read(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A read transaction for a few indexed lookups on a hot path (the join grant, one
+    employee's slots): on SQLite it runs them synchronously on the event loop's thread.
+
+    aiosqlite hands every statement, BEGIN and COMMIT to a worker thread and back, and with
+    SQLAlchemy's async layer that cost ~0.5 ms of CPU per statement, against ~20-50 µs for the
+    same lookup done in place (docs/performance.md, "The join grant"). WAL readers never wait
+    for writers, so a handful of lookups by key holds the loop for well under a millisecond.
+    The block must not await anything but its own `execute`s: the connection is not shared
+    across tasks only because nothing yields in between. PostgreSQL (a network round trip per
+    statement) and in-memory SQLite get a `read_tx` instead, as does a block inside
+    `one_transaction` (which must see its own changes)."""
+    reader = None if _joined() is not None else _sqlite_reader(engine)
+    if reader is None:
+        async with read_tx(engine) as conn:
+            yield conn
+        return
+    with reader.connect() as sync_conn, sync_conn.begin():
+        yield _SyncReads(sync_conn)
+
+
+async def dispose_point_reader(engine: AsyncEngine) -> None:
+    """Close the synchronous twin's connections along with the engine's own."""
+    reader: sa.Engine | None = getattr(engine.sync_engine, "_duet_point_reader", None)
+    if reader is not None:
+        reader.dispose()
+        del engine.sync_engine._duet_point_reader  # type: ignore[attr-defined]
+
+
 @asynccontextmanager
 async def one_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One write transaction for everything this task does in the block, however many

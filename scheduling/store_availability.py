@@ -298,6 +298,20 @@ async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> li
     ]
 
 
+async def next_free_slot_start(
+    conn: AsyncConnection, event_id: str, now: datetime
+) -> datetime | None:
+    """When the event's earliest free slot starts: the offers' free counts drop then."""
+    earliest: datetime | None = (
+        await conn.execute(
+            sa.select(sa.func.min(slots.c.starts_at)).where(
+                slots.c.event_id == event_id, *free_slot_filter(now)
+            )
+        )
+    ).scalar()
+    return earliest
+
+
 async def free_slots(
     conn: AsyncConnection, event_id: str, employee_id: str, now: datetime
 ) -> list[SlotRecord]:

@@ -157,7 +157,11 @@ class SignalingNode:
                 CloseCode.ROOM_CLOSED,
                 m.RoomClosing(reason="ended", message=CloseCode.ROOM_CLOSED.reason),
             ),
+            # The rooms this node just closed are settled now, not at the next periodic tick
+            # (up to SETTLE_EVERY_S later): the periodic one stays for other nodes' rooms.
+            lambda _closes_at: self.spawn(self._settle_now(), "settle-closed"),
         )
+        self._settling = asyncio.Lock()
         self.admission = Admission(
             settings.secret,
             self.board,
@@ -271,9 +275,14 @@ class SignalingNode:
         try:
             self.heap.quiet_moment()
             await self._refresh_seats()
-            await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
+            await self._settle_now()
         finally:
             self._schedule_settle()
+
+    async def _settle_now(self) -> None:
+        """Settle every chat whose room has closed; one run at a time on this node."""
+        async with self._settling:
+            await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
 
     async def _refresh_seats(self) -> None:
         """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed.

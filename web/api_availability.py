@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from msgspec import UNSET
 
-from scheduling.db import read_tx, write_tx
+from rooms.broker import BrokerUnavailable
+from scheduling.db import after_commit, point_read, read_tx, write_tx
 from scheduling.model import DayChoice, Profile, Role
 from scheduling.quota import slots_figure
 from scheduling.roles import quota_company
@@ -16,12 +19,14 @@ from scheduling.store_availability import (
     free_slots,
     get_availability,
     list_offers,
+    next_free_slot_start,
     publish,
     save_draft,
 )
 from scheduling.store_events import (
     company_names,
     ensure_user,
+    join_terms,
     list_users,
     published_count,
     require_event,
@@ -29,12 +34,14 @@ from scheduling.store_events import (
 from web import request_bodies as rb
 from web import resources as r
 from web.auth import Principal, principal
-from web.json_io import Body, json_response, read_query
-from web.keys import CLOCK, ENGINE
+from web.json_io import Body, json_body, json_response, read_query
+from web.keys import CLOCK, ENGINE, OFFERS
+from web.offers_cache import Built, OffersCache
 from web.problems import Problem
 from web.views import availability_view, offer_view, slot_view, user_view
 
 routes = web.RouteTableDef()
+log = logging.getLogger("duet.web.offers")
 
 AVAILABILITY = Body(rb.AvailabilityInput)
 
@@ -84,6 +91,7 @@ async def put_my_availability(request: web.Request) -> web.Response:
         await ensure_user(conn, who.as_user())
         record = await save_draft(conn, event, who.user_id, _company(who), choices, profile, now)
         figure = await _figure(conn, event.id, _company(who), event.quotas.get(_company(who)))
+    await after_commit(partial(invalidate_offers, request.app[OFFERS], event.id))
     return json_response(availability_view(record, figure))
 
 
@@ -97,6 +105,7 @@ async def confirm_availability(request: web.Request) -> web.Response:
         await ensure_user(conn, who.as_user())
         record = await publish(conn, event, who.user_id, _company(who), now)
         figure = await _figure(conn, event.id, _company(who), event.quotas.get(_company(who)))
+    await after_commit(partial(invalidate_offers, request.app[OFFERS], event.id))
     return json_response(availability_view(record, figure))
 
 
@@ -128,25 +137,62 @@ async def get_quota(request: web.Request) -> web.Response:
     return json_response(r.CompanySlots(company_id=company_id, **figure))
 
 
+async def invalidate_offers(cache: OffersCache, event_id: str) -> None:
+    """After a committed change to what the offers list shows (publish, edit, a slot taken or
+    freed): every node builds it again. With the broker unreachable only this node's copy goes;
+    the others' expire within MAX_AGE_S (they cannot validate theirs meanwhile either)."""
+    try:
+        await cache.invalidate(event_id)
+    except BrokerUnavailable:
+        log.warning("could not announce a change of event %s's offers", event_id)
+
+
 @routes.get("/api/v1/events/{event_id}/offers")
 async def get_offers(request: web.Request) -> web.Response:
-    """Employees offering 1-1 chats, with their profiles: what participants browse."""
+    """Employees offering 1-1 chats, with their profiles: what participants browse.
+
+    The same for everyone signed in: cached per event (web/offers_cache.py), with an ETag, and
+    304 for a client that has the current list."""
     principal(request)
-    now = request.app[CLOCK].now()
-    async with read_tx(request.app[ENGINE]) as conn:
-        event = await require_event(conn, request.match_info["event_id"])
-        offers = await list_offers(conn, event.id, now)
-        names = await company_names(conn)
-    return json_response(r.OfferList([offer_view(o, names) for o in offers]))
+    engine, clock = request.app[ENGINE], request.app[CLOCK]
+    event_id = request.match_info["event_id"]
+
+    async def build() -> Built:
+        now = clock.now()
+        async with read_tx(engine) as conn:
+            event = await require_event(conn, event_id)
+            offers = await list_offers(conn, event.id, now)
+            names = await company_names(conn)
+            next_start = await next_free_slot_start(conn, event.id, now)
+        body = json_body(r.OfferList([offer_view(o, names) for o in offers]))
+        return Built(body, next_start)
+
+    try:
+        entry = await request.app[OFFERS].get(event_id, build)
+    except BrokerUnavailable:
+        built = await build()  # cannot validate a copy: answer from the database
+        return web.Response(body=built.body, content_type="application/json")
+    headers = {"ETag": entry.etag, "Cache-Control": "private, no-cache"}
+    if entry.etag in _etags(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=entry.body, content_type="application/json", headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compare equal, RFC 9110 13.1.2)."""
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
 
 
 @routes.get("/api/v1/events/{event_id}/employees/{employee_id}/slots")
 async def get_free_slots(request: web.Request) -> web.Response:
     principal(request)
     now = request.app[CLOCK].now()
-    async with read_tx(request.app[ENGINE]) as conn:
-        event = await require_event(conn, request.match_info["event_id"])
-        found = await free_slots(conn, event.id, request.match_info["employee_id"], now)
+    # A few lookups by key, in place on SQLite (scheduling/db.py: point_read).
+    async with point_read(request.app[ENGINE]) as conn:
+        await join_terms(conn, request.match_info["event_id"])  # 404 for no such event
+        found = await free_slots(
+            conn, request.match_info["event_id"], request.match_info["employee_id"], now
+        )
     return json_response(r.SlotList([slot_view(s) for s in found]))
 
 

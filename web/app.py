@@ -18,7 +18,9 @@ from rooms.broker import Broker
 from rooms.broker_memory import MemoryBroker
 from rooms.broker_redis import RedisBroker
 from scheduling.clock import Clock, SystemClock
-from scheduling.db import make_engine, migrate
+from scheduling.db import dispose_point_reader, make_engine, migrate
+from scheduling.model import ChatState
+from scheduling.store_chats import ChatRecord
 from signaling.node import NodeSettings, SignalingNode
 from signaling.relay_glue import ROOM_MAX_LIFETIME_S, MediaRelayHub
 from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
@@ -31,15 +33,17 @@ from web import (
     api_precall,
     api_system,
 )
+from web.api_availability import invalidate_offers
 from web.api_join import ice_servers
 from web.api_precall import precall_context, precall_ice_servers
 from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
-from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE
+from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, OFFERS
 from web.logs import echo_request_id, request_context
 from web.metrics import METRICS, Metrics, metrics_endpoint
+from web.offers_cache import OffersCache
 from web.problems import Problem, problem_middleware
 from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane
@@ -63,6 +67,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await migrate(engine)
     app[ENGINE] = engine
     yield
+    await dispose_point_reader(engine)
     await engine.dispose()
 
 
@@ -102,7 +107,14 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     )
     await node.start()
     app[NODE] = node
-    app[CHAT_CHANGED] = node.chat_changed
+    offers = app[OFFERS] = OffersCache(node.broker, clock.now)
+
+    async def chat_changed(chat: ChatRecord) -> None:
+        await node.chat_changed(chat)
+        if chat.state in (ChatState.CONFIRMED, ChatState.CANCELLED):  # a slot taken or freed
+            await invalidate_offers(offers, chat.event_id)
+
+    app[CHAT_CHANGED] = chat_changed
     yield
     await node.close()
     await relay.close()

@@ -28,6 +28,10 @@ JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
 
 
+def json_body(data: Any) -> bytes:
+    return _encode(data)
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=_encode(data), status=status, content_type=JSON)
 

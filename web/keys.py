@@ -11,6 +11,7 @@ from media.precall import PrecallService
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from web.config import Config
+from web.offers_cache import OffersCache
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -19,3 +20,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("chat_changed")
 # Pre-call checks: the bounded pool of server-side peers and their recent verdicts.
 PRECALL = web.AppKey("precall", PrecallService)
+# The offers list per event, validated through the broker (web/offers_cache.py).
+OFFERS = web.AppKey("offers", OffersCache)

@@ -7,6 +7,10 @@ the process gets SIGUSR1, so the orchestrator can read the longest pause of each
 `window` covers the time since the previous report, `total` the whole run. It also records which
 event loop served (`loop`) and how many objects `gc.freeze()` had frozen, to show what
 `duet serve` itself configured. No environment variables, no change to the server.
+
+It also times the event loop's stalls (`loop_lag`): a callback due every LAG_EVERY_S notes how
+late it ran, so the longest stall of each phase (a join storm, 5,000 rooms closing at once) is
+known to within that interval, whatever held the loop (a collection, a long callback).
 """
 
 from __future__ import annotations
@@ -27,6 +31,44 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+LAG_EVERY_S = 0.01
+
+
+class LoopLag:
+    """How late a callback due every LAG_EVERY_S ran: the loop's longest stall, per window."""
+
+    def __init__(self) -> None:
+        self.total = self._empty()
+        self.window = self._empty()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._due = 0.0
+
+    @staticmethod
+    def _empty() -> dict[str, Any]:
+        return {"max_ms": 0.0, "over_50ms": 0, "over_100ms": 0, "ticks": 0}
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due = loop.time() + LAG_EVERY_S
+        loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        late_ms = max(0.0, (now - self._due) * 1000.0)
+        for stats in (self.total, self.window):
+            stats["ticks"] += 1
+            stats["max_ms"] = max(stats["max_ms"], late_ms)
+            stats["over_50ms"] += late_ms > 50
+            stats["over_100ms"] += late_ms > 100
+        self._due = now + LAG_EVERY_S
+        self._loop.call_at(self._due, self._tick)
+
+    def take_window(self) -> dict[str, Any]:
+        window, self.window = self.window, self._empty()
+        return window
+
+
 class GcTimer:
     def __init__(self, report: Path) -> None:
         self.report = report
@@ -34,6 +76,7 @@ class GcTimer:
         self.loop = ""
         self.total = self._empty()
         self.window = self._empty()
+        self.lag = LoopLag()
 
     @staticmethod
     def _empty() -> dict[str, Any]:
@@ -76,6 +119,7 @@ class GcTimer:
             "thresholds": gc.get_threshold(),
             "total": self.total,
             "window": self.window,
+            "loop_lag": {"total": self.lag.total, "window": self.lag.take_window()},
         }
         tmp = self.report.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -94,9 +138,17 @@ def main() -> int:
     gc.callbacks.append(timer.callback)
     signal.signal(signal.SIGUSR1, timer.on_signal)
     atexit.register(timer.dump)
-    from web.cli import main as duet_main
+    import web.cli
 
-    return duet_main(sys.argv[2:])
+    make_loop = web.cli._event_loop
+
+    def timed_loop() -> asyncio.AbstractEventLoop:
+        loop = make_loop()
+        loop.call_soon(timer.lag.start, loop)
+        return loop
+
+    web.cli._event_loop = timed_loop
+    return web.cli.main(sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@
 //       sockets, each to its peer through the server; the send time (performance.now()) is inside
 //       the SDP text / candidate string, so relay latency is measured on receipt in this process;
 //       answers {"ev":"loaded", ...}
+//   {"cmd":"storm", "base":url, "people":[{"chat":id,"token":jwt,"at_ms":t}...], "start_in_ms":d,
+//    "protocol":..., "close_at_ms":c, "timeout_s":t}
+//       bench/storm.py: each person, at start + at_ms, POSTs their join grant (the REST call a
+//       browser makes, with their JWT), opens the WebSocket the grant names, sends `join` and
+//       waits for `joined`; then every socket waits for the rooms' close (close_at_ms after the
+//       start); answers {"ev":"stormed", ...} with latencies, errors by kind and close codes
 //   {"cmd":"close"}  closes every socket and exits.
 // Only 127.0.0.1 URLs are accepted. Everything is bounded: timeouts on connect, drain and close.
 
@@ -285,6 +291,123 @@ async function load(cmd) {
   });
 }
 
+// --- storm (bench/storm.py) ---------------------------------------------------------------------
+
+function checkLoopback(url) {
+  const u = new URL(url);
+  if (u.hostname !== "127.0.0.1") throw new Error(`refusing non-loopback URL ${url}`);
+}
+
+async function storm(cmd) {
+  checkLoopback(cmd.base);
+  const timeoutMs = (cmd.timeout_s || 60) * 1000;
+  const kinds = {};
+  const fail = (kind) => {
+    kinds[kind] = (kinds[kind] || 0) + 1;
+  };
+  const grantMs = [];
+  const socketMs = [];
+  const totalMs = [];
+  const closeLagMs = [];
+  const closeCodesHere = {};
+  let joined = 0;
+  let firstStart = Infinity;
+  let lastGrant = 0;
+  let lastJoined = 0;
+  let open = 0;
+  const start = performance.now() + (cmd.start_in_ms || 0);
+  const closeAt = start + cmd.close_at_ms;
+  const sockets = [];
+  function one(person) {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      firstStart = Math.min(firstStart, t0);
+      let ws = null;
+      let done = false;
+      const timer = setTimeout(() => finish("timeout"), timeoutMs);
+      function finish(kind) {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (kind) {
+          fail(kind);
+          if (ws) ws.terminate();
+        }
+        resolve();
+      }
+      fetch(`${cmd.base}/api/v1/chats/${person.chat}/join`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${person.token}` },
+      })
+        .then(async (resp) => {
+          const body = await resp.text();
+          if (resp.status !== 200) return finish(`grant_${resp.status}`);
+          const grant = JSON.parse(body);
+          const t1 = performance.now();
+          grantMs.push(t1 - t0);
+          lastGrant = Math.max(lastGrant, t1);
+          checkLoopback(grant.ws_url.replace(/^ws/, "http"));
+          ws = new WebSocket(grant.ws_url, cmd.protocol, { perMessageDeflate: false });
+          sockets.push(ws);
+          ws.on("open", () => {
+            open++;
+            ws.send(JSON.stringify({ type: "join", v: 1, ticket: grant.ticket }));
+          });
+          ws.on("message", (data) => {
+            const msg = JSON.parse(data.toString());
+            if (msg.type === "joined" && !done) {
+              const t2 = performance.now();
+              socketMs.push(t2 - t1);
+              totalMs.push(t2 - t0);
+              lastJoined = Math.max(lastJoined, t2);
+              joined++;
+              finish(null);
+            } else if (msg.type === "error") {
+              fail(`error_${msg.code}`);
+            }
+          });
+          ws.on("error", () => {});
+          ws.on("close", (code) => {
+            open--;
+            closeCodesHere[code] = (closeCodesHere[code] || 0) + 1;
+            if (performance.now() >= closeAt) closeLagMs.push(performance.now() - closeAt);
+            finish(`closed_${code}`); // only counts when it closed before `joined`
+          });
+        })
+        .catch((err) => finish(`grant_${(err && err.cause && err.cause.code) || "failed"}`));
+    });
+  }
+  const jobs = cmd.people.map(
+    (person) =>
+      new Promise((resolve) => {
+        setTimeout(() => one(person).then(resolve), Math.max(0, start + person.at_ms - performance.now()));
+      }),
+  );
+  await Promise.all(jobs);
+  const joinedBy = performance.now();
+  // Every socket now waits for the rooms' close (4009 after room_closing), bounded.
+  const deadline = closeAt + timeoutMs;
+  while (open > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const stillOpen = open;
+  for (const ws of sockets) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+  emit({
+    ev: "stormed",
+    people: cmd.people.length,
+    joined,
+    errors: kinds,
+    grant_ms: summary(grantMs),
+    socket_ms: summary(socketMs),
+    total_ms: summary(totalMs),
+    span_s: (Math.max(lastJoined, lastGrant) - firstStart) / 1000,
+    grant_span_s: (lastGrant - firstStart) / 1000,
+    last_joined_s: (lastJoined - start) / 1000,
+    joined_after_close_s: (joinedBy - closeAt) / 1000,
+    close_lag_ms: summary(closeLagMs),
+    close_codes: closeCodesHere,
+    still_open: stillOpen,
+  });
+}
+
 // --- close -------------------------------------------------------------------------------------------
 
 async function closeAll() {
@@ -310,6 +433,7 @@ async function pump() {
     try {
       if (cmd.cmd === "connect") await connect(cmd);
       else if (cmd.cmd === "load") await load(cmd);
+      else if (cmd.cmd === "storm") await storm(cmd);
       else if (cmd.cmd === "close") {
         await closeAll();
         process.exit(0);

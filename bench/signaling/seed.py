@@ -50,17 +50,34 @@ class Room:
     passes: tuple[RoomPass, RoomPass] | None = None
 
 
+def chat_id(i: int) -> str:
+    """Room i's chat id, in the API's form (32 hex digits, like a uuid4().hex)."""
+    return f"{0xBE7C << 112 | i:032x}"
+
+
 def _batches(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
 
-async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[Room]:
-    """Create the schema (migrations) and `rooms` confirmed chats; returns their seats."""
+async def seed(
+    db: Path | str,
+    rooms: int,
+    now: datetime | None = None,
+    *,
+    passes: bool = True,
+    join_policy: tuple[int, int] | None = None,
+) -> list[Room]:
+    """Create the schema (migrations) and `rooms` confirmed chats; returns their seats.
+
+    `db` is a SQLite file or a database URL (PostgreSQL). `passes=False` skips reading back
+    each room's `RoomPass` (bench/storm.py fetches tickets through the REST API instead);
+    `join_policy` sets the event's (opens_before_s, grace_after_s)."""
     now = now or datetime.now(UTC)
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
     end = start + timedelta(minutes=CHAT_MINUTES)
     n_companies = min(COMPANIES, rooms)
-    engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
+    url = db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
+    engine = make_engine(url)
     try:
         await migrate(engine)
         async with write_tx(engine) as conn:
@@ -99,6 +116,12 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 )
             for batch in _batches(people):
                 await conn.execute(users.insert(), batch)
+            policy = {}
+            if join_policy is not None:
+                policy = {
+                    "join_opens_before_s": join_policy[0],
+                    "join_grace_after_s": join_policy[1],
+                }
             await conn.execute(
                 events.insert().values(
                     id=EVENT_ID,
@@ -106,6 +129,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                     timezone="UTC",
                     created_by="organizer",
                     created_at=now,
+                    **policy,
                 )
             )
             await conn.execute(
@@ -145,7 +169,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(slots.insert(), batch)
             chat_rows: list[dict[str, object]] = [
                 {
-                    "id": f"{i:032x}",
+                    "id": chat_id(i),
                     "event_id": EVENT_ID,
                     "company_id": f"co{i % n_companies}",
                     "employee_id": f"e{i}",
@@ -164,7 +188,7 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
                 await conn.execute(chats.insert(), batch)
             history: list[dict[str, object]] = [
                 {
-                    "chat_id": f"{i:032x}",
+                    "chat_id": chat_id(i),
                     "at": now,
                     "actor_id": f"p{i}",
                     "actor_side": "participant",
@@ -177,9 +201,8 @@ async def seed(db_path: Path, rooms: int, now: datetime | None = None) -> list[R
             ]
             for batch in _batches(history):
                 await conn.execute(chat_history.insert(), batch)
-        return await _with_passes(
-            engine, [Room(f"{i:032x}", f"e{i}", f"p{i}") for i in range(rooms)]
-        )
+        seats = [Room(chat_id(i), f"e{i}", f"p{i}") for i in range(rooms)]
+        return await _with_passes(engine, seats) if passes else seats
     finally:
         await engine.dispose()
 

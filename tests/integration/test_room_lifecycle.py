@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from rooms import attendance
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.node import SignalingNode
 from signaling.ws import NODE
-from tests.support.apiclient import ADA, SAM, Api
+from tests.support.apiclient import ADA, ALAN, GRACE, MEI, ORGANIZER, PRIYA, SAM, Api
 from tests.support.rooms import closed_with, live_chat, pair, rejoin, room_closes_at
+from tests.support.seed import at, confirmed_chat
 from tests.support.signal_client import join
 from web.keys import ENGINE
 
@@ -139,3 +142,61 @@ async def test_nobody_joined_settles_no_show_both(api: Api) -> None:
     assert [c.id for c in settled] == [chat_id]
     got = await api.call(ADA, "GET", f"/api/v1/chats/{chat_id}")
     assert got["state"] == "no_show" and got["no_show_side"] == "both"
+
+
+async def test_the_node_settles_the_rooms_it_closed_at_once(api: Api) -> None:
+    """Settled right after the closing instant, not at the periodic tick (up to 30 s later)."""
+    chat_id, chat = await live_chat(api)
+    ada, sam = await pair(api, chat_id)
+    node = api.client.app[NODE]
+    node._settle_timer.cancel()  # only the close can settle it now
+    api.clock.set(room_closes_at(chat))
+    for client in (ada, sam):
+        assert (await closed_with(client))[0] == CloseCode.ROOM_CLOSED
+    await settle_runs(node)
+    got = await api.call(ADA, "GET", f"/api/v1/chats/{chat_id}")
+    assert got["state"] == "completed"
+
+
+async def test_the_rooms_of_one_instant_settle_in_a_few_statements(api: Api) -> None:
+    """Three rooms of one closing instant, three outcomes, one batch: a few statements in all
+    (one by one it was about nine per chat), each chat with its own outcome and history."""
+    both, _ = await confirmed_chat(api, ADA, SAM)
+    one, _ = await confirmed_chat(api, ALAN, PRIYA)
+    none, chat = await confirmed_chat(api, GRACE, MEI)
+    api.clock.set(at(chat["slot"]["starts_at"]))
+    node = api.client.app[NODE]
+    await settle_runs(node)  # the periodic tick that the clock move started
+    await pair(api, both)
+    await join(api, PRIYA, one)
+    engine = api.client.app[ENGINE]
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            seen.append(statement)
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        settled = await attendance.settle_ended(engine, room_closes_at(chat), [node.joins])
+    finally:
+        sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert sorted(c.id for c in settled) == sorted([both, one, none])
+    # unsettled chats, the event's terms, the buffered joins, attendance, one update per
+    # outcome, the history rows
+    assert len(seen) <= 8, seen
+    states = {
+        cid: (await api.call(ORGANIZER, "GET", f"/api/v1/chats/{cid}")) for cid in (both, one, none)
+    }
+    assert (states[both]["state"], states[both]["no_show_side"] or "") == ("completed", "")
+    assert (states[one]["state"], states[one]["no_show_side"]) == ("no_show", "employee")
+    assert (states[none]["state"], states[none]["no_show_side"]) == ("no_show", "both")
+    history = await api.call(PRIYA, "GET", f"/api/v1/chats/{one}/history")
+    last = history["history"][-1]
+    assert (last["action"], last["from"], last["to"], last["actor_side"]) == (
+        "no_show",
+        "confirmed",
+        "no_show",
+        "system",
+    )
+    assert await attendance.settle_ended(engine, room_closes_at(chat)) == []
