@@ -301,8 +301,12 @@ async def point_read(engine: AsyncEngine) -> AsyncIterator[Any]:
         async with read_tx(engine) as conn:
             yield conn
         return
-    with reader.connect() as sync_conn, sync_conn.begin():
-        yield _SyncReads(sync_conn)
+    started = time.perf_counter()
+    try:
+        with reader.connect() as sync_conn, sync_conn.begin():
+            yield _SyncReads(sync_conn)
+    finally:
+        _observed(engine, "read", started)  # a transaction like any other, for the metrics
 
 
 async def dispose_point_reader(engine: AsyncEngine) -> None:
