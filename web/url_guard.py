@@ -15,7 +15,6 @@ import socket
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -96,20 +95,35 @@ async def check_url(url: str, allow_private: bool) -> None:
 
 
 class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing names that resolve to a refused address: the addresses a
-    delivery connects to are the ones checked."""
+    """aiohttp's resolver for deliveries: resolves like `resolve` above and refuses names that
+    resolve to a refused address, so the addresses a delivery connects to are ones checked."""
 
     def __init__(self, allow_private: bool) -> None:
-        self._inner = ThreadedResolver()
         self._allow_private = allow_private
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        for item in found:
-            check_address(ipaddress.ip_address(item["host"]), self._allow_private)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+        except OSError as exc:
+            raise UrlRefused(f"The host name {host!r} does not resolve.") from exc
+        found: list[ResolveResult] = []
+        for fam, _, proto, _, address in infos:
+            ip = str(address[0]).split("%", 1)[0]
+            check_address(ipaddress.ip_address(ip), self._allow_private)
+            found.append(
+                ResolveResult(
+                    hostname=host,
+                    host=ip,
+                    port=int(address[1]),
+                    family=fam,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                )
+            )
         return found
 
     async def close(self) -> None:
-        await self._inner.close()
+        pass
