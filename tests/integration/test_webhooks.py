@@ -19,9 +19,12 @@ from scheduling.states import Action
 from scheduling.store_chats import Actor, act, get_chat
 from scheduling.store_webhooks import claim, record_many
 from scheduling.webhook_payloads import EventType, RoomPayload
+from signaling import messages as m
 from tests.support import seed
 from tests.support.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api
 from tests.support.app import TEST_SECRET
+from tests.support.duet_nodes import poll
+from tests.support.rooms import closed_with, drop, live_chat, pair, rejoin, room_closes_at
 from tests.support.webhook_receiver import receiver
 from web.config import Config
 from web.keys import ENGINE, WEBHOOKS
@@ -343,3 +346,54 @@ async def test_the_organizer_manages_endpoints(api: Api) -> None:
 
         await api.call(ORGANIZER, "DELETE", f"{base}/{endpoint['id']}")
         assert (await api.call(ORGANIZER, "GET", base))["endpoints"] == []
+
+
+async def test_a_call_sends_room_and_participant_events_in_order(api: Api) -> None:
+    """Entering, hanging up, coming back, dropping past the grace, the room's close: each is a
+    webhook, written with the change it reports, and they arrive in the order they happened."""
+    async with receiver() as rx:
+        _, _, rx.secret = await event_with_endpoint(api, rx.url)
+        worker = worker_of(api)
+        chat_id, chat = await live_chat(api)
+        ada, sam = await pair(api, chat_id)
+        await sam.send(m.Leave())
+        await closed_with(sam)
+        sam, _ = await rejoin(api, SAM, chat_id)
+        await ada.expect(m.PeerJoined)
+        drop(ada)
+        await sam.expect(m.PeerReconnecting)
+        api.clock.advance(timedelta(seconds=61))  # Ada's grace runs out
+        await sam.expect(m.PeerLeft)
+        api.clock.set(room_closes_at(chat))  # the room closes and the node settles it
+
+        async def arrived() -> bool:
+            await worker.drain()
+            return any(r.type == "chat.completed" for r in rx.accepted)
+
+        await poll(arrived, 10.0, "the chat.completed webhook")
+        await sam.close()
+    got = [
+        (r.type, r.body["data"].get("user_id"), r.body["data"].get("reason"))
+        for r in rx.accepted
+        if r.chat_id == chat_id
+    ]
+    assert got == [
+        ("chat.requested", None, ""),
+        ("chat.approved", None, ""),
+        ("chat.confirmed", None, ""),
+        ("room.opened", None, None),
+        ("participant.joined", ADA.id, "joined"),
+        ("participant.joined", SAM.id, "joined"),
+        ("participant.left", SAM.id, "left"),
+        ("participant.joined", SAM.id, "joined"),
+        ("participant.left", ADA.id, "timeout"),
+        ("room.closed", None, None),
+        ("chat.completed", None, ""),
+    ]
+    assert all(r.verified for r in rx.accepted)
+    sides = {
+        r.body["data"]["user_id"]: r.body["data"]["side"]
+        for r in rx.accepted
+        if "side" in r.body["data"]
+    }
+    assert sides == {ADA.id: "employee", SAM.id: "participant"}
