@@ -11,14 +11,21 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduling.db import make_engine, read_tx, write_tx
 from scheduling.schema import webhook_deliveries, webhook_events
 from scheduling.states import Action
 from scheduling.store_chats import Actor, act, get_chat
-from scheduling.store_webhooks import claim, record_many
-from scheduling.webhook_payloads import EventType, RoomPayload
+from scheduling.store_webhooks import claim, record, record_many
+from scheduling.webhook_payloads import (
+    CallQualityPayload,
+    CallQualitySide,
+    EventType,
+    RoomPayload,
+    SupportPayload,
+)
 from signaling import messages as m
 from tests.support import seed
 from tests.support.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api
@@ -29,6 +36,7 @@ from tests.support.webhook_receiver import receiver
 from web.config import Config
 from web.keys import ENGINE, WEBHOOKS
 from web.metrics import METRICS
+from web.openapi import openapi_document
 from web.webhook_worker import GIVE_UP_AFTER, DeliveryWorker, backoff
 
 pytestmark = pytest.mark.both_backends
@@ -243,7 +251,7 @@ async def test_two_workers_never_send_one_event_at_once(api: Api, database_url: 
                 db,
                 [
                     (EventType.ROOM_OPENED, c, RoomPayload(chat_id=c, event_id=event_id, at=now))
-                    for _ in range(15)
+                    for _ in range(8)
                     for c in chats
                 ],
                 now=now,
@@ -397,3 +405,50 @@ async def test_a_call_sends_room_and_participant_events_in_order(api: Api) -> No
         if "side" in r.body["data"]
     }
     assert sides == {ADA.id: "employee", SAM.id: "participant"}
+
+
+async def test_support_and_call_quality_payloads_match_the_openapi_webhooks(api: Api) -> None:
+    """The two events other parts of Duet raise (Support, the call-quality summary) go through
+    the same `record`; every body a receiver gets matches the document's `webhooks` section."""
+    async with receiver() as rx:
+        event_id, _, rx.secret = await event_with_endpoint(api, rx.url)
+        chat_id, chat = await seed.confirmed_chat(api)
+        now = api.clock.now()
+        support = SupportPayload(
+            chat_id=chat_id,
+            event_id=event_id,
+            user_id=SAM.id,
+            side="participant",
+            message="I cannot hear Ada.",
+            at=now,
+        )
+        quality = CallQualityPayload(
+            chat_id=chat_id,
+            event_id=event_id,
+            relay=False,
+            started_at=seed.at(chat["slot"]["starts_at"]),
+            ended_at=now,
+            sides=[
+                CallQualitySide(user_id=ADA.id, samples=12, rtt_ms_avg=41.5, grade="good"),
+                CallQualitySide(user_id=SAM.id, samples=0),
+            ],
+        )
+        async with write_tx(api.client.app[ENGINE]) as db:
+            await record(db, EventType.SUPPORT_REQUESTED, chat_id, support, now=now)
+            await record(db, EventType.CALL_QUALITY, chat_id, quality, now=now)
+            with pytest.raises(TypeError, match="carries a SupportPayload"):
+                await record(db, EventType.SUPPORT_REQUESTED, chat_id, quality, now=now)
+        await worker_of(api).drain()
+    doc = openapi_document()
+    assert set(doc["webhooks"]) == {t.value for t in EventType}
+    for got in rx.accepted:
+        schema = doc["webhooks"][got.type]["post"]["requestBody"]["content"]["application/json"]
+        root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema["schema"]}
+        root["components"] = doc["components"]
+        validator = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(got.body), key=str)
+        assert not errors, f"{got.type}: {errors[0]}"
+    types = [r.type for r in rx.accepted]
+    assert types[-2:] == ["support.requested", "call.quality"] and len(types) == 5
+    assert rx.accepted[-2].body["data"]["message"] == "I cannot hear Ada."
+    assert rx.accepted[-1].body["data"]["sides"][1]["rtt_ms_avg"] is None
