@@ -157,7 +157,7 @@ class DeliveryWorker:
             return len(claimed)
 
     async def drain(self) -> int:
-        """Rounds until nothing is due now (tests, and a node's shutdown)."""
+        """Rounds until nothing is due now (tests; the background loop does the same)."""
         total = 0
         while sent := await self.run_once():
             total += sent
