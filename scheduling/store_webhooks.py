@@ -276,12 +276,28 @@ async def rotate_secret(conn: AsyncConnection, event_id: str, endpoint_id: str) 
 
 
 async def delete_endpoint(conn: AsyncConnection, event_id: str, endpoint_id: str) -> None:
-    """The endpoint and its deliveries (events no other endpoint needs stay until pruned)."""
+    """The endpoint, its deliveries, and the events no other endpoint still has to get."""
     await require_endpoint(conn, event_id, endpoint_id)
+    seqs = list(
+        (
+            await conn.execute(
+                sa.select(webhook_deliveries.c.event_seq).where(
+                    webhook_deliveries.c.endpoint_id == endpoint_id
+                )
+            )
+        ).scalars()
+    )
     await conn.execute(
         webhook_deliveries.delete().where(webhook_deliveries.c.endpoint_id == endpoint_id)
     )
     await conn.execute(webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id))
+    for start in range(0, len(seqs), 500):
+        still_wanted = sa.exists().where(webhook_deliveries.c.event_seq == webhook_events.c.id)
+        await conn.execute(
+            webhook_events.delete().where(
+                webhook_events.c.id.in_(seqs[start : start + 500]), ~still_wanted
+            )
+        )
 
 
 # --- deliveries: the API's view ----------------------------------------------------------------

@@ -354,6 +354,9 @@ async def test_the_organizer_manages_endpoints(api: Api) -> None:
 
         await api.call(ORGANIZER, "DELETE", f"{base}/{endpoint['id']}")
         assert (await api.call(ORGANIZER, "GET", base))["endpoints"] == []
+        async with read_tx(api.client.app[ENGINE]) as db:  # its events went with it
+            kept = await db.execute(sa.select(sa.func.count()).select_from(webhook_events))
+            assert kept.scalar_one() == 0
 
 
 async def test_a_call_sends_room_and_participant_events_in_order(api: Api) -> None:
