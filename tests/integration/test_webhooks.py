@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
+from rooms import attendance
 from scheduling.db import make_engine, read_tx, write_tx
 from scheduling.schema import webhook_deliveries, webhook_events
 from scheduling.states import Action
@@ -28,7 +29,7 @@ from scheduling.webhook_payloads import (
 )
 from signaling import messages as m
 from tests.support import seed
-from tests.support.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api
+from tests.support.apiclient import ADA, MEI, ORGANIZER, PRIYA, SAM, Api
 from tests.support.app import TEST_SECRET
 from tests.support.duet_nodes import poll
 from tests.support.rooms import closed_with, drop, live_chat, pair, rejoin, room_closes_at
@@ -455,3 +456,51 @@ async def test_support_and_call_quality_payloads_match_the_openapi_webhooks(api:
     assert types[-2:] == ["support.requested", "call.quality"] and len(types) == 5
     assert rx.accepted[-2].body["data"]["message"] == "I cannot hear Ada."
     assert rx.accepted[-1].body["data"]["sides"][1]["rtt_ms_avg"] is None
+
+
+async def test_every_chat_transition_has_its_event(api: Api) -> None:
+    async with receiver() as rx:
+        event_id, _, rx.secret = await event_with_endpoint(api, rx.url)
+        ev = f"/api/v1/events/{event_id}"
+        await api.call(ADA, "PUT", f"{ev}/availability", seed_day())
+        await api.call(ADA, "POST", f"{ev}/availability/confirm")
+        free = (await api.call(SAM, "GET", f"{ev}/employees/ada/slots"))["slots"]
+        booked = await api.call(SAM, "POST", f"{ev}/chats", {"employee_id": "ada"}, 201)
+        await api.call(ADA, "POST", f"/api/v1/chats/{booked['id']}/approve")
+        await api.call(
+            SAM, "POST", f"/api/v1/chats/{booked['id']}/book", {"slot_id": free[0]["id"]}
+        )
+        moved = await api.call(
+            SAM, "POST", f"/api/v1/chats/{booked['id']}/reschedule", {"slot_id": free[1]["id"]}
+        )
+        declined = await api.call(PRIYA, "POST", f"{ev}/chats", {"employee_id": "ada"}, 201)
+        await api.call(
+            ADA, "POST", f"/api/v1/chats/{declined['id']}/decline", {"message": "Ask Alan."}
+        )
+        withdrawn = await api.call(MEI, "POST", f"{ev}/chats", {"employee_id": "ada"}, 201)
+        await api.call(MEI, "POST", f"/api/v1/chats/{withdrawn['id']}/withdraw")
+        # Nobody came: settled as a no-show of both, and no room.closed (it never opened).
+        after = seed.at(moved["slot"]["ends_at"]) + timedelta(minutes=10)
+        api.clock.set(after)  # the node's periodic settler may get there first: either will do
+        await attendance.settle_ended(api.client.app[ENGINE], after, [])
+        await worker_of(api).drain()
+    by_chat: dict[str, list[str]] = {}
+    for got in rx.accepted:
+        by_chat.setdefault(got.chat_id, []).append(got.type)
+    assert by_chat == {
+        booked["id"]: [
+            "chat.requested",
+            "chat.approved",
+            "chat.confirmed",
+            "chat.rescheduled",
+            "chat.no_show",
+        ],
+        declined["id"]: ["chat.requested", "chat.declined"],
+        withdrawn["id"]: ["chat.requested", "chat.withdrawn"],
+    }
+    data = {r.type: r.body["data"] for r in rx.accepted}
+    assert data["chat.rescheduled"]["starts_at"] == free[1]["starts_at"]
+    assert data["chat.rescheduled"]["sequence"] > data["chat.confirmed"]["sequence"]
+    assert data["chat.declined"]["reason"] == "Ask Alan."
+    assert data["chat.no_show"]["no_show_side"] == "both"
+    assert data["chat.requested"]["initiator"] == "participant"
