@@ -8,6 +8,10 @@ joins of that second instead of one `BEGIN IMMEDIATE` per join (docs/performance
 Attendance only feeds the settler, which runs after the room closed; `settle_ended` writes what
 every buffer of its engine in this process still holds first, and nodes write joins near a
 room's close at once (a settler on another node cannot see their buffers).
+
+The room's webhooks are written in the same transactions: `room.opened` and
+`participant.joined` with the joins that cause them, `participant.left` on its own (a seat
+emptied is not stored anywhere else), and `room.closed` with the settling (store_chats).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,16 +31,38 @@ from scheduling.db import insert_or, write_tx
 from scheduling.errors import DomainError
 from scheduling.join_window import window_times
 from scheduling.model import JoinPolicy
-from scheduling.schema import attendance
+from scheduling.schema import attendance, chats, webhook_endpoints
 from scheduling.store_chats import SETTLE_BATCH, ChatRecord, ended_unsettled, settle_chats
 from scheduling.store_events import join_terms
+from scheduling.store_webhooks import record, record_many
+from scheduling.webhook_payloads import (
+    EventType,
+    ParticipantPayload,
+    Payload,
+    RoomPayload,
+    SideName,
+)
 
 log = logging.getLogger("duet.rooms.attendance")
 
 
 FLUSH_EVERY_S = 1.0
 
-Pending = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
+LeftReason = Literal["left", "timeout"]
+
+Times = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
+
+
+@dataclass(slots=True)
+class Pending:
+    """Joins not written yet: the times per person, and each entry into a room (a join that
+    was not a resume within the grace) for its `participant.joined` webhook, in order."""
+
+    times: Times = field(default_factory=dict)
+    entries: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.times)
 
 
 class JoinBuffer:
@@ -43,16 +71,20 @@ class JoinBuffer:
     def __init__(self, engine: AsyncEngine, flush_every_s: float = FLUSH_EVERY_S) -> None:
         self.engine = engine
         self._every = flush_every_s
-        self._pending: Pending = {}
+        self._pending = Pending()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         # Held while rows are out of `_pending` but not committed yet (by a flush, or by the
         # settler writing them in its own transaction), so nobody settles without them.
         self.lock = asyncio.Lock()
 
-    def add(self, chat_id: str, user_id: str, now: datetime) -> None:
-        first, _ = self._pending.get((chat_id, user_id), (now, now))
-        self._pending[(chat_id, user_id)] = (first, now)
+    def add(self, chat_id: str, user_id: str, now: datetime, *, entered: bool = False) -> None:
+        """A join; `entered` when the person was not in the room (not a resume or another tab)."""
+        times = self._pending.times
+        first, _ = times.get((chat_id, user_id), (now, now))
+        times[(chat_id, user_id)] = (first, now)
+        if entered:
+            self._pending.entries.append((chat_id, user_id, now))
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
 
@@ -65,7 +97,7 @@ class JoinBuffer:
         try:
             await self.flush()
         except Exception:
-            log.exception("could not record %d joins; retrying", len(self._pending))
+            log.exception("could not record %d joins; retrying", len(self._pending.times))
             if self._timer is None and self._pending:
                 self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
 
@@ -84,14 +116,16 @@ class JoinBuffer:
 
     def take(self) -> Pending:
         """Everything pending, for a writer holding `lock`."""
-        batch, self._pending = self._pending, {}
+        batch, self._pending = self._pending, Pending()
         return batch
 
     def restore(self, batch: Pending) -> None:
         """Put back what a failed write took, keeping the times of joins added meanwhile."""
-        for key, (first, last) in batch.items():
-            newer = self._pending.get(key)
-            self._pending[key] = (first, last if newer is None else newer[1])
+        times = self._pending.times
+        for key, (first, last) in batch.times.items():
+            newer = times.get(key)
+            times[key] = (first, last if newer is None else newer[1])
+        self._pending.entries[:0] = batch.entries
 
     async def close(self) -> None:
         """Flush what is left (shutdown); the buffer takes no more joins after this."""
@@ -105,7 +139,10 @@ class JoinBuffer:
 
 
 async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
-    """First join kept, last join updated, for many rows at once."""
+    """First join kept, last join updated, for many rows at once; and in the same transaction
+    the webhooks of the entries: `room.opened` for a chat nobody had entered before, then
+    `participant.joined` (one statement more when no endpoint wants them)."""
+    rooms = await _entered_rooms(conn, batch.entries) if batch.entries else {}
     stmt = insert_or(conn, attendance)
     stmt = stmt.on_conflict_do_update(
         index_elements=[attendance.c.chat_id, attendance.c.user_id],
@@ -113,9 +150,88 @@ async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
     )
     rows = [
         {"chat_id": c, "user_id": u, "first_joined_at": first, "last_seen_at": last}
-        for (c, u), (first, last) in batch.items()
+        for (c, u), (first, last) in batch.times.items()
     ]
     await conn.execute(stmt, rows)
+    if rooms:
+        await _record_entries(conn, batch.entries, rooms)
+
+
+@dataclass(slots=True)
+class _Room:
+    event_id: str
+    employee_id: str
+    opened: bool  # someone had entered it before this batch
+
+
+async def _entered_rooms(
+    conn: AsyncConnection, entries: Sequence[tuple[str, str, datetime]]
+) -> dict[str, _Room]:
+    """The entered chats some enabled webhook endpoint of their fair listens to (read before
+    the joins are written: whether the room had opened already)."""
+    listened = sa.exists().where(
+        webhook_endpoints.c.event_id == chats.c.event_id, webhook_endpoints.c.enabled.is_(True)
+    )
+    came = sa.exists().where(attendance.c.chat_id == chats.c.id)
+    rows = await conn.execute(
+        sa.select(chats.c.id, chats.c.event_id, chats.c.employee_id, came.label("came")).where(
+            chats.c.id.in_(sorted({chat_id for chat_id, _, _ in entries})), listened
+        )
+    )
+    return {row.id: _Room(row.event_id, row.employee_id, bool(row.came)) for row in rows}
+
+
+async def _record_entries(
+    conn: AsyncConnection, entries: Sequence[tuple[str, str, datetime]], rooms: dict[str, _Room]
+) -> None:
+    hooks: list[tuple[EventType, str, Payload]] = []
+    for chat_id, user_id, at in entries:
+        room = rooms.get(chat_id)
+        if room is None:
+            continue
+        if not room.opened:
+            room.opened = True
+            opened = RoomPayload(chat_id=chat_id, event_id=room.event_id, at=at)
+            hooks.append((EventType.ROOM_OPENED, chat_id, opened))
+        side: SideName = "employee" if user_id == room.employee_id else "participant"
+        person = ParticipantPayload(
+            chat_id=chat_id, event_id=room.event_id, user_id=user_id, side=side, at=at
+        )
+        hooks.append((EventType.PARTICIPANT_JOINED, chat_id, person))
+    await record_many(conn, hooks, now=max(at for _, _, at in entries))
+
+
+async def _chat_people(conn: AsyncConnection, chat_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """chat id -> (its event, its employee)."""
+    rows = await conn.execute(
+        sa.select(chats.c.id, chats.c.event_id, chats.c.employee_id).where(
+            chats.c.id.in_(sorted(chat_ids))
+        )
+    )
+    return {row.id: (row.event_id, row.employee_id) for row in rows}
+
+
+async def record_left(
+    engine: AsyncEngine,
+    buffer: JoinBuffer,
+    chat_id: str,
+    user_id: str,
+    reason: LeftReason,
+    now: datetime,
+) -> None:
+    """`participant.left`: a person hung up, or dropped and did not come back in the grace.
+    Their join is written first (it may still be in `buffer`), so the two keep their order."""
+    await buffer.flush()
+    async with write_tx(engine) as conn:
+        people = await _chat_people(conn, {chat_id})
+        if chat_id not in people:
+            return
+        event_id, employee_id = people[chat_id]
+        side: SideName = "employee" if user_id == employee_id else "participant"
+        person = ParticipantPayload(
+            chat_id=chat_id, event_id=event_id, user_id=user_id, side=side, at=now, reason=reason
+        )
+        await record(conn, EventType.PARTICIPANT_LEFT, chat_id, person, now=now)
 
 
 def absent_side(chat: ChatRecord, attended: set[str]) -> str:

@@ -246,3 +246,74 @@ attendance = sa.Table(
     sa.Column("first_joined_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
 )
+
+# --- Webhooks to the host platform: a transactional outbox (scheduling/store_webhooks.py) ------
+# An endpoint belongs to one event; an event row is written in the transaction of the change
+# that caused it, with one delivery row per endpoint that wants it; the delivery worker
+# (web/webhook_worker.py) claims deliveries with a lease and sends them in order per chat.
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("url", sa.String(2000), nullable=False),
+    # whsec_<base64>: shown once when created or rotated; the worker signs with it.
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("event_types", sa.String(1000), nullable=False),  # "chat.confirmed,room.opened"
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_webhook_endpoints_event", "event_id"),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    # Its order is the order of delivery per chat and endpoint.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # The `webhook-id` header: the same on every attempt and replay, for receivers' de-duplication.
+    sa.Column("message_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the exact JSON body that is signed and sent
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "endpoint_id",
+        sa.String(64),
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "event_seq",
+        sa.Integer,
+        sa.ForeignKey("webhook_events.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("chat_id", sa.String(64), nullable=False),  # the event's, for the order per chat
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    # Retries stop 24 h after this (its creation, or the last manual retry).
+    sa.Column("first_due_at", UTCDateTime, nullable=False),
+    # A claim: which node sends it now, until when (a killed node's claim runs out).
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("last_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_seq"),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_order", "endpoint_id", "chat_id", "status", "event_seq"),
+)

@@ -29,11 +29,13 @@ from scheduling.chat_rules import (
 )
 from scheduling.errors import DomainError, ErrorKind
 from scheduling.model import ChatState, ChatView, Role, Side
-from scheduling.schema import availabilities, chat_history, chats, slots, users
+from scheduling.schema import attendance, availabilities, chat_history, chats, slots, users
 from scheduling.states import Action, Tab, states_in_tab
 from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
 from scheduling.store_integrity import from_integrity_error
+from scheduling.store_webhooks import record, record_many
+from scheduling.webhook_payloads import ChatPayload, EventType, Payload, RoomPayload
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,37 @@ def _record(row: sa.RowMapping) -> ChatRecord:
     )
 
 
+# The webhook each action sends (scheduling/store_webhooks.py), in the action's transaction.
+_EVENT_OF = {
+    Action.APPROVE: EventType.CHAT_APPROVED,
+    Action.DECLINE: EventType.CHAT_DECLINED,
+    Action.WITHDRAW: EventType.CHAT_WITHDRAWN,
+    Action.BOOK: EventType.CHAT_CONFIRMED,
+    Action.RESCHEDULE: EventType.CHAT_RESCHEDULED,
+    Action.CANCEL: EventType.CHAT_CANCELLED,
+    Action.COMPLETE: EventType.CHAT_COMPLETED,
+    Action.NO_SHOW: EventType.CHAT_NO_SHOW,
+}
+
+
+def chat_payload(chat: ChatRecord, reason: str = "") -> ChatPayload:
+    """The chat as a `chat.*` webhook tells it, after its change."""
+    return ChatPayload(
+        chat_id=chat.id,
+        event_id=chat.event_id,
+        company_id=chat.company_id,
+        employee_id=chat.employee_id,
+        participant_id=chat.participant_id,
+        initiator="employee" if chat.initiator == Side.EMPLOYEE else "participant",
+        state=chat.state.value,
+        starts_at=chat.starts_at,
+        ends_at=chat.ends_at,
+        reason=reason,
+        no_show_side=chat.no_show_side,
+        sequence=chat.ics_sequence,
+    )
+
+
 async def get_chat(conn: AsyncConnection, chat_id: str) -> ChatRecord | None:
     row = (await conn.execute(_chat_select.where(chats.c.id == chat_id))).mappings().first()
     return None if row is None else _record(row)
@@ -203,6 +236,7 @@ async def create_request(
     )
     chat = await get_chat(conn, chat_id)
     assert chat is not None
+    await record(conn, EventType.CHAT_REQUESTED, chat.id, chat_payload(chat), now=now)
     return chat
 
 
@@ -273,7 +307,20 @@ async def act(
     await _log(conn, chat.id, now, actor, action.value, chat.state, new_state, text)
     updated = await get_chat(conn, chat.id)
     assert updated is not None
+    reason = text if action in (Action.DECLINE, Action.CANCEL) else ""
+    if action == Action.CANCEL and await _room_opened(conn, chat.id):
+        room = RoomPayload(chat_id=chat.id, event_id=chat.event_id, at=now)
+        await record(conn, EventType.ROOM_CLOSED, chat.id, room, now=now)
+    await record(conn, _EVENT_OF[action], chat.id, chat_payload(updated, reason), now=now)
     return updated
+
+
+async def _room_opened(conn: AsyncConnection, chat_id: str) -> bool:
+    """Someone entered the chat's room (rooms/attendance.py writes who came)."""
+    found = await conn.execute(
+        sa.select(attendance.c.user_id).where(attendance.c.chat_id == chat_id).limit(1)
+    )
+    return found.first() is not None
 
 
 async def _free_and_approved(
@@ -415,6 +462,7 @@ async def settle_chats(
         if not moved:
             continue
         history: list[dict[str, object]] = []
+        hooks: list[tuple[EventType, str, Payload]] = []
         for chat, missing in moved.values():
             action = Action.NO_SHOW if missing else Action.COMPLETE
             new_state = check_action(chat.state, chat.initiator, action, SYSTEM.side, None)
@@ -430,10 +478,19 @@ async def settle_chats(
                     "reason": missing,
                 }
             )
-            settled.append(
-                replace(
-                    chat, state=new_state, no_show_side=missing or chat.no_show_side, updated_at=now
-                )
+            done_chat = replace(
+                chat, state=new_state, no_show_side=missing or chat.no_show_side, updated_at=now
             )
+            settled.append(done_chat)
+            if missing != "both":  # someone came, so the room had opened: it closes now
+                hooks.append(
+                    (
+                        EventType.ROOM_CLOSED,
+                        chat.id,
+                        RoomPayload(chat_id=chat.id, event_id=chat.event_id, at=now),
+                    )
+                )
+            hooks.append((_EVENT_OF[action], chat.id, chat_payload(done_chat)))
         await conn.execute(chat_history.insert(), history)
+        await record_many(conn, hooks, now=now)
     return settled

@@ -217,7 +217,8 @@ class Admission:
         else:
             history, last_seq = [], resume_seq
         closes_at = from_ms(room.closes_ms)
-        self.joins.add(chat_id, user_id, now)
+        # Entering (no seat held): `participant.joined`; a resume or another tab is not one.
+        self.joins.add(chat_id, user_id, now, entered=previous is None)
         if closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE:
             await self.joins.flush()
         peer_connected = peer_seat is not None and peer_seat.state == SeatState.CONNECTED

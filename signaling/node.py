@@ -184,6 +184,7 @@ class SignalingNode:
             settings.reconnect_grace_s,
             self.spawn,
             self._dropped,
+            self._left,
         )
         self.chat = Chat(self.board, broker, engine, clock)
         if relay is not None:
@@ -250,6 +251,14 @@ class SignalingNode:
 
     def _dropped(self) -> None:
         self.heap.socket_event()
+
+    def _left(self, chat_id: str, user_id: str, reason: attendance.LeftReason) -> None:
+        """A seat emptied for good: its `participant.left` webhook, after the person's join."""
+        now = self.clock.now()
+        self.spawn(
+            attendance.record_left(self.engine, self.joins, chat_id, user_id, reason, now),
+            "webhook-left",
+        )
 
     def _schedule_settle(self) -> None:
         self._settle_timer = self.clock.call_at(

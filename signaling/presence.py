@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Final
 
+from rooms.attendance import LeftReason
 from rooms.broker import Broker, BrokerUnavailable, SeatState
 from rooms.chat_notes import NOTES_TTL_S, ChatChange
 from rooms.closing_timers import ClosingTimers
@@ -55,6 +56,8 @@ class Presence:
     reconnect_grace_s: int
     spawn: Spawn
     on_dropped: Callable[[], None]  # the node's socket-event hook
+    # (chat id, user id, "left" | "timeout"): a seat emptied for good (`participant.left`).
+    on_left: Callable[[str, str, LeftReason], None] = lambda _chat, _user, _reason: None
     # Peers' nodes found not alive at the last check (`watch_nodes`), and the connections of
     # dead nodes whose grace this node took over.
     _missing: set[str] = field(default_factory=set)
@@ -80,6 +83,7 @@ class Presence:
                 # The seat is empty now, so the peer must not keep relaying to it.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
                 self._relay_vacated(conn.chat_id)
+                self.on_left(conn.chat_id, conn.user_id, "left")
                 await self._tell_peer(conn, m.PeerLeft(reason="left"), PEER_GONE)
                 return
             grace = self.reconnect_grace_s
@@ -117,6 +121,7 @@ class Presence:
             return  # resumed (or replaced) in time
         await self.broker.delete_seat(chat_id, user_id, conn_id)
         self._relay_vacated(chat_id)
+        self.on_left(chat_id, user_id, "timeout")
         peer = await self.broker.get_seat(chat_id, peer_id)
         if peer is not None and peer.state == SeatState.CONNECTED:
             await self.board.to_seat(

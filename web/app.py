@@ -32,6 +32,7 @@ from web import (
     api_join,
     api_precall,
     api_system,
+    api_webhooks,
 )
 from web.api_availability import invalidate_offers
 from web.api_join import ice_servers
@@ -40,7 +41,7 @@ from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
-from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, OFFERS
+from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, OFFERS, WEBHOOKS
 from web.logs import echo_request_id, request_context
 from web.metrics import METRICS, Metrics, metrics_endpoint
 from web.offers_cache import OffersCache
@@ -48,6 +49,7 @@ from web.problems import Problem, problem_middleware
 from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane
 from web.static_routes import add_static_routes
+from web.webhook_worker import DeliveryWorker
 
 # On every answer, errors and the WebSocket handshake included: no MIME sniffing, no Referer
 # sent from Duet's pages (chat links and ids stay here; the API authenticates with tokens, so
@@ -69,6 +71,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     await dispose_point_reader(engine)
     await engine.dispose()
+
+
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    """This node's webhook sender: every node runs one; they share the work (docs/webhooks.md)."""
+    config = app[CONFIG]
+    worker = DeliveryWorker(
+        app[ENGINE],
+        app[CLOCK],
+        config.node_id,
+        allow_private=config.webhook_allow_private,
+        timeout_s=config.webhook_timeout_s,
+    )
+    await worker.start()
+    app[WEBHOOKS] = worker
+    yield
+    await worker.close()
 
 
 # TURN identity of the relay's own peers (kept apart from people's credentials in coturn logs).
@@ -152,10 +170,19 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
+    app.cleanup_ctx.append(_webhooks)
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
-    for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
+    for module in (
+        api_system,
+        api_dev,
+        api_events,
+        api_availability,
+        api_join,
+        api_chats,
+        api_webhooks,
+    ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)

@@ -55,6 +55,11 @@ class Config:
     # without the token, for a scraper on the same host.
     metrics_token: str = ""
     metrics_port: int = 0
+    # Webhooks (docs/webhooks.md): endpoint URLs resolving to loopback, private, link-local,
+    # CGNAT or multicast addresses are refused unless this is true (a receiver on the same
+    # host or network); cloud metadata addresses always are. How long one attempt may take.
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
     static_dir: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -72,6 +77,8 @@ class Config:
             raise ConfigError("metrics_port must be 0 (off) or 1..65535")
         if self.metrics_port and self.metrics_port == self.port:
             raise ConfigError("metrics_port must differ from port")
+        if not 0 < self.webhook_timeout_s <= 60:
+            raise ConfigError("webhook_timeout_s must be more than 0 and at most 60 seconds")
         if self.metrics_token and len(self.metrics_token) < 16:
             # A short token on the public port can be guessed; it guards every room's figures.
             raise ConfigError("metrics_token must be at least 16 characters")

@@ -12,6 +12,7 @@ from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from web.config import Config
 from web.offers_cache import OffersCache
+from web.webhook_worker import DeliveryWorker
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -22,3 +23,5 @@ CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("
 PRECALL = web.AppKey("precall", PrecallService)
 # The offers list per event, validated through the broker (web/offers_cache.py).
 OFFERS = web.AppKey("offers", OffersCache)
+# This node's webhook sender (web/webhook_worker.py).
+WEBHOOKS = web.AppKey("webhooks", DeliveryWorker)

@@ -59,6 +59,8 @@ _SECRETS: Final = (
     re.compile(rf"\bW{_B64URL}{{16,}}\.{_B64URL}{{24}}(?!{_B64URL})"),
     # A TURN password: base64 of an HMAC-SHA1 (media/turn.py), 28 characters ending in '='.
     re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{27}=(?![A-Za-z0-9+/=])"),
+    # A webhook signing secret (Standard Webhooks' form, scheduling/store_webhooks.py).
+    re.compile(r"whsec_[A-Za-z0-9+/=]+"),
 )
 # `Bearer <token>`, and `password=...`, `secret: ...`, `"credential": "..."` and the like. The
 # value stops at a backslash too, so redacting inside a JSON line never eats an escape.

@@ -51,7 +51,8 @@ from signaling.close_codes import CloseCode
 from signaling.node import CallQuality, SignalingNode
 from signaling.ws import NODE
 from web.config import Config
-from web.keys import CONFIG, ENGINE, PRECALL
+from web.keys import CONFIG, ENGINE, PRECALL, WEBHOOKS
+from web.webhook_worker import DeliveryWorker
 
 __all__ = ["METRICS", "Metrics", "metrics_endpoint"]
 
@@ -102,6 +103,7 @@ class _NodeCollector(Collector):
         metrics = self._metrics
         node = metrics.node
         yield _gc_family(metrics.gc_pauses)
+        yield from _webhook_families(metrics.webhooks)
         if node is None:
             return
         info = GaugeMetricFamily("duet_node", "This node (value 1).", labels=["node_id"])
@@ -176,6 +178,26 @@ class _NodeCollector(Collector):
             )
 
 
+def _webhook_families(worker: DeliveryWorker | None) -> Iterator[Metric]:
+    if worker is None:
+        return
+    outcomes = CounterMetricFamily(
+        "duet_webhook_deliveries",
+        "Webhook delivery attempts this node made, by outcome: delivered (2xx), retry (failed, "
+        "tried again later), failed (given up after 24 h).",
+        labels=["outcome"],
+    )
+    for outcome, count in worker.outcomes.items():
+        outcomes.add_metric([outcome], count)
+    yield outcomes
+    yield GaugeMetricFamily(
+        "duet_webhook_deliveries_pending",
+        "Webhook deliveries waiting to be sent or retried, all nodes together (the database's "
+        "figure as this node last read it, at most about a second old).",
+        value=worker.pending,
+    )
+
+
 def _close_name(code: int) -> str:
     try:
         return CloseCode(code).name.lower()
@@ -204,6 +226,7 @@ class Metrics:
         self.loop_probe_every_s = loop_probe_every_s
         self.node: SignalingNode | None = None
         self.precall: PrecallService | None = None
+        self.webhooks: DeliveryWorker | None = None
         registry = self.registry
         self.grant_to_joined = Histogram(
             "duet_join_grant_to_joined_seconds",
@@ -317,6 +340,7 @@ class Metrics:
                 undo.append(lambda: setattr(broker, "observe_lag", None))
         if ENGINE in app:
             undo.append(observe_transactions(app[ENGINE], self.transaction))
+        self.webhooks = app.get(WEBHOOKS)
         self.precall = app.get(PRECALL)
         if self.precall is not None:
             precall = self.precall
@@ -336,6 +360,7 @@ class Metrics:
                 step()
             self.node = None
             self.precall = None
+            self.webhooks = None
 
     async def _loopback_site(self, config: Config) -> web.AppRunner | None:
         """`metrics_port`: /metrics alone on 127.0.0.1, for a scraper on the same host."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from scheduling.webhook_payloads import PAYLOAD_OF
 from web import request_bodies as rb
 from web import resources as r
 
@@ -317,6 +318,83 @@ OPERATIONS: dict[str, dict[str, Op]] = {
     },
 }
 
+_HOOK = {"endpoint_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+_HOOK_RULES = "The endpoint must be one of this event's (404 otherwise)."
+OPERATIONS |= {
+    "/api/v1/events/{event_id}/webhooks": {
+        "get": Op(
+            "The event's webhook endpoints",
+            r.WebhookEndpointList,
+            path=_event(),
+            roles=("organizer",),
+        ),
+        "post": Op(
+            "Add a webhook endpoint; its signing secret is in this answer only",
+            r.WebhookEndpointCreated,
+            status=201,
+            body=rb.WebhookEndpointInput,
+            path=_event(),
+            roles=("organizer",),
+            rules="The URL's host must resolve to public addresses only: loopback, private, "
+            "link-local, CGNAT, multicast and metadata addresses are refused (422 url_refused) "
+            "unless the operator allows internal ones (docs/webhooks.md).",
+        ),
+    },
+    "/api/v1/events/{event_id}/webhooks/{endpoint_id}": {
+        "get": Op(
+            "One webhook endpoint",
+            r.WebhookEndpoint,
+            path=_event(**_HOOK),
+            roles=("organizer",),
+            rules=_HOOK_RULES,
+        ),
+        "put": Op(
+            "Turn an endpoint on or off and choose its events",
+            r.WebhookEndpoint,
+            body=rb.WebhookEndpointUpdate,
+            path=_event(**_HOOK),
+            roles=("organizer",),
+            rules=_HOOK_RULES + " A disabled endpoint gets no new events; those already "
+            "waiting are still sent.",
+        ),
+        "delete": Op(
+            "Delete an endpoint and its deliveries",
+            r.Status,
+            path=_event(**_HOOK),
+            roles=("organizer",),
+            rules=_HOOK_RULES,
+        ),
+    },
+    "/api/v1/events/{event_id}/webhooks/{endpoint_id}/rotate-secret": {
+        "post": Op(
+            "Replace the endpoint's signing secret (the new one is in this answer only)",
+            r.WebhookSecret,
+            path=_event(**_HOOK),
+            roles=("organizer",),
+            rules=_HOOK_RULES,
+        )
+    },
+    "/api/v1/events/{event_id}/webhooks/{endpoint_id}/deliveries": {
+        "get": Op(
+            "The endpoint's 50 most recent deliveries, newest first",
+            r.WebhookDeliveryList,
+            query=rb.DeliveriesQuery,
+            path=_event(**_HOOK),
+            roles=("organizer",),
+            rules=_HOOK_RULES,
+        )
+    },
+    "/api/v1/events/{event_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry": {
+        "post": Op(
+            "Send a delivery again now, with a fresh 24 h of retries (same webhook-id)",
+            r.WebhookDelivery,
+            path=_event(**_HOOK, delivery_id={"type": "integer", "minimum": 0}),
+            roles=("organizer",),
+            rules=_HOOK_RULES + " The delivery must be one of the endpoint's (404).",
+        )
+    },
+}
+
 # The chat log's `after_seq` is read by its handler (web/api_join.py) directly.
 _EXTRA_QUERY = {
     ("get", "/api/v1/chats/{chat_id}/messages"): [
@@ -451,4 +529,60 @@ def openapi_document() -> dict[str, Any]:
             "schemas": components,
         },
         "paths": paths,
+        "webhooks": webhooks_section(components),
     }
+
+
+_WEBHOOK_HEADERS = (
+    ("webhook-id", "The message id: the same on every attempt and replay (de-duplicate by it)."),
+    ("webhook-timestamp", "Seconds since the Unix epoch when this attempt was signed."),
+    ("webhook-signature", "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`>."),
+)
+
+
+def webhooks_section(components: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 `webhooks`: what Duet POSTs to an endpoint, one entry per event type, each
+    with its payload's schema (scheduling/webhook_payloads.py) added to `components`."""
+    kinds = sorted(set(PAYLOAD_OF.values()), key=lambda t: t.__name__)
+    _, schemas = msgspec.json.schema_components(kinds, ref_template=_S + "{name}")
+    for schema in schemas.values():
+        if "description" in schema:
+            schema["description"] = inspect.cleandoc(schema["description"])
+    components.update(schemas)
+    out: dict[str, Any] = {}
+    for kind, payload in PAYLOAD_OF.items():
+        body = {
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": {"const": kind.value},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {"$ref": _S + payload.__name__},
+            },
+        }
+        out[kind.value] = {
+            "post": {
+                "summary": f"{kind.value} (docs/webhooks.md)",
+                "description": "Signed as Standard Webhooks says; retried with backoff for "
+                "24 h until the endpoint answers 2xx; in order per chat.",
+                "parameters": [
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": True,
+                        "description": text,
+                        "schema": {"type": "string"},
+                    }
+                    for name, text in _WEBHOOK_HEADERS
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                },
+                "responses": {
+                    "2XX": {"description": "Received; any other answer (or none) is retried"}
+                },
+                "security": [],
+            }
+        }
+    return out

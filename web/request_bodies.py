@@ -23,6 +23,7 @@ from scheduling.chat_rules import MAX_TEXT
 from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
 from scheduling.model import JoinPolicy
 from scheduling.states import Tab
+from scheduling.webhook_payloads import EventType
 
 # Every IANA zone this server knows (the `tzdata` package): a component of its own, so the
 # document lists exactly the names `ZoneInfo` accepts here.
@@ -269,3 +270,40 @@ class ScheduleQuery(Struct):
 
 class QuotaQuery(Struct):
     company_id: Id | UnsetType = UNSET
+
+
+# --- Webhooks (web/api_webhooks.py) -----------------------------------------------------------
+
+WebhookUrl = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^https?://\S+$",
+        description="Where Duet POSTs the events: an http(s) URL on a public address.",
+        extra={"expect": "a link starting with https:// (or http://)"},
+    ),
+]
+WebhookEventTypes = Annotated[
+    list[EventType],
+    Meta(min_length=1, max_length=len(EventType), extra={"expect": "a list of event types"}),
+]
+
+
+class WebhookEndpointInput(Struct):
+    """A new webhook endpoint of the event. The URL's host must resolve to public addresses
+    only (422 url_refused), unless the operator set `webhook_allow_private`."""
+
+    url: WebhookUrl
+    event_types: WebhookEventTypes
+
+
+class WebhookEndpointUpdate(Struct):
+    """Turn an endpoint on or off, and choose its events again."""
+
+    enabled: bool
+    event_types: WebhookEventTypes
+
+
+class DeliveriesQuery(Struct):
+    status: Literal["pending", "delivered", "failed"] | UnsetType = UNSET

@@ -14,6 +14,7 @@ from msgspec import Meta, Struct, field
 
 from scheduling.model import ChatState, Role
 from scheduling.states import Action, Tab
+from scheduling.webhook_payloads import EventType
 from web.request_bodies import EventDay, MediaMode, Profile, TimeZoneName
 
 # Aware instants: msgspec writes "format": "date-time" (RFC 3339 needs the offset) for these.
@@ -306,3 +307,53 @@ class PrecallVerdict(Struct):
     video: VideoFigures
     audio: AudioFigures
     summary: str
+
+
+# --- Webhooks (web/api_webhooks.py) -----------------------------------------------------------
+
+
+class WebhookEndpoint(Struct):
+    id: str
+    event_id: str
+    url: str
+    event_types: list[EventType]
+    enabled: bool
+    created_at: Instant
+
+
+class WebhookEndpointCreated(Struct):
+    """The new endpoint and its signing secret: shown this once, keep it."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+class WebhookEndpointList(Struct):
+    endpoints: list[WebhookEndpoint]
+
+
+class WebhookSecret(Struct):
+    """A rotated secret: shown this once; deliveries from now on are signed with it."""
+
+    endpoint_id: str
+    secret: str
+
+
+class WebhookDelivery(Struct):
+    id: int
+    endpoint_id: str
+    webhook_id: str
+    type: EventType
+    chat_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: Instant
+    last_attempt_at: Instant | None
+    last_status: int | None
+    last_error: str
+    delivered_at: Instant | None
+    created_at: Instant
+
+
+class WebhookDeliveryList(Struct):
+    deliveries: list[WebhookDelivery]

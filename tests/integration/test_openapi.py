@@ -26,6 +26,7 @@ from web import (
     api_dev,
     api_events,
     api_precall,
+    api_webhooks,
     static_routes,
 )
 from web.api_chats import _ACTIONS as CHAT_ACTIONS
@@ -85,7 +86,7 @@ def test_every_route_is_described_and_every_description_is_routed() -> None:
 def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None:
     """One source: the struct a handler decodes is the requestBody its operation names."""
     read: set[str] = set()
-    for module in (api_events, api_availability, api_chats, api_dev, api_precall):
+    for module in (api_events, api_availability, api_chats, api_dev, api_precall, api_webhooks):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
     doc = openapi_document()
@@ -187,6 +188,18 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     await call(ORGANIZER, "GET", ev)
     await call(ORGANIZER, "GET", f"{ev}/quota?company_id=acme")
     await call(None, "POST", "/api/v1/dev/login", {"user_id": "olivia"})
+    # A public literal address: no DNS needed, and nothing leaves the test's namespace.
+    hook = {"url": "https://93.184.215.14/hooks", "event_types": ["chat.requested"]}
+    created = await call(ORGANIZER, "POST", f"{ev}/webhooks", hook, expect=201)
+    hooks = f"{ev}/webhooks/{created['endpoint']['id']}"
+    await call(ORGANIZER, "GET", f"{ev}/webhooks")
+    await call(ORGANIZER, "GET", hooks)
+    await call(ORGANIZER, "PUT", hooks, {"enabled": True, "event_types": ["chat.requested"]})
+    await call(ORGANIZER, "POST", f"{hooks}/rotate-secret")
+    refused = await call(
+        ORGANIZER, "POST", f"{ev}/webhooks", hook | {"url": "http://127.0.0.1/"}, expect=422
+    )
+    assert refused["code"] == "url_refused"
 
     grid = await call(ADA, "GET", f"{ev}/grid?date=2026-12-01&duration_min=30")
     starts = [s["starts_at"] for s in grid["slots"]]
@@ -222,6 +235,10 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     await call(ADA, "POST", f"/api/v1/chats/{other['id']}/decline", {"message": "Ask Alan."})
     third = await call(MEI, "POST", f"{ev}/chats", {"employee_id": "ada"}, expect=201)
     await call(MEI, "POST", f"/api/v1/chats/{third['id']}/withdraw")
+    sent = await call(ORGANIZER, "GET", f"{hooks}/deliveries?status=pending")
+    assert {d["type"] for d in sent["deliveries"]} == {"chat.requested"}
+    await call(ORGANIZER, "POST", f"{hooks}/deliveries/{sent['deliveries'][0]['id']}/retry")
+    await call(ORGANIZER, "DELETE", hooks)
     await call(SAM, "GET", "/api/v1/precall")
     for method in ("GET", "DELETE"):
         gone = await call(SAM, method, "/api/v1/precall/no-such-check", expect=404)

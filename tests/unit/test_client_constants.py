@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from scheduling.webhook_payloads import EventType
 from signaling.close_codes import REASONS, CloseCode
 from tests.support.app import REPO_ROOT
 
@@ -50,3 +51,10 @@ def test_join_again_is_never_offered_after_a_final_close_of_the_room() -> None:
     final = _js_set((JS / "call" / "signaling_socket.js").read_text(), "FINAL")
     assert no_rejoin <= final
     assert {CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED} <= no_rejoin
+
+
+def test_the_webhook_section_offers_every_event_type_in_order() -> None:
+    source = (JS / "views" / "webhooks.js").read_text()
+    block = re.search(r"export const EVENT_TYPES = \[(.*?)\];", source, re.S)
+    assert block, "EVENT_TYPES not found"
+    assert re.findall(r"'([a-z_.]+)'", block.group(1)) == [t.value for t in EventType]

@@ -190,3 +190,14 @@ def test_log_format_and_metrics_settings(tmp_path: Path) -> None:
         load_config(env={"DUET_METRICS_PORT": "8080"})  # the public port
     with pytest.raises(ConfigError, match="metrics_port"):
         load_config(env={"DUET_METRICS_PORT": "70000"})
+
+
+def test_webhook_settings() -> None:
+    assert load_config().webhook_allow_private is False  # internal URLs refused by default
+    config = load_config(
+        env={"DUET_WEBHOOK_ALLOW_PRIVATE": "true", "DUET_WEBHOOK_TIMEOUT_S": "2.5"}
+    )
+    assert config.webhook_allow_private is True and config.webhook_timeout_s == 2.5
+    for bad in (0, 61):
+        with pytest.raises(ConfigError, match="webhook_timeout_s"):
+            load_config(webhook_timeout_s=bad)

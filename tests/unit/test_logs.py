@@ -144,3 +144,8 @@ def test_every_kind_of_secret_is_redacted_in_json_and_text(
 )
 def test_ordinary_lines_are_left_alone(line: str) -> None:
     assert redact(line) == line
+
+
+def test_a_webhook_secret_is_redacted_wherever_it_appears() -> None:
+    secret = "whsec_" + "Ab+/9" * 8 + "="
+    assert redact(f"rotated to {secret} for endpoint 42") == "rotated to [redacted] for endpoint 42"

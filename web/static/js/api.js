@@ -69,5 +69,6 @@ export const api = {
   get: (path) => request('GET', path),
   post: (path, body = {}) => request('POST', path, body),
   put: (path, body = {}) => request('PUT', path, body),
+  del: (path) => request('DELETE', path),
   blob: (path, accept) => request('GET', path, undefined, { accept }),
 };

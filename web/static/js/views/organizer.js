@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chooseEvent, currentEvent } from '../events.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
+import { webhookSection } from './webhooks.js';
 
 const DURATIONS = [10, 15, 20, 30];
 
@@ -95,7 +96,7 @@ export async function renderOrganizer(root) {
     ? h('select', { 'aria-label': 'Event', onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null);
+  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null, event ? webhookSection(event) : null);
 }
 
 /** A company as text: its name, and the id the API and tokens use. */
