@@ -115,10 +115,18 @@ class JsonFormatter(logging.Formatter):
         return redact(orjson.dumps(entry).decode())
 
 
+def _not_sql_parameters(record: logging.LogRecord) -> bool:
+    """aiosqlite's DEBUG lines print every statement with its parameters ("executing
+    functools.partial(...)"), which include whatever a row holds: a webhook secret, a stored
+    answer. They say nothing an operator needs, so they never reach a handler."""
+    return not (record.name == "aiosqlite" and record.levelno <= logging.DEBUG)
+
+
 def log_handler(log_format: str, node_id: str, stream: IO[str] | None = None) -> logging.Handler:
     """A handler writing `log_format` ("text" or "json") lines to `stream` (stderr)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(node_id) if log_format == "json" else TextFormatter())
+    handler.addFilter(_not_sql_parameters)
     return handler
 
 

@@ -4,7 +4,8 @@ the fair minted or received searched for in all of them.
 
 The fair: booking through REST, a two-person call (tickets, ICE servers with TURN passwords,
 relayed negotiation, chat, a refused reused ticket, leaving), a pre-call check whose server peer
-allocates on a real coturn with its own TURN password, and a metrics scrape with its token.
+allocates on a real coturn with its own TURN password, a metrics scrape with its token, and
+webhooks (an endpoint whose secret is minted, then rotated; every delivery signed and checked).
 It runs on a clock started at the real now, because coturn checks the TURN credentials' expiry.
 """
 
@@ -23,6 +24,7 @@ from aiohttp.test_utils import TestClient
 from aiortc import RTCSessionDescription
 
 from scheduling.clock import ManualClock
+from scheduling.webhook_payloads import EventType
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
@@ -32,18 +34,16 @@ from tests.support.rooms import closed_with, present
 from tests.support.seed import at, confirmed_chat_on, next_event_day
 from tests.support.services import RunningService, free_port
 from tests.support.signal_client import SignalClient
+from tests.support.webhook_receiver import Receiver
 from web.api_precall import OFFER_MARGIN_S, SERVER_TURN_USER, precall_ice_servers
 from web.app import create_app
 from web.config import Config
-from web.keys import CONFIG
+from web.keys import CONFIG, WEBHOOKS
 from web.logs import REDACTED, log_handler
 
 pytestmark = [pytest.mark.media, pytest.mark.coturn]
 
 METRICS_TOKEN = "metrics-scrape-token-5f0c2a9e71b3"
-# Issue #13's webhooks do not exist yet. When they do, the fair below sends some, and every
-# webhook signing secret it configures or mints goes into this list, to be searched like the rest.
-WEBHOOK_SECRETS: list[str] = []
 
 
 class RecordingApi(Api):
@@ -91,6 +91,7 @@ async def fair(
         log_format="json",
         metrics_token=METRICS_TOKEN,
         node_id="fair-node",
+        webhook_allow_private=True,  # the receiver below listens on loopback
     )
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     client: TestClient = await aiohttp_client(create_app(config, clock=clock))
@@ -113,10 +114,27 @@ async def test_a_whole_fair_logs_no_secret(
 ) -> None:
     api = fair
     config = api.client.app[CONFIG]
-    minted: dict[str, set[str]] = {"ticket": set(), "turn password": set()}
+    minted: dict[str, set[str]] = {"ticket": set(), "turn password": set(), "webhook secret": set()}
+    rx = Receiver()
+    await rx.start()
+
+    async def endpoint_on(event_id: str) -> None:
+        """A webhook endpoint hearing everything: its secret minted, then rotated."""
+        path = f"/api/v1/events/{event_id}/webhooks"
+        types = [t.value for t in EventType]
+        made = await api.call(
+            ORGANIZER, "POST", path, {"url": rx.url, "event_types": types}, expect=201
+        )
+        rotated = await api.call(
+            ORGANIZER, "POST", f"{path}/{made['endpoint']['id']}/rotate-secret"
+        )
+        minted["webhook secret"] |= {made["secret"], rotated["secret"]}
+        rx.secret = rotated["secret"]
 
     # --- booking through REST -------------------------------------------------------------------
-    chat_id, chat = await confirmed_chat_on(api, next_event_day(api.clock.now()))
+    chat_id, chat = await confirmed_chat_on(
+        api, next_event_day(api.clock.now()), on_event=endpoint_on
+    )
     await api.call(ORGANIZER, "GET", f"/api/v1/chats/{chat_id}")
     api.clock.set(at(chat["slot"]["starts_at"]) - timedelta(minutes=2))
 
@@ -181,6 +199,14 @@ async def test_a_whole_fair_logs_no_secret(
     assert scraped.status == 200
     assert 'duet_precall_verdicts_total{aspect="camera",grade="ok"} 1.0' in await scraped.text()
 
+    # --- the webhooks the fair caused, signed with the rotated secret ----------------------------
+    try:
+        await api.client.app[WEBHOOKS].drain()
+    finally:
+        await rx.stop()
+    assert {"chat.confirmed", "participant.joined"} <= {r.type for r in rx.accepted}
+    assert rx.accepted and all(r.verified for r in rx.requests)
+
     # --- every line, searched for every secret ---------------------------------------------------
     text = captured.getvalue()
     lines = [orjson.loads(line) for line in text.splitlines()]  # every line is one JSON object
@@ -189,10 +215,10 @@ async def test_a_whole_fair_logs_no_secret(
         "TURN secret": {turn_secret},
         "metrics token": {METRICS_TOKEN},
         "person's JWT": api.minted,
-        "webhook secret": set(WEBHOOK_SECRETS),
         **minted,
     }
     assert minted["ticket"] and minted["turn password"] and api.minted  # the fair minted them
+    assert len(minted["webhook secret"]) == 2
     assert len(minted["turn password"]) >= 4  # two people, the pre-call's and its server peer's
     for kind, values in secrets.items():
         for value in values:

@@ -4,6 +4,7 @@ level on purpose: it checks the database's own rules below the API.)"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,11 +71,16 @@ def next_event_day(now: datetime) -> date:
     return (now.astimezone(ZoneInfo(EVENT["timezone"])) + timedelta(days=1)).date()
 
 
-async def confirmed_chat_on(api: Api, day: date) -> tuple[str, dict[str, Any]]:
+async def confirmed_chat_on(
+    api: Api, day: date, *, on_event: Callable[[str], Awaitable[object]] | None = None
+) -> tuple[str, dict[str, Any]]:
     """`confirmed_chat` for a new event on ``day`` (that one books a fixed date): for tests on
-    the real clock, whose TURN credentials a real coturn checks."""
+    the real clock, whose TURN credentials a real coturn checks. `on_event(event_id)` runs
+    before anyone books (a webhook endpoint that should hear the whole story, say)."""
     event = {**EVENT, "days": [{**EVENT["days"][0], "date": day.isoformat()}]}
     event_id = (await api.call(ORGANIZER, "POST", "/api/v1/events", event, expect=201))["id"]
+    if on_event is not None:
+        await on_event(event_id)
     grid = await api.call(
         ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day.isoformat()}&duration_min=30"
     )

@@ -1,6 +1,6 @@
 """webhooks: endpoints, the event outbox and deliveries (scheduling/store_webhooks.py)
 
-Revision ID: webhooks
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "webhooks"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
