@@ -3,10 +3,11 @@
 import { session } from './session.js';
 import { newId } from './ids.js';
 import { syncServerClock } from './server_clock.js';
+import { t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(problem, status) {
-    super(problem.detail || problem.title || `The server answered ${status}.`);
+    super(problem.detail || problem.title || t('error.server_status', { status: String(status) }));
     this.name = 'ApiError';
     this.status = status;
     this.code = problem.code || '';
@@ -27,7 +28,7 @@ async function readProblem(resp) {
   } catch {
     // fall through to a generic sentence
   }
-  return { detail: `The server answered ${resp.status} ${resp.statusText}. Please try again.` };
+  return { detail: t('error.server_status', { status: `${resp.status} ${resp.statusText}`.trim() }) };
 }
 
 /** fetch with the bearer token; resolves to JSON (or a Blob), rejects with ApiError. */
@@ -48,7 +49,7 @@ export async function request(method, path, body, { accept = 'application/json' 
     });
   } catch {
     throw new ApiError(
-      { detail: 'The Duet server cannot be reached. Check your connection and try again.', code: 'network' },
+      { detail: t('error.unreachable'), code: 'network' },
       0,
     );
   }
