@@ -100,6 +100,13 @@ export function initials(name) {
     .join('');
 }
 
+const ROLE_KEYS = { participant: 'role.participant', employee: 'role.employee', organizer: 'role.organizer' };
+
+/** A role in the reader's language ("Participant", "Teilnehmende"). */
+export function roleName(role) {
+  return ROLE_KEYS[role] ? t(ROLE_KEYS[role]) : role;
+}
+
 export function capitalize(text) {
   return text ? text[0].toUpperCase() + text.slice(1) : '';
 }

@@ -5,7 +5,7 @@ import { h, replace } from './dom.js';
 import { session, takeTokenFromFragment } from './session.js';
 import { Scope } from './scope.js';
 import { alertBox } from './ui.js';
-import { initials } from './format.js';
+import { initials, roleName } from './format.js';
 import { LANGUAGE_EVENT, t } from './i18n.js';
 import { languagePicker } from './language_picker.js';
 import { renderSignIn } from './views/signin.js';
@@ -35,7 +35,6 @@ function parseHash() {
 }
 
 const HOME_KEYS = { participant: 'topbar.home.participant', employee: 'topbar.home.employee', organizer: 'topbar.home.organizer' };
-export const ROLE_KEYS = { participant: 'role.participant', employee: 'role.employee', organizer: 'role.organizer' };
 
 function renderTopbar(user) {
   replace(languageSlot, languagePicker());
@@ -49,7 +48,7 @@ function renderTopbar(user) {
     h('a', { class: 'topbar-link', href: home }, t(HOME_KEYS[user.role] || HOME_KEYS.organizer)),
     h('span', { class: 'who' },
       h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, initials(user.name)),
-      h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, t(ROLE_KEYS[user.role] || ROLE_KEYS.participant)))),
+      h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, roleName(user.role)))),
     h('button', {
       class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'sign-out' },
       onclick: () => {
