@@ -20,6 +20,11 @@ const EXPERIENCE_LEVELS = {
   Executive: 'availability.level.executive',
 };
 
+/** A profile's experience level in the reader's language (a value not in the list as it is). */
+export function experienceName(level) {
+  return Object.hasOwn(EXPERIENCE_LEVELS, level) ? t(EXPERIENCE_LEVELS[level]) : level;
+}
+
 function splitList(text) {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
 }

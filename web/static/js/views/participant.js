@@ -8,6 +8,7 @@ import { t } from '../i18n.js';
 import { TEXT_MAX } from '../limits.js';
 import { defaultQuestion, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
+import { experienceName } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
 
 const TABS = [
@@ -116,7 +117,7 @@ function offerCard(event, offer, chat) {
   const panel = h('div');
   const facts = [
     p.background ? [t('profile.background'), p.background] : null,
-    p.experience_level ? [t('profile.experience'), p.experience_level] : null,
+    p.experience_level ? [t('profile.experience'), experienceName(p.experience_level)] : null,
   ].filter(Boolean);
   const [badgeText, badgeHref] = chat ? chatBadge(chat) : [];
   const requestButton = chat
