@@ -156,6 +156,14 @@ async def test_a_german_browser_gets_every_page_in_german(tmp_path: Path) -> Non
         page = await german("Olivia Organizer")
         await expect(page.locator(".event-form h2")).to_have_text("Veranstaltung")
         await assert_german(page, "organizer")
+
+        # A refusal whose code the client knows is said in German (the server writes English).
+        page = await german()
+        await page.goto("/#token=not-a-token")
+        await expect(page.locator(".alert-info")).to_have_text(
+            "Ihr Anmeldetoken ist ungültig. Bitte melden Sie sich erneut an."
+        )
+        await assert_german(page, "sign-in after a refused token")
         assert all(p.duet_errors == [] for p in pages)  # type: ignore[attr-defined]
 
 

@@ -3,11 +3,21 @@
 import { session } from './session.js';
 import { newId } from './ids.js';
 import { syncServerClock } from './server_clock.js';
-import { t } from './i18n.js';
+import { serverSentence, t } from './i18n.js';
+
+// Problem codes whose sentence never carries details, said in the reader's language; any
+// other problem keeps the server's English detail (docs/architecture.md, "The client's words").
+const PROBLEM_KEYS = {
+  token_expired: 'problem.token_expired',
+  bad_token: 'problem.bad_token',
+  sign_in_needed: 'problem.sign_in_needed',
+  slot_taken: 'problem.slot_taken',
+  database_unavailable: 'problem.database_unavailable',
+};
 
 export class ApiError extends Error {
   constructor(problem, status) {
-    super(problem.detail || problem.title || t('error.server_status', { status: String(status) }));
+    super(serverSentence(PROBLEM_KEYS[problem.code], problem.detail || problem.title) || t('error.server_status', { status: String(status) }));
     this.name = 'ApiError';
     this.status = status;
     this.code = problem.code || '';

@@ -28,6 +28,12 @@ export default {
   "format.wait_days": {"one": "{count} Tag {hours} Std.", "other": "{count} Tage {hours} Std."},
   "format.wait_hours": "{hours} Std. {minutes} Min.",
 
+  "problem.token_expired": "Ihre Anmeldung ist abgelaufen. Bitte melden Sie sich erneut an.",
+  "problem.bad_token": "Ihr Anmeldetoken ist ungültig. Bitte melden Sie sich erneut an.",
+  "problem.sign_in_needed": "Bitte melden Sie sich zuerst an.",
+  "problem.slot_taken": "Dieser Termin wurde gerade von jemand anderem gebucht. Bitte wählen Sie einen anderen.",
+  "problem.database_unavailable": "Die Datenbank ist gerade nicht erreichbar; es wurde nichts geändert. Bitte versuchen Sie es gleich noch einmal.",
+
   "signin.group.organizers": "Organisationsteam",
   "signin.group.employees": "Mitarbeitende der Unternehmen",
   "signin.group.participants": "Teilnehmende",

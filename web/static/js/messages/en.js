@@ -28,6 +28,12 @@ export default {
   "format.wait_days": {"one": "{count} day {hours} h", "other": "{count} days {hours} h"},
   "format.wait_hours": "{hours} h {minutes} min",
 
+  "problem.token_expired": "Your sign-in has expired; please sign in again.",
+  "problem.bad_token": "Your sign-in token is not valid; please sign in again.",
+  "problem.sign_in_needed": "Please sign in first.",
+  "problem.slot_taken": "That slot was just taken by someone else; please pick another one.",
+  "problem.database_unavailable": "The database is not reachable right now; nothing was changed. Please try again shortly.",
+
   "signin.group.organizers": "Organizers",
   "signin.group.employees": "Company employees",
   "signin.group.participants": "Participants",
