@@ -201,6 +201,20 @@ async def test_the_language_setting_switches_at_once_and_is_kept(tmp_path: Path)
         # The check that found no English above finds it here (it is not blind).
         assert {key for key, _ in await english_on(page)} >= {"participant.tab.offers"}
 
+        # How a browser's list is read: the first language with a catalogue wins, keeping its
+        # region for dates; a choice beats the browser; unknown codes are not choices.
+        resolve = """([choice, tags]) => import('/static/js/i18n.js')
+            .then((m) => m.resolveLanguage(choice, tags))"""
+        cases = [
+            (("", ["fr-FR", "de-AT", "en-US"]), {"language": "de", "locale": "de-AT"}),
+            (("", ["fr-FR"]), {"language": "en", "locale": "en-GB"}),
+            (("", ["en-US", "de-DE"]), {"language": "en", "locale": "en-US"}),
+            (("de", ["en-US"]), {"language": "de", "locale": "de-DE"}),
+            (("__proto__", ["de-CH"]), {"language": "de", "locale": "de-CH"}),
+        ]
+        for args, expected in cases:
+            assert await page.evaluate(resolve, list(args)) == expected, args
+
         # A German browser can choose English.
         _, german = await new_person_page(browser, duet, locale="de-DE")
         await sign_in(german, "Priya Patel")

@@ -24,6 +24,10 @@ const plurals = new Map();
 const numbers = new Map();
 const warned = new Set();
 
+function known(code) {
+  return typeof code === 'string' && Object.hasOwn(CATALOGUES, code);
+}
+
 function baseOf(tag) {
   return String(tag || '').toLowerCase().split('-')[0];
 }
@@ -31,7 +35,7 @@ function baseOf(tag) {
 function readStored() {
   try {
     const stored = localStorage.getItem(STORAGE_KEY) || '';
-    return CATALOGUES[stored] ? stored : '';
+    return known(stored) ? stored : '';
   } catch {
     return '';
   }
@@ -59,8 +63,8 @@ export function resolveLanguage(choice, tags) {
     const tag = tags.find((t) => baseOf(t) === language);
     return { language, locale: tag || DEFAULT_LOCALES[language] };
   };
-  if (choice && CATALOGUES[choice]) return pick(choice);
-  for (const tag of tags) if (CATALOGUES[baseOf(tag)]) return pick(baseOf(tag));
+  if (known(choice)) return pick(choice);
+  for (const tag of tags) if (known(baseOf(tag))) return pick(baseOf(tag));
   return pick(FALLBACK);
 }
 
@@ -138,7 +142,7 @@ function apply() {
 
 /** Choose a language ('' = follow the browser again); kept in localStorage, applied at once. */
 export function setLanguage(code) {
-  chosen = CATALOGUES[code] ? code : '';
+  chosen = known(code) ? code : '';
   try {
     if (chosen) localStorage.setItem(STORAGE_KEY, chosen);
     else localStorage.removeItem(STORAGE_KEY);
