@@ -6,6 +6,8 @@ import { LANGUAGES, languageName, preference, resolveLanguage, setLanguage, t } 
 
 export function languagePicker() {
   const browser = resolveLanguage('', navigator.languages || [navigator.language]).language;
+  // A phone's top bar has room for a short name of the automatic choice only.
+  const autoKey = window.matchMedia('(max-width: 560px)').matches ? 'language.auto_short' : 'language.auto';
   return h(
     'label',
     { class: 'language-picker' },
@@ -17,7 +19,7 @@ export function languagePicker() {
         dataset: { action: 'language' },
         onchange: (event) => setLanguage(event.target.value),
       },
-      h('option', { value: '', selected: !preference() }, t('language.auto', { name: languageName(browser) })),
+      h('option', { value: '', selected: !preference() }, t(autoKey, { name: languageName(browser) })),
       LANGUAGES.map((code) => h('option', { value: code, lang: code, selected: preference() === code }, languageName(code))),
     ),
   );

@@ -8,6 +8,7 @@ export default {
   "language.self": "Deutsch",
   "language.label": "Sprache",
   "language.auto": "Sprache des Browsers ({name})",
+  "language.auto_short": "Auto",
   "topbar.home.participant": "Meine Gespräche",
   "topbar.home.employee": "1:1-Gespräche",
   "topbar.home.organizer": "Einstellungen",

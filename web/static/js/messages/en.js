@@ -8,6 +8,7 @@ export default {
   "language.self": "English",
   "language.label": "Language",
   "language.auto": "Browser language ({name})",
+  "language.auto_short": "Auto",
   "topbar.home.participant": "My chats",
   "topbar.home.employee": "1-1 Chat",
   "topbar.home.organizer": "Settings",
