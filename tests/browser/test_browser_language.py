@@ -8,18 +8,31 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
 from scheduling.clock import ManualClock
-from tests.support.browser import chromium, new_person_page, running_duet, screenshot, sign_in
+from scheduling.model import Role
+from scheduling.store_events import UserRecord
+from tests.support.browser import (
+    MEDIA_TIMEOUT_MS,
+    SECRET,
+    chromium,
+    new_person_page,
+    running_duet,
+    screenshot,
+    sign_in,
+)
 from tests.support.client_catalogue import PLACEHOLDER, forms, load
+from web.auth import mint_token
 from web.demo import LIVE_CHAT_ID
 
 pytestmark = pytest.mark.browser
 
 # The demo's live chat (Ada ↔ Sam) has its Join window open at this instant.
 SEED = datetime(2026, 11, 30, 9, 58, tzinfo=UTC)
+ADA = UserRecord("ada", "Ada Lovelace", Role.EMPLOYEE, "acme")
 EN = load("en")
 DE = load("de")
 # Each language's own name is shown in that language in the picker, whatever the page's.
@@ -128,12 +141,45 @@ async def test_a_german_browser_gets_every_page_in_german(tmp_path: Path) -> Non
         await expect(page.get_by_role("button", name="Jetzt beitreten")).to_be_enabled()
         await expect(page.locator("#precall-start")).to_have_text("Meine Verbindung testen")
         await assert_german(page, "the pre-join check")
-        # In the call alone: Ada is awaited in German; leaving says so in German.
+        # The connection check: Duet's server peer grades camera, mic and connection in German.
+        await page.locator("#precall-start").click()
+        await expect(page.locator("#precall")).to_have_attribute(
+            "data-phase", re.compile(r"^(done|error)$"), timeout=MEDIA_TIMEOUT_MS
+        )
+        await expect(page.locator("#precall-start")).to_have_text("Erneut testen")
+        await assert_german(page, "the connection check's verdict")
+
+        # In the call: Ada is awaited, arrives (a plain WebSocket client here), chats, leaves.
         await page.get_by_role("button", name="Jetzt beitreten").click()
-        await expect(page.locator("#call-status")).to_have_text("Warten auf Ada Lovelace")
+        status = page.locator("#call-status")
+        await expect(status).to_have_text("Warten auf Ada Lovelace")
         await expect(page.locator("#time-left")).to_have_text(re.compile(r"^noch \d+:\d\d$"))
-        await assert_german(page, "the call")
-        await screenshot(page, "call-german")
+        await assert_german(page, "the call, alone")
+        headers = {"Authorization": f"Bearer {mint_token(SECRET, ADA, clock.now())}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(f"{duet.base_url}/api/v1/chats/{LIVE_CHAT_ID}/join") as resp:
+                assert resp.status == 200, await resp.text()
+                grant = await resp.json()
+            async with http.ws_connect(
+                f"{duet.base_url}/api/v1/ws", protocols=("duet.v1.json",)
+            ) as ws:
+                await ws.send_json({"type": "join", "v": 1, "ticket": grant["ticket"]})
+                assert (await ws.receive_json(timeout=5))["type"] == "joined"
+                await expect(status).to_have_text(
+                    re.compile(r"^(Ada Lovelace ist da|Audio und Video werden verbunden…)$")
+                )
+                await ws.send_json({"type": "chat_send", "client_msg_id": "a1", "text": "Hallo!"})
+                await expect(page.locator(".msg.theirs .bubble")).to_have_text("Hallo!")
+                await page.get_by_role("textbox", name="Nachricht").fill("Guten Tag!")
+                await page.keyboard.press("Enter")
+                mine = page.locator(".msg.mine")
+                await expect(mine).to_have_attribute("data-status", "sent")
+                await expect(mine.locator(".msg-meta")).to_have_text(re.compile(r"^\d\d:\d\d MEZ$"))
+                await assert_german(page, "the call, with Ada")
+                await screenshot(page, "call-german")
+                await ws.send_json({"type": "leave"})
+                await expect(status).to_have_text("Ada Lovelace hat das Gespräch verlassen")
+        await assert_german(page, "the call, after Ada left")
         await page.locator("[data-action=leave]").click()
         await expect(page.locator("#call-ended h1")).to_have_text(
             "Sie haben das Gespräch verlassen"
