@@ -71,8 +71,11 @@ export async function request(method, path, body, { accept = 'application/json' 
   const type = resp.headers.get('Content-Type') || '';
   if (!type.includes('json')) return resp.blob();
   const data = await resp.json();
-  // Every answer that carries the server's clock keeps our countdowns honest.
-  if (data && typeof data.now === 'string') syncServerClock(data.now);
+  // Every answer that carries the server's clock keeps our countdowns honest: a list's or
+  // /me's `now`, or a single chat's join window's (the pre-join page may fetch nothing else
+  // before its Join button counts, when the person came straight from a link).
+  const now = data && (typeof data.now === 'string' ? data.now : data.join && data.join.now);
+  if (typeof now === 'string') syncServerClock(now);
   return data;
 }
 
