@@ -11,6 +11,7 @@ import re
 from scheduling.webhook_payloads import EventType
 from signaling.close_codes import REASONS, CloseCode
 from tests.support.app import REPO_ROOT
+from tests.support.client_catalogue import load as load_catalogue
 
 JS = REPO_ROOT / "web" / "static" / "js"
 
@@ -22,9 +23,12 @@ def _js_set(source: str, name: str) -> set[int]:
 
 
 def _js_reasons(source: str) -> dict[int, str]:
+    """code -> the English sentence: REASONS names catalogue keys, en.js holds the words."""
     block = re.search(r"const REASONS = \{(.*?)\n\};", source, re.S)
     assert block, "REASONS not found"
-    return {int(code): text for code, text in re.findall(r"(\d{4}): '([^']*)'", block.group(1))}
+    english = load_catalogue("en")
+    keys = re.findall(r"(\d{4}): '([^']*)'", block.group(1))
+    return {int(code): str(english[key]) for code, key in keys}
 
 
 def test_the_socket_retries_exactly_what_the_server_says_it_may() -> None:

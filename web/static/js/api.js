@@ -3,10 +3,21 @@
 import { session } from './session.js';
 import { newId } from './ids.js';
 import { syncServerClock } from './server_clock.js';
+import { serverSentence, t } from './i18n.js';
+
+// Problem codes whose sentence never carries details, said in the reader's language; any
+// other problem keeps the server's English detail (docs/architecture.md, "The client's words").
+const PROBLEM_KEYS = {
+  token_expired: 'problem.token_expired',
+  bad_token: 'problem.bad_token',
+  sign_in_needed: 'problem.sign_in_needed',
+  slot_taken: 'problem.slot_taken',
+  database_unavailable: 'problem.database_unavailable',
+};
 
 export class ApiError extends Error {
   constructor(problem, status) {
-    super(problem.detail || problem.title || `The server answered ${status}.`);
+    super(serverSentence(PROBLEM_KEYS[problem.code], problem.detail || problem.title) || t('error.server_status', { status: String(status) }));
     this.name = 'ApiError';
     this.status = status;
     this.code = problem.code || '';
@@ -27,7 +38,7 @@ async function readProblem(resp) {
   } catch {
     // fall through to a generic sentence
   }
-  return { detail: `The server answered ${resp.status} ${resp.statusText}. Please try again.` };
+  return { detail: t('error.server_status', { status: `${resp.status} ${resp.statusText}`.trim() }) };
 }
 
 /** fetch with the bearer token; resolves to JSON (or a Blob), rejects with ApiError. */
@@ -48,7 +59,7 @@ export async function request(method, path, body, { accept = 'application/json' 
     });
   } catch {
     throw new ApiError(
-      { detail: 'The Duet server cannot be reached. Check your connection and try again.', code: 'network' },
+      { detail: t('error.unreachable'), code: 'network' },
       0,
     );
   }
@@ -60,8 +71,11 @@ export async function request(method, path, body, { accept = 'application/json' 
   const type = resp.headers.get('Content-Type') || '';
   if (!type.includes('json')) return resp.blob();
   const data = await resp.json();
-  // Every answer that carries the server's clock keeps our countdowns honest.
-  if (data && typeof data.now === 'string') syncServerClock(data.now);
+  // Every answer that carries the server's clock keeps our countdowns honest: a list's or
+  // /me's `now`, or a single chat's join window's (the pre-join page may fetch nothing else
+  // before its Join button counts, when the person came straight from a link).
+  const now = data && (typeof data.now === 'string' ? data.now : data.join && data.join.now);
+  if (typeof now === 'string') syncServerClock(now);
   return data;
 }
 

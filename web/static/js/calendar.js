@@ -2,6 +2,7 @@
 
 import { api } from './api.js';
 import { h } from './dom.js';
+import { t } from './i18n.js';
 import { toast } from './ui.js';
 
 export async function downloadCalendarFile(chat) {
@@ -26,6 +27,6 @@ export function calendarLink(chat) {
         downloadCalendarFile(chat).catch((err) => toast(err.message, 'error'));
       },
     },
-    'Add to calendar',
+    t('calendar.add'),
   );
 }

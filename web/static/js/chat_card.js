@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { initials, slotRange, minutesBetween } from './format.js';
+import { t } from './i18n.js';
 import { joinControl } from './join_control.js';
 import { calendarLink } from './calendar.js';
 import { TEXT_MAX } from './limits.js';
@@ -11,14 +12,21 @@ import { slotPicker } from './slot_picker.js';
 import { badge, busy, toast } from './ui.js';
 
 const STATE_LABELS = {
-  requested: ['Requested', 'info'],
-  approved: ['Approved · pick a time', 'warn'],
-  confirmed: ['Confirmed', 'ok'],
-  completed: ['Completed', 'done'],
-  no_show: ['Missed', 'muted'],
-  declined: ['Declined', 'muted'],
-  withdrawn: ['Withdrawn', 'muted'],
-  cancelled: ['Cancelled', 'muted'],
+  requested: ['chat.state.requested', 'info'],
+  approved: ['chat.state.approved', 'warn'],
+  confirmed: ['chat.state.confirmed', 'ok'],
+  completed: ['chat.state.completed', 'done'],
+  no_show: ['chat.state.no_show', 'muted'],
+  declined: ['chat.state.declined', 'muted'],
+  withdrawn: ['chat.state.withdrawn', 'muted'],
+  cancelled: ['chat.state.cancelled', 'muted'],
+};
+
+// Who did not join (rooms/attendance.py): "employee", "participant" or "both".
+const NO_SHOW_KEYS = {
+  employee: 'card.no_show.employee',
+  participant: 'card.no_show.participant',
+  both: 'card.no_show.both',
 };
 
 function otherPerson(chat, viewerRole) {
@@ -26,23 +34,24 @@ function otherPerson(chat, viewerRole) {
 }
 
 function stateBadge(chat, viewerRole) {
-  let [label, kind] = STATE_LABELS[chat.state] || [chat.state, ''];
+  const [key, kind] = STATE_LABELS[chat.state] || [null, ''];
+  let label = key ? t(key) : chat.state;
   if (chat.state === 'requested' && chat.initiator === 'employee') {
-    label = viewerRole === 'participant' ? 'Invitation' : 'Invited';
+    label = t(viewerRole === 'participant' ? 'chat.state.invitation' : 'chat.state.invited');
   }
-  if (chat.state === 'approved' && viewerRole === 'employee') label = 'Approved · waiting for a time';
+  if (chat.state === 'approved' && viewerRole === 'employee') label = t('chat.state.approved_waiting');
   return badge(label, kind);
 }
 
 function detailLines(chat, questions) {
   const lines = [];
-  if (chat.request_message) lines.push(['Message', chat.request_message]);
-  if (chat.decline_message) lines.push(['Reply', chat.decline_message]);
-  if (chat.cancel_reason) lines.push(['Reason', chat.cancel_reason]);
-  if (chat.no_show_side) lines.push(['Note', `The ${chat.no_show_side} did not join.`]);
+  if (chat.request_message) lines.push([t('card.message'), chat.request_message]);
+  if (chat.decline_message) lines.push([t('card.reply'), chat.decline_message]);
+  if (chat.cancel_reason) lines.push([t('card.reason'), chat.cancel_reason]);
+  if (chat.no_show_side) lines.push([t('card.note'), t(NO_SHOW_KEYS[chat.no_show_side] || NO_SHOW_KEYS.both)]);
   return [
     answerLine(chat, questions),
-    lines.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, `${label}: `), text)),
+    lines.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, t('ui.label', { label })), text)),
   ];
 }
 
@@ -62,7 +71,7 @@ function textForm({ label, placeholder, submitLabel, danger, onSubmit, onClose }
     },
     h('label', {}, label, input),
     errors,
-    h('div', { class: 'row' }, submit, h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onClose }, 'Back')),
+    h('div', { class: 'row' }, submit, h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onClose }, t('ui.back'))),
   );
   setTimeout(() => input.focus(), 0);
   return form;
@@ -92,45 +101,45 @@ export function chatCard(chat, ctx) {
 
   for (const action of chat.actions) {
     if (action === 'approve') {
-      const label = chat.initiator === 'employee' ? 'Accept' : 'Approve';
-      actionButton(label, 'approve', 'btn-primary', (b) =>
-        busy(b, errors, () => run('approve', {}, label === 'Accept' ? 'Invitation accepted. Pick a time next.' : 'Approved. The participant can now pick a time.')),
+      const invited = chat.initiator === 'employee';
+      actionButton(t(invited ? 'card.accept' : 'card.approve'), 'approve', 'btn-primary', (b) =>
+        busy(b, errors, () => run('approve', {}, t(invited ? 'card.accepted' : 'card.approved'))),
       );
     } else if (action === 'decline') {
-      actionButton('Decline', 'decline', 'btn-secondary', () =>
+      actionButton(t('card.decline'), 'decline', 'btn-secondary', () =>
         replace(panel, textForm({
-          label: 'A short message for them',
-          placeholder: ctx.role === 'employee' ? 'Thanks for your interest! …' : 'Sorry, I cannot make it…',
-          submitLabel: 'Send and decline',
+          label: t('card.decline.label'),
+          placeholder: t(ctx.role === 'employee' ? 'card.decline.placeholder_employee' : 'card.decline.placeholder_participant'),
+          submitLabel: t('card.decline.submit'),
           danger: true,
-          onSubmit: (message) => run('decline', { message }, 'Declined.'),
+          onSubmit: (message) => run('decline', { message }, t('card.declined')),
           onClose: () => replace(panel),
         })),
       );
     } else if (action === 'withdraw') {
-      actionButton('Withdraw', 'withdraw', 'btn-secondary', (b) =>
-        busy(b, errors, () => run('withdraw', {}, 'Request withdrawn.')),
+      actionButton(t('card.withdraw'), 'withdraw', 'btn-secondary', (b) =>
+        busy(b, errors, () => run('withdraw', {}, t('card.withdrawn'))),
       );
     } else if (action === 'book' || action === 'reschedule') {
-      const label = action === 'book' ? 'Pick a time' : 'Reschedule';
+      const label = t(action === 'book' ? 'card.book' : 'card.reschedule');
       actionButton(label, action, action === 'book' ? 'btn-primary' : 'btn-secondary', () =>
         replace(panel, slotPicker({
           eventId: chat.event_id,
           employeeId: chat.employee.id,
           timeZone: ctx.timeZone,
           exceptSlotId: slot ? slot.id : null,
-          onPick: (picked) => run(action, { slot_id: picked.id }, action === 'book' ? 'Booked. See you there!' : 'Moved to the new time.'),
+          onPick: (picked) => run(action, { slot_id: picked.id }, t(action === 'book' ? 'card.booked' : 'card.moved')),
           onCancel: () => replace(panel),
         })),
       );
     } else if (action === 'cancel') {
-      actionButton('Cancel chat', 'cancel', 'btn-ghost btn-danger-text', () =>
+      actionButton(t('card.cancel'), 'cancel', 'btn-ghost btn-danger-text', () =>
         replace(panel, textForm({
-          label: 'Why are you cancelling?',
-          placeholder: 'Something came up…',
-          submitLabel: 'Cancel this chat',
+          label: t('card.cancel.label'),
+          placeholder: t('card.cancel.placeholder'),
+          submitLabel: t('card.cancel.submit'),
           danger: true,
-          onSubmit: (reason) => run('cancel', { reason }, 'Chat cancelled.'),
+          onSubmit: (reason) => run('cancel', { reason }, t('card.cancelled')),
           onClose: () => replace(panel),
         })),
       );
@@ -153,8 +162,8 @@ export function chatCard(chat, ctx) {
         h('strong', {}, person.name),
         ctx.companyName ? h('span', { class: 'muted' }, ctx.companyName(chat.company_id)) : null,
         slot
-          ? h('span', { class: 'chat-time' }, `${slotRange(slot, ctx.timeZone)} · ${minutesBetween(slot.starts_at, slot.ends_at)} min`)
-          : h('span', { class: 'chat-time muted' }, 'No time picked yet'),
+          ? h('span', { class: 'chat-time' }, t('card.time', { range: slotRange(slot, ctx.timeZone), minutes: minutesBetween(slot.starts_at, slot.ends_at) }))
+          : h('span', { class: 'chat-time muted' }, t('card.no_time')),
       ),
       stateBadge(chat, ctx.role),
     ),

@@ -1,11 +1,14 @@
-// Dates, times and durations in words and digits, in the event's time zone and labelled with it.
+// Dates, times and durations in words and digits, in the event's time zone and labelled with it,
+// in the reader's language (i18n.js locale()).
+
+import { locale, t } from './i18n.js';
 
 const cache = new Map();
 
 function formatter(timeZone, options) {
-  const key = `${timeZone}|${JSON.stringify(options)}`;
+  const key = `${locale()}|${timeZone}|${JSON.stringify(options)}`;
   if (!cache.has(key)) {
-    cache.set(key, new Intl.DateTimeFormat(undefined, { timeZone: timeZone || undefined, ...options }));
+    cache.set(key, new Intl.DateTimeFormat(locale(), { timeZone: timeZone || undefined, ...options }));
   }
   return cache.get(key);
 }
@@ -51,12 +54,12 @@ export function zoneOfDay(date, timeZone) {
 /** The caption of a grid of bare times: "Times in CET (Europe/Berlin)". */
 export function zoneNote(iso, timeZone) {
   const name = zoneName(iso, timeZone);
-  return timeZone && timeZone !== name ? `Times in ${name} (${timeZone})` : `Times in ${name}`;
+  return timeZone && timeZone !== name ? t('format.times_in_zone', { zone: name, tz: timeZone }) : t('format.times_in', { zone: name });
 }
 
 /** "Mon, 30 Nov, 10:57–11:27 CET": the zone once, after the range. */
 export function slotRange(slot, timeZone) {
-  if (!slot) return 'No time yet';
+  if (!slot) return t('format.no_time');
   const start = slot.starts_at;
   return `${dayOf(start, timeZone)}, ${clockOf(start, timeZone)}–${clockOf(slot.ends_at, timeZone)} ${zoneName(start, timeZone)}`;
 }
@@ -80,10 +83,10 @@ export function waitInWords(totalSeconds) {
   const s = Math.max(0, Math.ceil(totalSeconds));
   if (s >= 86400) {
     const days = Math.floor(s / 86400);
-    return `${days} day${days === 1 ? '' : 's'} ${Math.floor((s % 86400) / 3600)} h`;
+    return t('format.wait_days', { count: days, hours: Math.floor((s % 86400) / 3600) });
   }
   if (s >= 3600) {
-    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+    return t('format.wait_hours', { hours: Math.floor(s / 3600), minutes: String(Math.floor((s % 3600) / 60)).padStart(2, '0') });
   }
   return clockDigits(s);
 }
@@ -95,6 +98,13 @@ export function initials(name) {
     .slice(0, 2)
     .map((part) => part[0].toUpperCase())
     .join('');
+}
+
+const ROLE_KEYS = { participant: 'role.participant', employee: 'role.employee', organizer: 'role.organizer' };
+
+/** A role in the reader's language ("Participant", "Teilnehmende"). */
+export function roleName(role) {
+  return ROLE_KEYS[role] ? t(ROLE_KEYS[role]) : role;
 }
 
 export function capitalize(text) {

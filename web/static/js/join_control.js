@@ -5,10 +5,24 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { serverNow } from './server_clock.js';
 import { timeOf, waitInWords } from './format.js';
+import { serverSentence, t } from './i18n.js';
 
 const RECHECK_MS = 5000;
+// The join window's reason (scheduling/join_window.py) → our sentence, for a reader of another
+// language than the server's English.
+const REASON_KEYS = {
+  ended: 'join.reason.ended',
+  cancelled: 'join.reason.cancelled',
+  not_confirmed: 'join.reason.not_confirmed',
+};
 
-export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = 'Join' } = {}) {
+/** Why a chat cannot be joined, in the reader's language when we know the reason. */
+export function joinWindowSentence(window_) {
+  return serverSentence(REASON_KEYS[window_ && window_.reason], window_ && window_.message);
+}
+
+export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label } = {}) {
+  const joinLabel = label || t('join.join');
   if (chat.state !== 'confirmed' || !chat.join || !chat.join.join_opens_at) return null;
   const button = h(
     'button',
@@ -22,7 +36,7 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = '
         else location.hash = `#/chat/${chat.id}`;
       },
     },
-    'Join',
+    joinLabel,
   );
   const hint = h('span', { class: 'join-hint', 'aria-live': 'polite' });
   const root = h('div', { class: 'join-control' }, button, hint);
@@ -53,25 +67,25 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = '
     const closes = Date.parse(window_.join_closes_at);
     if (now >= closes || window_.reason === 'ended' || window_.reason === 'cancelled') {
       root.dataset.joinState = 'ended';
-      replace(root, h('span', { class: 'join-hint' }, window_.message || 'This chat has ended.'));
+      replace(root, h('span', { class: 'join-hint' }, joinWindowSentence(window_) || t('join.reason.ended')));
       return false;
     }
     if (window_.open) {
       root.dataset.joinState = 'open';
       if (!button.classList.contains('is-busy')) button.disabled = false;
-      if (!button.classList.contains('is-busy')) button.textContent = label;
-      hint.textContent = `Open until ${timeOf(window_.join_closes_at, timeZone)}`;
+      if (!button.classList.contains('is-busy')) button.textContent = joinLabel;
+      hint.textContent = t('join.open_until', { time: timeOf(window_.join_closes_at, timeZone) });
       return true;
     }
     root.dataset.joinState = 'waiting';
     button.disabled = true;
     const seconds = Math.ceil((opens - now) / 1000);
     if (seconds > 0) {
-      button.textContent = `Join in ${waitInWords(seconds)}`;
-      hint.textContent = `Opens at ${timeOf(window_.join_opens_at, timeZone)}`;
+      button.textContent = t('join.join_in', { wait: waitInWords(seconds) });
+      hint.textContent = t('join.opens_at', { time: timeOf(window_.join_opens_at, timeZone) });
     } else {
       // Our estimate says open; the server decides.
-      button.textContent = 'Opening…';
+      button.textContent = t('join.opening');
       hint.textContent = '';
       askServer();
     }

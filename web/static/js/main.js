@@ -5,7 +5,9 @@ import { h, replace } from './dom.js';
 import { session, takeTokenFromFragment } from './session.js';
 import { Scope } from './scope.js';
 import { alertBox } from './ui.js';
-import { capitalize, initials } from './format.js';
+import { initials, roleName } from './format.js';
+import { LANGUAGE_EVENT, t } from './i18n.js';
+import { languagePicker } from './language_picker.js';
 import { renderSignIn } from './views/signin.js';
 import { renderOrganizer } from './views/organizer.js';
 import { renderEmployee } from './views/employee.js';
@@ -14,6 +16,7 @@ import { renderCall } from './call/call_page.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
+const languageSlot = document.getElementById('topbar-language');
 let scope = null;
 let flash = null;
 
@@ -31,7 +34,10 @@ function parseHash() {
   return { name, params };
 }
 
+const HOME_KEYS = { participant: 'topbar.home.participant', employee: 'topbar.home.employee', organizer: 'topbar.home.organizer' };
+
 function renderTopbar(user) {
+  replace(languageSlot, languagePicker());
   if (!user) {
     replace(userSlot);
     return;
@@ -39,17 +45,17 @@ function renderTopbar(user) {
   const home = `#/${user.role}`;
   replace(
     userSlot,
-    h('a', { class: 'topbar-link', href: home }, user.role === 'participant' ? 'My chats' : user.role === 'employee' ? '1-1 Chat' : 'Settings'),
+    h('a', { class: 'topbar-link', href: home }, t(HOME_KEYS[user.role] || HOME_KEYS.organizer)),
     h('span', { class: 'who' },
       h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, initials(user.name)),
-      h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, capitalize(user.role)))),
+      h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, roleName(user.role)))),
     h('button', {
       class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'sign-out' },
       onclick: () => {
         session.signOut();
         location.hash = '#/signin';
       },
-    }, 'Sign out'),
+    }, t('topbar.sign_out')),
   );
 }
 
@@ -93,7 +99,7 @@ async function route() {
     showFlash(host);
   } catch (err) {
     if (current.disposed) return;
-    replace(host, alertBox(err.message || 'Something went wrong. Please reload the page.'));
+    replace(host, alertBox(err.message || t('error.generic_reload')));
   }
 }
 
@@ -119,6 +125,11 @@ document.addEventListener('click', (event) => {
 });
 
 window.addEventListener('hashchange', route);
+// A new language re-renders the page in place (a call hides the top bar, so none is torn down).
+window.addEventListener(LANGUAGE_EVENT, () => {
+  if (!document.body.classList.contains('in-call')) route();
+  else renderTopbar(session.user);
+});
 window.addEventListener('unhandledrejection', (event) => console.warn('unhandled', event.reason));
 takeTokenFromFragment();
 route();

@@ -3,16 +3,20 @@
 
 import { api } from './api.js';
 import { h } from './dom.js';
+import { t } from './i18n.js';
 
-export const DEFAULT_QUESTION = 'What would you like to talk about?';
+/** The question Duet asks when the employee has none, in the reader's language. */
+export function defaultQuestion() {
+  return t('questions.default');
+}
 
 /**
  * The question a chat's answer replies to. The chat's own `question`, once the server sends it
  * (the question as it was asked); until then the employee's current question from the offers.
  */
 export function questionOf(chat, questions) {
-  if (typeof chat.question === 'string') return chat.question || DEFAULT_QUESTION;
-  return (questions && questions.get(chat.employee.id)) || DEFAULT_QUESTION;
+  if (typeof chat.question === 'string') return chat.question || defaultQuestion();
+  return (questions && questions.get(chat.employee.id)) || defaultQuestion();
 }
 
 /** employee id → their question, from the event's offers (empty when it cannot be read). */

@@ -3,16 +3,17 @@
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { clockOf, dayOf, minutesBetween, timeOf, zoneName } from './format.js';
+import { t } from './i18n.js';
 import { loading, showError, emptyState } from './ui.js';
 
 export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick, onCancel }) {
-  const body = h('div', { class: 'slot-picker-body' }, loading('Looking for free slots…'));
+  const body = h('div', { class: 'slot-picker-body' }, loading(t('slots.loading')));
   const errors = h('div', { class: 'slot-picker-errors' });
   const root = h(
     'div',
-    { class: 'slot-picker', role: 'group', 'aria-label': 'Free slots' },
-    h('div', { class: 'slot-picker-head' }, h('strong', {}, 'Pick a time'),
-      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onCancel }, 'Close')),
+    { class: 'slot-picker', role: 'group', 'aria-label': t('slots.label') },
+    h('div', { class: 'slot-picker-head' }, h('strong', {}, t('card.book')),
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onCancel }, t('ui.close'))),
     errors,
     body,
   );
@@ -21,7 +22,7 @@ export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick
     .then(({ slots }) => {
       const free = slots.filter((slot) => slot.id !== exceptSlotId && !slot.booked);
       if (!free.length) {
-        replace(body, emptyState('No free slots left', 'Every published slot is taken. Try again later.'));
+        replace(body, emptyState(t('slots.empty.title'), t('slots.empty.text')));
         return;
       }
       const byDay = new Map();
@@ -48,7 +49,7 @@ export function slotPicker({ eventId, employeeId, timeZone, exceptSlotId, onPick
                     class: 'slot-button',
                     type: 'button',
                     dataset: { slotId: String(slot.id), start: slot.starts_at },
-                    title: `${timeOf(slot.starts_at, timeZone)}, ${minutesBetween(slot.starts_at, slot.ends_at)} minutes`,
+                    title: t('slots.title', { time: timeOf(slot.starts_at, timeZone), count: minutesBetween(slot.starts_at, slot.ends_at) }),
                     onclick: async () => {
                       for (const b of root.querySelectorAll('.slot-button')) b.disabled = true;
                       try {

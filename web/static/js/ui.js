@@ -1,6 +1,7 @@
 // Small shared widgets: alerts that show the API's sentence, busy buttons, tabs, toasts.
 
 import { h, replace } from './dom.js';
+import { t } from './i18n.js';
 
 export function alertBox(message, kind = 'error') {
   return h('div', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
@@ -8,7 +9,7 @@ export function alertBox(message, kind = 'error') {
 
 /** Show an error's sentence (ApiError.message is the problem+json detail) in `slot`. */
 export function showError(slot, err) {
-  const message = err && err.message ? err.message : 'Something went wrong. Please try again.';
+  const message = err && err.message ? err.message : t('error.generic_retry');
   replace(slot, alertBox(message, 'error'));
 }
 
@@ -51,7 +52,7 @@ export function toast(message, kind = 'info') {
 export function tabBar(tabs, current, hrefOf) {
   const nav = h(
     'nav',
-    { class: 'tabs', 'aria-label': 'Sections' },
+    { class: 'tabs', 'aria-label': t('ui.sections') },
     tabs.map((tab) =>
       h(
         'a',
@@ -78,8 +79,8 @@ export function emptyState(title, text) {
   return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), text ? h('p', {}, text) : null);
 }
 
-export function loading(text = 'Loading…') {
-  return h('p', { class: 'loading' }, text);
+export function loading(text) {
+  return h('p', { class: 'loading' }, text || t('ui.loading'));
 }
 
 export function pageHeader(title, subtitle, ...actions) {

@@ -4,7 +4,8 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { slotRange, initials } from '../format.js';
-import { joinControl } from '../join_control.js';
+import { t } from '../i18n.js';
+import { joinControl, joinWindowSentence } from '../join_control.js';
 import { answerLine, loadQuestions } from '../questions.js';
 import { alertBox, loading, showError } from '../ui.js';
 import { CallSession } from './call_session.js';
@@ -14,43 +15,43 @@ import { PrecallPanel } from './precall_panel.js';
 export async function renderCall(root, { params, scope, user }) {
   const chatId = params[0];
   const home = `#/${user.role}${user.role === 'participant' ? '/schedule' : '/confirmed'}`;
-  replace(root, loading('Opening the chat…'));
+  replace(root, loading(t('call.opening')));
   const chat = await api.get(`/chats/${chatId}`);
   const [event, questions] = await Promise.all([api.get(`/events/${chat.event_id}`), loadQuestions(chat.event_id)]);
   const peer = user.id === chat.employee.id ? chat.participant : chat.employee;
 
   const info = h('div', { class: 'precheck-info' },
     h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peer.name)),
-    h('h1', {}, `Chat with ${peer.name}`),
+    h('h1', {}, t('call.chat_with', { name: peer.name })),
     h('p', { class: 'muted' }, slotRange(chat.slot, event.timezone)));
 
   if (chat.state !== 'confirmed' || chat.join.reason === 'ended' || chat.join.reason === 'cancelled') {
     replace(root, h('section', { class: 'precheck card' }, info,
-      alertBox(chat.join.message || 'This chat cannot be joined.', 'info'),
-      h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+      alertBox(joinWindowSentence(chat.join) || t('call.cannot_join'), 'info'),
+      h('a', { class: 'btn btn-secondary', href: home }, t('call.back'))));
     return;
   }
 
   // Pre-join check
-  const preview = h('video', { id: 'preview-video', autoplay: true, playsInline: true, muted: true, 'aria-label': 'Your camera preview' });
+  const preview = h('video', { id: 'preview-video', autoplay: true, playsInline: true, muted: true, 'aria-label': t('call.preview') });
   const meterFill = h('span', { class: 'meter-fill', id: 'mic-level' });
   const meter = new MicMeter(meterFill);
   scope.onDispose(() => meter.close());
   const errors = h('div', { id: 'join-errors' });
   const mediaNote = h('div');
-  const cameraSelect = h('select', { id: 'camera-select', 'aria-label': 'Camera' });
-  const micSelect = h('select', { id: 'mic-select', 'aria-label': 'Microphone' });
-  const speakerSelect = h('select', { id: 'speaker-select', 'aria-label': 'Speaker' });
+  const cameraSelect = h('select', { id: 'camera-select', 'aria-label': t('device.camera') });
+  const micSelect = h('select', { id: 'mic-select', 'aria-label': t('device.microphone') });
+  const speakerSelect = h('select', { id: 'speaker-select', 'aria-label': t('device.speaker') });
   const micOn = h('input', { type: 'checkbox', checked: true, id: 'join-mic' });
   const cameraOn = h('input', { type: 'checkbox', checked: true, id: 'join-camera' });
   let stream = new MediaStream();
   let handedOver = false;
   scope.onDispose(() => {
-    if (!handedOver) for (const t of stream.getTracks()) t.stop();
+    if (!handedOver) for (const track of stream.getTracks()) track.stop();
   });
 
   async function open(ids) {
-    for (const t of stream.getTracks()) t.stop();
+    for (const track of stream.getTracks()) track.stop();
     const result = await openLocalMedia(ids);
     stream = result.stream;
     preview.srcObject = stream;
@@ -89,7 +90,7 @@ export async function renderCall(root, { params, scope, user }) {
     precall.cancel();
     button.disabled = true;
     button.classList.add('is-busy');
-    button.textContent = 'Joining…';
+    button.textContent = t('call.joining');
     await mediaReady.catch(() => {}); // the camera may still be starting
     if (scope.disposed) return;
     meter.detach();
@@ -98,7 +99,7 @@ export async function renderCall(root, { params, scope, user }) {
       onJoinFailed: (sentence) => {
         showError(errors, new Error(sentence));
         button.classList.remove('is-busy');
-        button.textContent = 'Join now';
+        button.textContent = t('call.join_now');
         button.disabled = false;
         reopen();
       },
@@ -107,8 +108,8 @@ export async function renderCall(root, { params, scope, user }) {
 
   /** A call on `stream` with the person's mic and camera choices; the session owns the tracks. */
   function launch({ flags, carry = [], onJoinFailed }) {
-    for (const t of stream.getAudioTracks()) t.enabled = flags.mic;
-    for (const t of stream.getVideoTracks()) t.enabled = flags.camera;
+    for (const track of stream.getAudioTracks()) track.enabled = flags.mic;
+    for (const track of stream.getVideoTracks()) track.enabled = flags.camera;
     handedOver = true;
     const session = new CallSession({
       chat,
@@ -132,11 +133,11 @@ export async function renderCall(root, { params, scope, user }) {
   async function rejoin({ button, note, carry, flags }) {
     button.disabled = true;
     button.classList.add('is-busy');
-    button.textContent = 'Joining…';
+    button.textContent = t('call.joining');
     const opened = await openLocalMedia({ cameraId: cameraSelect.value, micId: micSelect.value });
     stream = opened.stream;
     if (scope.disposed) {
-      for (const t of stream.getTracks()) t.stop();
+      for (const track of stream.getTracks()) track.stop();
       return;
     }
     launch({
@@ -151,22 +152,22 @@ export async function renderCall(root, { params, scope, user }) {
     });
   }
 
-  const join = joinControl(chat, { scope, timeZone: event.timezone, onJoin: startCall, label: 'Join now' });
+  const join = joinControl(chat, { scope, timeZone: event.timezone, onJoin: startCall, label: t('call.join_now') });
   const field = (label, input) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input);
   replace(root, h('section', { class: 'precheck' },
     h('div', { class: 'precheck-media card' },
       h('div', { class: 'preview-frame' }, preview),
-      h('div', { class: 'mic-meter' }, h('span', { class: 'field-label' }, 'Microphone level'), h('div', { class: 'meter' }, meterFill)),
+      h('div', { class: 'mic-meter' }, h('span', { class: 'field-label' }, t('call.mic_level')), h('div', { class: 'meter' }, meterFill)),
       mediaNote,
       precall.root),
     h('div', { class: 'precheck-side card' },
       info,
       answerLine(chat, questions),
-      h('div', { class: 'form-grid one' }, field('Camera', cameraSelect), field('Microphone', micSelect), field('Speaker', speakerSelect)),
-      h('div', { class: 'row' }, h('label', { class: 'check' }, micOn, 'Join with microphone on'), h('label', { class: 'check' }, cameraOn, 'Join with camera on')),
+      h('div', { class: 'form-grid one' }, field(t('device.camera'), cameraSelect), field(t('device.microphone'), micSelect), field(t('device.speaker'), speakerSelect)),
+      h('div', { class: 'row' }, h('label', { class: 'check' }, micOn, t('call.join_mic_on')), h('label', { class: 'check' }, cameraOn, t('call.join_camera_on'))),
       errors,
       join,
-      h('a', { class: 'link-button', href: home }, 'Back to my chats'))));
+      h('a', { class: 'link-button', href: home }, t('call.back')))));
   mediaReady = open({});
   await mediaReady;
 }

@@ -4,17 +4,21 @@
 import { api } from '../api.js';
 import { serverNow, syncServerClock } from '../server_clock.js';
 import { timeOf } from '../format.js';
+import { t } from '../i18n.js';
 import { toast } from '../ui.js';
 import { ChatPanel } from './chat_panel.js';
 import { CallView, endedView } from './call_view.js';
 import { PeerLink } from './peer_link.js';
-import { SignalingSocket } from './signaling_socket.js';
+import { SignalingSocket, closeSentence, errorSentence } from './signaling_socket.js';
 import { listDevices, openTrack } from './local_media.js';
 import { h, replace } from '../dom.js';
+import { joinWindowSentence } from '../join_control.js';
 
 const WAS_IN_CALL = 'duet.in-call.';
 // Ends after which joining again cannot help: the chat is over, moved or gone, or the app is old.
 const NO_REJOIN = new Set([4005, 4006, 4007, 4009, 4010, 4012]);
+// room_closing's reason → the close code whose sentence says it (signaling/presence.py).
+const CLOSING_CODES = { ended: 4009, cancelled: 4007, rescheduled: 4012 };
 
 export class CallSession {
   /**
@@ -122,12 +126,12 @@ export class CallSession {
       case 'peer_left':
         this.peer = { ...this.peer, present: false, state: 'absent' };
         this.closeLink();
-        this.view.setStatus('absent', msg.reason === 'left' ? `${this.peerName} left the chat` : `${this.peerName} lost the connection`);
-        this.view.setPlaceholderText(msg.reason === 'left' ? `${this.peerName} left. They can join again while the chat is open.` : `Waiting for ${this.peerName} to come back…`);
+        this.view.setStatus('absent', t(msg.reason === 'left' ? 'call.status.peer_left' : 'call.status.peer_lost', { name: this.peerName }));
+        this.view.setPlaceholderText(t(msg.reason === 'left' ? 'call.peer_left' : 'call.waiting_back', { name: this.peerName }));
         return this.renderRemote();
       case 'peer_reconnecting':
         this.peer = { ...this.peer, state: 'reconnecting' };
-        this.view.setStatus('reconnecting', `${this.peerName} is reconnecting…`);
+        this.view.setStatus('reconnecting', t('call.status.peer_reconnecting', { name: this.peerName }));
         return undefined;
       case 'offer':
       case 'answer':
@@ -152,12 +156,12 @@ export class CallSession {
       case 'time_warning':
         return this.timeWarning(msg.seconds_left);
       case 'room_closing':
-        return this.finish('The chat has ended', msg.message, false);
+        return this.finish(t('call.ended.title'), closeSentence(CLOSING_CODES[msg.reason], msg.message), false);
       case 'replaced':
-        return this.finish('Continued elsewhere', msg.message, true);
+        return this.finish(t('call.ended.elsewhere'), closeSentence(4008, msg.message), true);
       case 'error':
         if (msg.ref_type === 'chat_send') return this.chatPanel.onSendError(msg);
-        if (msg.code !== 'peer_absent') toast(msg.message, 'error');
+        if (msg.code !== 'peer_absent') toast(errorSentence(msg), 'error');
         return undefined;
       default:
         return undefined;
@@ -173,7 +177,7 @@ export class CallSession {
     this.roomEndsMono = performance.now() + msg.seconds_left * 1000;
     const chatEnds = this.chat.slot ? Date.parse(this.chat.slot.ends_at) : msg.ends_at;
     this.graceMs = Math.max(0, msg.ends_at - chatEnds);
-    this.view.setTimeTitle(`The chat ends at ${timeOf(chatEnds, this.timeZone)}; the room stays open until ${timeOf(msg.ends_at, this.timeZone)}.`);
+    this.view.setTimeTitle(t('call.time_title', { ends: timeOf(chatEnds, this.timeZone), closes: timeOf(msg.ends_at, this.timeZone) }));
     this.tick();
     this.chatPanel.applyHistory(msg.history);
     this.chatPanel.setOnline(true);
@@ -188,12 +192,12 @@ export class CallSession {
     this.view.setPeerFlags(peer.present ? peer.media_state : null);
     if (peer.state === 'connected') {
       const mediaUp = this.link && this.link.pc.connectionState === 'connected';
-      this.view.setStatus('connected', mediaUp ? `Connected with ${this.peerName}` : `${this.peerName} is here`);
+      this.view.setStatus('connected', t(mediaUp ? 'call.status.connected' : 'call.status.peer_here', { name: this.peerName }));
     }
-    else if (peer.state === 'reconnecting') this.view.setStatus('reconnecting', `${this.peerName} is reconnecting…`);
+    else if (peer.state === 'reconnecting') this.view.setStatus('reconnecting', t('call.status.peer_reconnecting', { name: this.peerName }));
     else {
-      this.view.setStatus('absent', `Waiting for ${this.peerName}`);
-      this.view.setPlaceholderText(`Waiting for ${this.peerName} to join…`);
+      this.view.setStatus('absent', t('call.status.waiting', { name: this.peerName }));
+      this.view.setPlaceholderText(t('call.waiting_to_join', { name: this.peerName }));
     }
     this.renderRemote();
   }
@@ -235,9 +239,9 @@ export class CallSession {
 
   mediaStatus(state) {
     if (!this.view || !this.peer || this.peer.state !== 'connected') return;
-    if (state === 'connected') this.view.setStatus('connected', `Connected with ${this.peerName}`);
-    else if (state === 'connecting' || state === 'new') this.view.setStatus('connecting', 'Connecting media…');
-    else if (state === 'disconnected' || state === 'failed') this.view.setStatus('reconnecting', 'Media reconnecting…');
+    if (state === 'connected') this.view.setStatus('connected', t('call.status.connected', { name: this.peerName }));
+    else if (state === 'connecting' || state === 'new') this.view.setStatus('connecting', t('call.status.media_connecting'));
+    else if (state === 'disconnected' || state === 'failed') this.view.setStatus('reconnecting', t('call.status.media_reconnecting'));
     this.renderRemote();
   }
 
@@ -245,8 +249,8 @@ export class CallSession {
     if (!this.view) return;
     if (status === 'reconnecting') {
       this.chatPanel.setOnline(false);
-      this.view.setStatus('reconnecting', 'You are reconnecting…');
-      this.view.showBanner('Connection lost. Reconnecting…', 'warn');
+      this.view.setStatus('reconnecting', t('call.status.self_reconnecting'));
+      this.view.showBanner(t('call.banner.lost'), 'warn');
     } else if (status === 'open') {
       this.view.showBanner('');
     }
@@ -270,9 +274,9 @@ export class CallSession {
     const chatMinutes = Math.round((secondsLeft - this.graceMs / 1000) / 60);
     const roomMinutes = Math.max(1, Math.round(secondsLeft / 60));
     let text;
-    if (chatMinutes > 1) text = `${chatMinutes} minutes left in this chat.`;
-    else if (chatMinutes === 1) text = 'One minute left. Time to wrap up.';
-    else text = `Time is up. The room closes in ${roomMinutes === 1 ? 'one minute' : `${roomMinutes} minutes`}.`;
+    if (chatMinutes > 1) text = t('call.warning.minutes_left', { count: chatMinutes });
+    else if (chatMinutes === 1) text = t('call.warning.one_minute');
+    else text = t('call.warning.time_up', { count: roomMinutes });
     this.view.showBanner(text, chatMinutes <= 1 ? 'danger' : 'warn');
     toast(text, 'info');
     this.tick();
@@ -326,7 +330,7 @@ export class CallSession {
     try {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10, max: 15 } }, audio: false });
     } catch (err) {
-      if (err && err.name !== 'NotAllowedError') toast('Your screen could not be shared. Please try again.', 'error');
+      if (err && err.name !== 'NotAllowedError') toast(t('call.error.share'), 'error');
       return;
     }
     const track = stream.getVideoTracks()[0];
@@ -358,24 +362,24 @@ export class CallSession {
         list.map((d) => h('option', { value: d.id, selected: d.id === current(kind) || d.id === this.speakerId }, d.label))));
     const supportsSink = 'setSinkId' in HTMLMediaElement.prototype;
     replace(this.view.devicesPanel,
-      cameras.length ? select('Camera', cameras, 'video') : null,
-      mics.length ? select('Microphone', mics, 'audio') : null,
-      supportsSink && speakers.length ? select('Speaker', speakers, 'speaker') : null,
-      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.view.setDevicesOpen(false) }, 'Done'));
+      cameras.length ? select(t('device.camera'), cameras, 'video') : null,
+      mics.length ? select(t('device.microphone'), mics, 'audio') : null,
+      supportsSink && speakers.length ? select(t('device.speaker'), speakers, 'speaker') : null,
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.view.setDevicesOpen(false) }, t('call.devices_done')));
     if (this.speakerId && supportsSink) this.view.remoteAudio.setSinkId(this.speakerId).catch(() => {});
   }
 
   async switchDevice(kind, deviceId) {
     if (kind === 'speaker') {
       this.speakerId = deviceId;
-      await this.view.remoteAudio.setSinkId(deviceId).catch(() => toast('That speaker cannot be used.', 'error'));
+      await this.view.remoteAudio.setSinkId(deviceId).catch(() => toast(t('call.error.speaker'), 'error'));
       return;
     }
     let track;
     try {
       track = await openTrack(kind, deviceId);
     } catch {
-      toast('That device could not be started. Pick another one.', 'error');
+      toast(t('call.error.device'), 'error');
       return;
     }
     const old = kind === 'video' ? this.stream.getVideoTracks()[0] : this.stream.getAudioTracks()[0];
@@ -399,12 +403,12 @@ export class CallSession {
     }
     // A refusal of the join endpoint (status) is the server's word on this chat; a close for
     // something this connection did (too fast, too big) ends only this connection.
-    this.finish('You are no longer in the chat', sentence, status === null && !NO_REJOIN.has(code));
+    this.finish(t('call.ended.no_longer'), sentence, status === null && !NO_REJOIN.has(code));
   }
 
   leave() {
     this.socket.leave();
-    this.finish('You left the chat', null, true);
+    this.finish(t('call.ended.left'), null, true);
   }
 
   /** When the chat's window closes (server clock, ms): no joining after it. */
@@ -438,7 +442,7 @@ export class CallSession {
     if (!offer) return;
     const over = (sentence) => {
       clearInterval(timer);
-      if (ended.root.isConnected) ended.closeRejoin(sentence || "The chat's time is over, so it cannot be joined again.");
+      if (ended.root.isConnected) ended.closeRejoin(sentence || t('call.rejoin_over'));
     };
     // Joining again is offered only while the window is open, counted on the server's clock.
     const check = () => {
@@ -451,7 +455,7 @@ export class CallSession {
     // The server's word on the window, and its clock: a page that sat in a call only counted.
     api.get(`/chats/${this.chat.id}`).then((fresh) => {
       syncServerClock(fresh.join.now);
-      if (!fresh.join.open) over(fresh.join.message);
+      if (!fresh.join.open) over(joinWindowSentence(fresh.join));
       else {
         closesAt = Date.parse(fresh.join.join_closes_at);
         check();

@@ -3,6 +3,7 @@
 
 import { h, replace } from '../dom.js';
 import { clockDigits, initials } from '../format.js';
+import { t } from '../i18n.js';
 
 function video(id, { muted = false, label } = {}) {
   return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
@@ -15,45 +16,45 @@ function toggle(label, action, onclick) {
 export class CallView {
   constructor({ peerName, myName, supportUrl, chatPanel, handlers }) {
     this.peerName = peerName;
-    this.remoteCamera = video('remote-camera', { label: `${peerName}'s camera` });
-    this.remoteScreen = video('remote-screen', { label: `${peerName}'s screen` });
-    this.localVideo = video('local-video', { muted: true, label: 'Your camera' });
+    this.remoteCamera = video('remote-camera', { label: t('call.peer_camera', { name: peerName }) });
+    this.remoteScreen = video('remote-screen', { label: t('call.peer_screen', { name: peerName }) });
+    this.localVideo = video('local-video', { muted: true, label: t('call.your_camera') });
     this.remoteAudio = h('audio', { id: 'remote-audio', autoplay: true });
-    this.status = h('span', { class: 'call-status', id: 'call-status', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…');
+    this.status = h('span', { class: 'call-status', id: 'call-status', role: 'status', dataset: { state: 'connecting' } }, t('call.status.connecting'));
     this.timeLeft = h('span', { class: 'time-left', id: 'time-left', 'aria-live': 'off' }, '');
     this.banner = h('div', { class: 'call-banner', id: 'call-banner', role: 'status', hidden: true });
     this.peerFlags = h('div', { class: 'tile-flags', id: 'peer-flags' });
     this.selfFlags = h('div', { class: 'tile-flags' });
     this.placeholder = h('div', { class: 'tile-placeholder', id: 'peer-placeholder' },
       h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peerName)),
-      h('span', { class: 'placeholder-text' }, `Waiting for ${peerName} to join…`));
+      h('span', { class: 'placeholder-text' }, t('call.waiting_to_join', { name: peerName })));
     this.cameraTile = h('div', { class: 'tile tile-remote-camera' }, this.remoteCamera, this.placeholder,
       h('span', { class: 'tile-name' }, peerName), this.peerFlags);
     this.screenTile = h('div', { class: 'tile tile-remote-screen', hidden: true }, this.remoteScreen,
-      h('span', { class: 'tile-name' }, `${peerName}'s screen`));
-    this.selfTile = h('div', { class: 'tile tile-self' }, this.localVideo, h('span', { class: 'tile-name', title: myName }, 'You'), this.selfFlags);
+      h('span', { class: 'tile-name' }, t('call.peer_screen', { name: peerName })));
+    this.selfTile = h('div', { class: 'tile tile-self' }, this.localVideo, h('span', { class: 'tile-name', title: myName }, t('call.you')), this.selfFlags);
     this.stage = h('div', { class: 'stage', id: 'stage' }, this.screenTile, this.cameraTile, this.selfTile, this.remoteAudio, this.banner);
 
-    this.micButton = toggle('Mic', 'toggle-mic', handlers.toggleMic);
-    this.cameraButton = toggle('Camera', 'toggle-camera', handlers.toggleCamera);
-    this.shareButton = toggle('Share screen', 'share-screen', handlers.toggleScreen);
+    this.micButton = toggle(t('call.control.mic'), 'toggle-mic', handlers.toggleMic);
+    this.cameraButton = toggle(t('device.camera'), 'toggle-camera', handlers.toggleCamera);
+    this.shareButton = toggle(t('call.control.share'), 'share-screen', handlers.toggleScreen);
     this.shareButton.setAttribute('aria-pressed', 'false');
-    this.devicesButton = toggle('Devices', 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
+    this.devicesButton = toggle(t('call.control.devices'), 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
     this.devicesButton.setAttribute('aria-pressed', 'false');
     this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
     this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
-      h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
+      h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, t('call.control.chat')), this.unreadBadge);
     this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
     this.root = h('section', { class: 'call', id: 'call' },
       h('header', { class: 'call-bar' },
-        h('div', { class: 'call-title' }, h('strong', {}, `Chat with ${peerName}`), this.status),
+        h('div', { class: 'call-title' }, h('strong', {}, t('call.chat_with', { name: peerName })), this.status),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
-          supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, 'Support') : null,
-          h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, 'Leave'))),
+          supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, t('call.support')) : null,
+          h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, t('call.leave')))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
       h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
   }
@@ -80,7 +81,7 @@ export class CallView {
    */
   setTimeLeft(chatLeft, roomLeft) {
     const overtime = chatLeft <= 0;
-    this.timeLeft.textContent = overtime ? `Overtime · room closes in ${clockDigits(roomLeft)}` : `${clockDigits(chatLeft)} left`;
+    this.timeLeft.textContent = overtime ? t('call.overtime', { time: clockDigits(roomLeft) }) : t('call.time_left', { time: clockDigits(chatLeft) });
     this.timeLeft.dataset.phase = overtime ? 'overtime' : 'chat';
     this.timeLeft.classList.toggle('is-warning', chatLeft <= 300);
     this.timeLeft.classList.toggle('is-critical', chatLeft <= 60);
@@ -97,20 +98,20 @@ export class CallView {
   }
 
   setLocalFlags({ mic, camera, screen }) {
-    this.setToggle(this.micButton, mic, 'Unmute', 'Mute');
-    this.setToggle(this.cameraButton, camera, 'Start video', 'Stop video');
+    this.setToggle(this.micButton, mic, t('call.control.unmute'), t('call.control.mute'));
+    this.setToggle(this.cameraButton, camera, t('call.control.start_video'), t('call.control.stop_video'));
     this.shareButton.setAttribute('aria-pressed', String(screen));
     this.shareButton.classList.toggle('is-active', screen);
-    this.shareButton.querySelector('.control-label').textContent = screen ? 'Stop sharing' : 'Share screen';
-    replace(this.selfFlags, mic ? null : h('span', { class: 'flag flag-mic-off' }, 'Mic off'), screen ? h('span', { class: 'flag flag-sharing' }, 'Sharing screen') : null);
+    this.shareButton.querySelector('.control-label').textContent = t(screen ? 'call.control.stop_sharing' : 'call.control.share');
+    replace(this.selfFlags, mic ? null : h('span', { class: 'flag flag-mic-off' }, t('call.flag.mic_off')), screen ? h('span', { class: 'flag flag-sharing' }, t('call.flag.sharing')) : null);
     this.selfTile.classList.toggle('camera-off', !camera);
   }
 
   setPeerFlags(state) {
     replace(
       this.peerFlags,
-      state && !state.mic ? h('span', { class: 'flag flag-mic-off', dataset: { flag: 'mic-off' } }, 'Mic off') : null,
-      state && !state.camera ? h('span', { class: 'flag flag-camera-off', dataset: { flag: 'camera-off' } }, 'Camera off') : null,
+      state && !state.mic ? h('span', { class: 'flag flag-mic-off', dataset: { flag: 'mic-off' } }, t('call.flag.mic_off')) : null,
+      state && !state.camera ? h('span', { class: 'flag flag-camera-off', dataset: { flag: 'camera-off' } }, t('call.flag.camera_off')) : null,
     );
   }
 
@@ -126,7 +127,7 @@ export class CallView {
     this.cameraTile.classList.toggle('camera-off', !cameraVisible);
     this.placeholder.hidden = cameraVisible;
     if (present && !cameraVisible) {
-      this.setPlaceholderText(peerMedia && !peerMedia.camera ? `${this.peerName}'s camera is off` : `Connecting to ${this.peerName}…`);
+      this.setPlaceholderText(t(peerMedia && !peerMedia.camera ? 'call.peer_camera_off' : 'call.connecting_to', { name: this.peerName }));
     }
   }
 
@@ -152,15 +153,15 @@ function setTrack(element, track) {
  * note)} while the chat's window is open; `closeRejoin(sentence)` takes the offer away.
  */
 export function endedView({ title, message, rejoin, home }) {
-  const note = h('p', { class: 'muted rejoin-note', id: 'rejoin-note' }, rejoin ? `You can join again until ${rejoin.until}.` : '');
+  const note = h('p', { class: 'muted rejoin-note', id: 'rejoin-note' }, rejoin ? t('call.rejoin_until', { time: rejoin.until }) : '');
   const button = rejoin
-    ? h('button', { class: 'btn btn-primary', type: 'button', dataset: { action: 'rejoin' }, onclick: () => rejoin.onJoin(button, note) }, 'Join again')
+    ? h('button', { class: 'btn btn-primary', type: 'button', dataset: { action: 'rejoin' }, onclick: () => rejoin.onJoin(button, note) }, t('call.join_again'))
     : null;
   const root = h('section', { class: 'call-ended card', id: 'call-ended' },
     h('h1', {}, title),
     message ? h('p', { class: 'ended-message' }, message) : null,
     rejoin ? note : null,
-    h('div', { class: 'row' }, button, h('a', { class: 'btn btn-secondary', href: home }, 'Back to my chats')));
+    h('div', { class: 'row' }, button, h('a', { class: 'btn btn-secondary', href: home }, t('call.back'))));
   return {
     root,
     closeRejoin(sentence) {

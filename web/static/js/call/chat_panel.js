@@ -5,7 +5,9 @@
 import { h, replace } from '../dom.js';
 import { timeOf } from '../format.js';
 import { newId } from '../ids.js';
+import { t } from '../i18n.js';
 import { textWithLinks } from './linkify.js';
+import { errorSentence } from './signaling_socket.js';
 
 const MAX_CHARS = 2000;
 // The server's chat bucket (docs/protocol.md, "Rate limits"): a burst of 5, then 1 per second.
@@ -27,9 +29,9 @@ export class ChatPacer {
   }
 
   refill() {
-    const t = this.now();
-    this.tokens = Math.min(CHAT_BURST, this.tokens + ((t - this.at) / 1000) * CHAT_PER_S);
-    this.at = t;
+    const at = this.now();
+    this.tokens = Math.min(CHAT_BURST, this.tokens + ((at - this.at) / 1000) * CHAT_PER_S);
+    this.at = at;
   }
 
   /** Milliseconds until a send may go (0: now). */
@@ -76,12 +78,12 @@ export class ChatPanel {
     this.unread = 0;
     this.visible = true;
     this.divider = null;
-    this.list = h('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
-    this.empty = h('li', { class: 'chat-empty' }, 'Say hello! Messages are visible to both of you during the chat.');
+    this.list = h('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-label': t('chat.messages') });
+    this.empty = h('li', { class: 'chat-empty' }, t('chat.empty'));
     this.list.append(this.empty);
     this.errors = h('div', { class: 'chat-errors' });
     this.input = h('textarea', {
-      rows: 2, placeholder: 'Type a message…', 'aria-label': 'Message', maxlength: 8000,
+      rows: 2, placeholder: t('chat.placeholder'), 'aria-label': t('chat.message'), maxlength: 8000,
       onkeydown: (e) => {
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
@@ -89,13 +91,13 @@ export class ChatPanel {
         }
       },
     });
-    this.root = h('section', { class: 'chat-panel', 'aria-label': 'Chat' },
-      h('header', { class: 'chat-head' }, h('h2', {}, 'Chat')),
+    this.root = h('section', { class: 'chat-panel', 'aria-label': t('chat.title') },
+      h('header', { class: 'chat-head' }, h('h2', {}, t('chat.title'))),
       this.list,
       this.errors,
       h('form', { class: 'chat-form', onsubmit: (e) => { e.preventDefault(); this.submit(); } },
         this.input,
-        h('button', { class: 'btn btn-primary', type: 'submit', dataset: { action: 'send-chat' } }, 'Send')));
+        h('button', { class: 'btn btn-primary', type: 'submit', dataset: { action: 'send-chat' } }, t('chat.send'))));
     for (const { client_msg_id: clientMsgId, text } of carry) this.queue(clientMsgId, text);
   }
 
@@ -109,7 +111,7 @@ export class ChatPanel {
     replace(this.errors);
     if (!text.trim()) return;
     if ([...text].length > MAX_CHARS) {
-      replace(this.errors, h('p', { class: 'alert alert-error' }, `A message can be at most ${MAX_CHARS} characters long.`));
+      replace(this.errors, h('p', { class: 'alert alert-error' }, t('chat.too_long', { max: MAX_CHARS })));
       return;
     }
     this.input.value = '';
@@ -164,7 +166,7 @@ export class ChatPanel {
     if (pending) {
       this.pending.delete(clientMsgId);
       this.setStatus(pending.el, 'failed');
-      replace(this.errors, h('p', { class: 'alert alert-error' }, message));
+      replace(this.errors, h('p', { class: 'alert alert-error' }, errorSentence({ code, message })));
     }
     this.pump();
   }
@@ -261,7 +263,7 @@ export class ChatPanel {
     this.empty.remove();
     const mine = entry.sender_id === this.myId;
     const el = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { clientMsgId: entry.client_msg_id, status } },
-      mine ? null : h('span', { class: 'msg-author' }, this.names[entry.sender_id] || 'Them'),
+      mine ? null : h('span', { class: 'msg-author' }, this.names[entry.sender_id] || t('chat.them')),
       // The text is only ever text nodes and safe anchors; never parsed as HTML.
       h('div', { class: 'bubble' }, textWithLinks(entry.text)),
       h('span', { class: 'msg-meta' }));
@@ -282,13 +284,13 @@ export class ChatPanel {
     el.dataset.status = status;
     const meta = el.querySelector('.msg-meta');
     const time = el.dataset.time || '';
-    meta.textContent = { sending: 'Sending…', failed: 'Not sent' }[status] || time;
+    meta.textContent = { sending: t('chat.sending'), failed: t('chat.not_sent') }[status] || time;
   }
 
   markUnread(el) {
     this.unread += 1;
     if (!this.divider) {
-      this.divider = h('li', { class: 'unread-divider', role: 'separator' }, 'New messages');
+      this.divider = h('li', { class: 'unread-divider', role: 'separator' }, t('chat.new_messages'));
       this.list.insertBefore(this.divider, el);
     }
     this.onUnread(this.unread);

@@ -1,20 +1,22 @@
 // Camera and microphone: opening them, listing devices, and a mic level meter (WebAudio).
 
+import { t } from '../i18n.js';
+
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 export function describeMediaError(err) {
   switch (err && err.name) {
     case 'NotAllowedError':
-      return 'The browser blocked the camera and microphone. Allow them in the address bar, then try again.';
+      return t('media.blocked');
     case 'NotFoundError':
-      return 'No camera or microphone was found. You can still join and use the chat.';
+      return t('media.not_found');
     case 'NotReadableError':
-      return 'Another app is using your camera or microphone. Close it and try again.';
+      return t('media.busy');
     case 'OverconstrainedError':
-      return 'The chosen device is not available any more. Pick another one.';
+      return t('media.gone');
     default:
-      return 'Your camera or microphone could not be started. You can still join and use the chat.';
+      return t('media.failed');
   }
 }
 
@@ -23,7 +25,7 @@ export async function openLocalMedia({ cameraId, micId } = {}) {
   const video = cameraId ? { ...CAMERA, deviceId: { exact: cameraId } } : CAMERA;
   const audio = micId ? { ...MICROPHONE, deviceId: { exact: micId } } : MICROPHONE;
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    return { stream: new MediaStream(), error: 'This browser cannot use a camera here. Use a current Chrome, Edge, Firefox or Safari.' };
+    return { stream: new MediaStream(), error: t('media.unsupported') };
   }
   try {
     return { stream: await navigator.mediaDevices.getUserMedia({ audio, video }), error: null };
@@ -49,11 +51,11 @@ export async function openTrack(kind, deviceId) {
 
 export async function listDevices() {
   const devices = navigator.mediaDevices ? await navigator.mediaDevices.enumerateDevices() : [];
-  const named = (list, word) => list.map((d, i) => ({ id: d.deviceId, label: d.label || `${word} ${i + 1}` }));
+  const named = (list, key) => list.map((d, i) => ({ id: d.deviceId, label: d.label || t(key, { number: i + 1 }) }));
   return {
-    cameras: named(devices.filter((d) => d.kind === 'videoinput'), 'Camera'),
-    mics: named(devices.filter((d) => d.kind === 'audioinput'), 'Microphone'),
-    speakers: named(devices.filter((d) => d.kind === 'audiooutput'), 'Speaker'),
+    cameras: named(devices.filter((d) => d.kind === 'videoinput'), 'device.camera_n'),
+    mics: named(devices.filter((d) => d.kind === 'audioinput'), 'device.microphone_n'),
+    speakers: named(devices.filter((d) => d.kind === 'audiooutput'), 'device.speaker_n'),
   };
 }
 

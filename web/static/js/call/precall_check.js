@@ -5,6 +5,7 @@
 
 import { ApiError, request } from '../api.js';
 import { session } from '../session.js';
+import { t } from '../i18n.js';
 
 const POLL_MS = 1000;
 const SETTLE_LIMIT_MS = 10_000;
@@ -46,7 +47,7 @@ export class PrecallCheck {
   async run(stream) {
     const tracks = stream.getTracks().filter((t) => t.readyState === 'live');
     if (!tracks.length) {
-      throw new ApiError({ detail: 'Turn on your camera or microphone first, then test again.' }, 0);
+      throw new ApiError({ detail: t('precall.no_tracks') }, 0);
     }
     const setup = await request('GET', '/precall');
     if (this.cancelled) return null;

@@ -3,6 +3,7 @@
 
 import { api } from '../api.js';
 import { syncServerClock } from '../server_clock.js';
+import { serverSentence, t } from '../i18n.js';
 
 const SUBPROTOCOL = 'duet.v1.json';
 const PING_EVERY_MS = 20_000;
@@ -12,19 +13,38 @@ const PONG_WITHIN_MS = 10_000;
 // we did not ask for is a socket closed under us (e.g. by the browser), so we resume.
 const FINAL = new Set([1003, 1008, 1009, 4005, 4006, 4007, 4008, 4009, 4010, 4012]);
 const TICKET = new Set([4001, 4002, 4003]);
+// The sentences of the final close codes (signaling/close_codes.py REASONS, in the catalogue).
 const REASONS = {
-  1000: 'You left the chat.',
-  1003: 'This connection only accepts the frame type of its subprotocol.',
-  1008: 'Too many messages were sent too quickly.',
-  1009: 'A message was larger than 64 KiB.',
-  4005: 'This chat has not opened yet. Please come back closer to the start time.',
-  4006: 'This chat has already ended.',
-  4007: 'This chat was cancelled.',
-  4008: 'You joined this chat in another tab or window.',
-  4009: 'The time for this chat is up. Thank you!',
-  4010: 'This version of the app is out of date. Please reload the page.',
-  4012: 'This chat was moved to a new time. Please check your schedule.',
+  1000: 'close.1000',
+  1003: 'close.1003',
+  1008: 'close.1008',
+  1009: 'close.1009',
+  4005: 'close.4005',
+  4006: 'close.4006',
+  4007: 'close.4007',
+  4008: 'close.4008',
+  4009: 'close.4009',
+  4010: 'close.4010',
+  4012: 'close.4012',
 };
+
+/** A close's sentence: the server's reason, or ours for its code in the reader's language. */
+export function closeSentence(code, reason) {
+  return serverSentence(REASONS[code], reason) || t('close.unknown');
+}
+
+// Refusals the server explains in English; ours in the reader's language (signaling/codec.py).
+const ERROR_KEYS = {
+  rate_limited: 'signal.error.rate_limited',
+  bad_length: 'signal.error.bad_length',
+  unavailable: 'signal.error.unavailable',
+  not_supported: 'signal.error.not_supported',
+};
+
+/** A refusal's sentence: ours for a code we know, in a language other than the server's. */
+export function errorSentence(msg) {
+  return serverSentence(ERROR_KEYS[msg.code], msg.message);
+}
 
 export function backoffDelay(attempt) {
   const base = Math.min(10_000, 500 * 2 ** attempt);
@@ -157,13 +177,13 @@ export class SignalingSocket {
     }
     if (FINAL.has(code)) {
       this.stop();
-      this.onFatal(reason || REASONS[code] || 'The connection was closed.', { code, status: null });
+      this.onFatal(closeSentence(code, reason), { code, status: null });
       return;
     }
     if (TICKET.has(code)) {
       if (this.ticketRetries >= 1) {
         this.stop();
-        this.onFatal(reason || 'The join ticket was refused. Please join again.', { code, status: null });
+        this.onFatal(serverSentence('close.ticket', reason), { code, status: null });
         return;
       }
       this.ticketRetries += 1;

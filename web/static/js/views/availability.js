@@ -4,21 +4,34 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { calendarDay, clockOf, timeOf, zoneNote, zoneOfDay } from '../format.js';
+import { t } from '../i18n.js';
 import { BACKGROUND_MAX, QUESTION_MAX } from '../limits.js';
 import { serverNow } from '../server_clock.js';
 import { alertBox, busy, loading, showError, showNotice } from '../ui.js';
 
-const EXPERIENCE_LEVELS = ['', 'Junior', 'Mid-level', 'Senior', 'Staff', 'Principal', 'Executive'];
+// Stored as these English words (the profile's value); shown in the reader's language.
+const EXPERIENCE_LEVELS = {
+  '': 'availability.level.none',
+  Junior: 'availability.level.junior',
+  'Mid-level': 'availability.level.mid',
+  Senior: 'availability.level.senior',
+  Staff: 'availability.level.staff',
+  Principal: 'availability.level.principal',
+  Executive: 'availability.level.executive',
+};
+
+/** A profile's experience level in the reader's language (a value not in the list as it is). */
+export function experienceName(level) {
+  return Object.hasOwn(EXPERIENCE_LEVELS, level) ? t(EXPERIENCE_LEVELS[level]) : level;
+}
 
 function splitList(text) {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 /** The sentence that stops an over-quota Confirm before anything is saved. */
 function overQuota(excess) {
-  return `Your selection is ${plural(excess, 'slot')} over your company's quota. Remove ${excess === 1 ? 'it' : 'them'} or ask the organizer for a larger quota.`;
+  return t('availability.over_quota', { count: excess });
 }
 
 /** The quota box: "N of M slots used · K available". */
@@ -28,18 +41,26 @@ export function quotaBox(figure, pendingCount = 0) {
   fill.style.width = `${quota ? Math.min(100, (used / quota) * 100) : 0}%`;
   return h(
     'section',
-    { class: 'quota-box card', 'aria-label': 'Company slot quota', dataset: { used: String(used), quota: String(quota) } },
+    { class: 'quota-box card', 'aria-label': t('availability.quota.label'), dataset: { used: String(used), quota: String(quota) } },
     h('div', { class: 'quota-figures' },
-      h('span', { class: 'quota-big' }, `${used} of ${quota}`),
-      h('span', {}, ' slots used'),
-      h('span', { class: 'muted' }, ` · ${available} available to your company`)),
+      h('span', { class: 'quota-big' }, t('availability.quota.used_of', { used, quota })),
+      h('span', {}, ' ', t('availability.quota.slots_used')),
+      h('span', { class: 'muted' }, ' · ', t('availability.quota.available', { available }))),
     h('div', { class: 'meter', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
-    pendingCount ? h('p', { class: 'muted small' }, `Your unconfirmed selection adds ${pendingCount} slot${pendingCount === 1 ? '' : 's'}.`) : null,
+    pendingCount ? h('p', { class: 'muted small' }, t('availability.quota.pending', { count: pendingCount })) : null,
   );
 }
 
+const CELL_KEYS = {
+  booked: 'availability.cell.booked',
+  published: 'availability.cell.published',
+  pending: 'availability.cell.pending',
+  past: 'availability.cell.past',
+  free: 'availability.cell.free',
+};
+
 export async function renderAvailability(root, { event, scope, onQuota }) {
-  replace(root, loading('Loading your availability…'));
+  replace(root, loading(t('availability.loading')));
   let record = await api.get(`/events/${event.id}/availability`);
   const tz = event.timezone;
   const status = h('div', { class: 'availability-status' });
@@ -66,20 +87,22 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   const lengthOf = (slot) => (Date.parse(slot.ends_at) - Date.parse(slot.starts_at)) / 60000;
 
   function renderStatus() {
-    const label = { none: 'Not published yet', draft: 'Draft: not visible to participants', published: 'Published' }[record.status] || record.status;
+    const label = { none: t('availability.status.none'), draft: t('availability.status.draft'), published: t('availability.status.published') }[record.status] || record.status;
     const { pending } = countChanges();
     replace(
       status,
       h('span', { class: `status-dot status-${record.status}` }),
       h('strong', {}, label),
-      record.pending_changes ? h('span', { class: 'muted' }, ` · ${record.pending_changes} change${record.pending_changes === 1 ? '' : 's'} not confirmed yet`) : null,
+      record.pending_changes ? h('span', { class: 'muted' }, ' · ', t('availability.status.pending_changes', { count: record.pending_changes })) : null,
     );
     const left = quotaLeft();
     quotaLeftNote.dataset.left = String(left);
     quotaLeftNote.classList.toggle('is-over', left < 0);
     quotaLeftNote.textContent = left < 0
       ? overQuota(-left)
-      : `${plural(left, 'slot')} left in your company's quota${pending ? ` after confirming ${pending} new` : ''}.`;
+      : pending
+        ? t('availability.quota.left_after', { count: left, pending })
+        : t('availability.quota.left', { count: left });
     onQuota(record.company_slots, pending);
   }
 
@@ -124,7 +147,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     const past = Date.parse(slot.starts_at) <= serverNow();
     const published = Boolean(selected && have && have.published && sameLength);
     const kind = booked ? 'booked' : selected ? (published ? 'published' : 'pending') : past ? 'past' : 'free';
-    const text = { booked: 'Booked', published: 'Published', pending: 'Pending', past: 'Past', free: 'Available' }[kind];
+    const text = t(CELL_KEYS[kind]);
     return h(
       'button',
       {
@@ -155,7 +178,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     const node = dayNodes.get(date);
     const durationPicker = h(
       'div',
-      { class: 'segmented', role: 'radiogroup', 'aria-label': 'Chat length' },
+      { class: 'segmented', role: 'radiogroup', 'aria-label': t('availability.chat_length') },
       eventDay.durations.map((minutes) =>
         h(
           'button',
@@ -181,7 +204,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
               renderStatus();
             },
           },
-          `${minutes} min`,
+          t('availability.minutes', { minutes }),
         ),
       ),
     );
@@ -207,13 +230,13 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
         renderStatus();
         if (skipped) {
           showNotice(messages, added
-            ? `Selected ${plural(added, 'slot')}: that is all your company's quota has left, so ${plural(skipped, 'free slot')} of this day stay unselected.`
-            : `Your company's quota has no slots left, so nothing more was selected. Ask the organizer for a larger quota to offer more.`, 'warn');
+            ? t('availability.select_all.some', { count: added, skipped: t('availability.free_slots', { count: skipped }) })
+            : t('availability.select_all.none'), 'warn');
         } else {
           replace(messages);
         }
       },
-    }, 'Select all');
+    }, t('availability.select_all'));
     const clearAll = h('button', {
       type: 'button', class: 'btn btn-ghost btn-small', dataset: { action: 'clear' },
       onclick: () => {
@@ -223,27 +246,27 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
         renderDay(date);
         renderStatus();
       },
-    }, 'Clear');
+    }, t('availability.clear'));
     replace(
       node,
       h('div', { class: 'day-head' },
-        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} ${zoneOfDay(date, tz)} · ${day.selected.size} selected`)),
+        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, t('availability.day_summary', { start: eventDay.start, end: eventDay.end, zone: zoneOfDay(date, tz), selected: day.selected.size }))),
         h('div', { class: 'day-tools' }, durationPicker, selectAll, clearAll)),
       day.grid && day.grid.length ? h('p', { class: 'muted small grid-zone' }, zoneNote(day.grid[0].starts_at, tz)) : null,
-      day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading('Loading slots…'),
+      day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading(t('availability.loading_slots')),
     );
   }
 
   // Profile form
   const profile = record.profile;
   const fields = {
-    background: h('textarea', { rows: 2, value: profile.background || '', maxlength: BACKGROUND_MAX, placeholder: 'e.g. Backend and platform teams' }),
-    experience_level: h('select', {}, EXPERIENCE_LEVELS.map((level) => h('option', { value: level, selected: level === profile.experience_level }, level || '—'))),
-    languages: h('input', { type: 'text', value: (profile.languages || []).join(', '), placeholder: 'English, German' }),
-    topics: h('input', { type: 'text', value: (profile.topics || []).join(', '), placeholder: 'Careers in robotics, Interview tips' }),
-    custom_question: h('textarea', { rows: 3, value: profile.custom_question || '', maxlength: QUESTION_MAX, placeholder: 'A question participants answer when they request a chat' }),
+    background: h('textarea', { rows: 2, value: profile.background || '', maxlength: BACKGROUND_MAX, placeholder: t('availability.profile.background_placeholder') }),
+    experience_level: h('select', {}, Object.entries(EXPERIENCE_LEVELS).map(([level, key]) => h('option', { value: level, selected: level === profile.experience_level }, t(key)))),
+    languages: h('input', { type: 'text', value: (profile.languages || []).join(', '), placeholder: t('availability.profile.languages_placeholder') }),
+    topics: h('input', { type: 'text', value: (profile.topics || []).join(', '), placeholder: t('availability.profile.topics_placeholder') }),
+    custom_question: h('textarea', { rows: 3, value: profile.custom_question || '', maxlength: QUESTION_MAX, placeholder: t('availability.profile.question_placeholder') }),
   };
-  if (profile.experience_level && !EXPERIENCE_LEVELS.includes(profile.experience_level)) {
+  if (profile.experience_level && !Object.hasOwn(EXPERIENCE_LEVELS, profile.experience_level)) {
     fields.experience_level.append(h('option', { value: profile.experience_level, selected: true }, profile.experience_level));
   }
   const labelled = (text, input, hint) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, text), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
@@ -275,12 +298,12 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
   }
 
   const quotaLeftNote = h('span', { class: 'quota-left', id: 'quota-left', 'aria-live': 'polite' });
-  const saveButton = h('button', { type: 'button', class: 'btn btn-secondary', dataset: { action: 'save-draft' } }, 'Save draft');
-  const confirmButton = h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'confirm-availability' } }, 'Confirm Availability');
+  const saveButton = h('button', { type: 'button', class: 'btn btn-secondary', dataset: { action: 'save-draft' } }, t('availability.save_draft'));
+  const confirmButton = h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'confirm-availability' } }, t('availability.confirm'));
   saveButton.addEventListener('click', () =>
     busy(saveButton, messages, async () => {
       await refreshAll(await api.put(`/events/${event.id}/availability`, body()));
-      showNotice(messages, 'Draft saved. Participants see it once you confirm.', 'info');
+      showNotice(messages, t('availability.draft_saved'), 'info');
     }),
   );
   confirmButton.addEventListener('click', () =>
@@ -295,7 +318,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
       const published = await api.post(`/events/${event.id}/availability/confirm`);
       await refreshAll(published);
       const f = published.company_slots;
-      showNotice(messages, `Availability confirmed. Your company now uses ${f.used} of ${f.quota} slots.`, 'success');
+      showNotice(messages, t('availability.confirmed', { used: f.used, quota: f.quota }), 'success');
     }),
   );
 
@@ -304,19 +327,19 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     h('div', { class: 'availability' },
       h('div', { class: 'availability-bar card' }, status,
         h('div', { class: 'legend' },
-          ['free', 'pending', 'published', 'booked'].map((kind) => h('span', { class: `legend-item legend-${kind}` }, { free: 'Available', pending: 'Pending', published: 'Published', booked: 'Booked' }[kind]))),
+          ['free', 'pending', 'published', 'booked'].map((kind) => h('span', { class: `legend-item legend-${kind}` }, t(CELL_KEYS[kind])))),
         h('div', { class: 'row availability-actions' }, quotaLeftNote, saveButton, confirmButton)),
       messages,
-      event.days.length ? daysHost : alertBox('The organizer has not set any days for this event yet.', 'info'),
+      event.days.length ? daysHost : alertBox(t('availability.no_days'), 'info'),
       h('section', { class: 'card profile-form' },
-        h('h2', {}, 'Your profile (optional)'),
-        h('p', { class: 'muted' }, 'Participants see this next to your name when they choose whom to talk to.'),
+        h('h2', {}, t('availability.profile.title')),
+        h('p', { class: 'muted' }, t('availability.profile.intro')),
         h('div', { class: 'form-grid' },
-          labelled('Background', fields.background),
-          labelled('Experience level', fields.experience_level),
-          labelled('Languages', fields.languages, 'Separate with commas'),
-          labelled('Topics', fields.topics, 'Separate with commas'),
-          labelled('Question for participants', fields.custom_question, `Asked when someone requests a chat; their answer is shown under it. Up to ${QUESTION_MAX} characters.`))),
+          labelled(t('profile.background'), fields.background),
+          labelled(t('availability.profile.experience_level'), fields.experience_level),
+          labelled(t('profile.languages'), fields.languages, t('availability.profile.commas')),
+          labelled(t('profile.topics'), fields.topics, t('availability.profile.commas')),
+          labelled(t('availability.profile.question'), fields.custom_question, t('availability.profile.question_hint', { max: QUESTION_MAX })))),
     ),
   );
   for (const day of event.days) {

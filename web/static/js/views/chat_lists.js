@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chatCard } from '../chat_card.js';
 import { emptyState } from '../ui.js';
+import { t } from '../i18n.js';
 
 export async function fetchChats(eventId) {
   const { chats } = await api.get(`/chats?event_id=${encodeURIComponent(eventId)}`);
@@ -17,7 +18,7 @@ export async function fetchChats(eventId) {
 
 export function chatList(root, chats, ctx, empty) {
   if (!chats.length) {
-    replace(root, emptyState(empty[0], empty[1]));
+    replace(root, emptyState(t(empty[0]), t(empty[1])));
     return;
   }
   replace(root, h('div', { class: 'card-list' }, chats.map((chat) => chatCard(chat, ctx))));

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
 import { initials } from '../format.js';
+import { t } from '../i18n.js';
 import { TEXT_MAX } from '../limits.js';
 import { loadQuestions } from '../questions.js';
 import { session } from '../session.js';
@@ -12,42 +13,43 @@ import { quotaBox, renderAvailability } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
 
 const TABS = [
-  { id: 'availability', label: 'Availability' },
-  { id: 'requested', label: 'Requested' },
-  { id: 'in_scheduling', label: 'In Scheduling' },
-  { id: 'confirmed', label: 'Confirmed' },
-  { id: 'completed', label: 'Completed' },
-  { id: 'history', label: 'History' },
-  { id: 'invite', label: 'Invite a participant' },
+  { id: 'availability', label: 'employee.tab.availability' },
+  { id: 'requested', label: 'employee.tab.requested' },
+  { id: 'in_scheduling', label: 'employee.tab.in_scheduling' },
+  { id: 'confirmed', label: 'employee.tab.confirmed' },
+  { id: 'completed', label: 'employee.tab.completed' },
+  { id: 'history', label: 'employee.tab.history' },
+  { id: 'invite', label: 'employee.tab.invite' },
 ];
 
 const EMPTY = {
-  requested: ['No requests waiting', 'When participants ask for a chat, their requests show up here.'],
-  in_scheduling: ['Nothing in scheduling', 'Approved requests wait here until the participant picks a time.'],
-  confirmed: ['No confirmed chats yet', 'Booked chats appear here with their Join button.'],
-  completed: ['No chats completed yet', 'Everyone you have spoken to will be listed here.'],
-  history: ['No history', 'Declined, withdrawn and cancelled chats are kept here.'],
+  requested: ['employee.empty.requested.title', 'employee.empty.requested.text'],
+  in_scheduling: ['employee.empty.in_scheduling.title', 'employee.empty.in_scheduling.text'],
+  confirmed: ['employee.empty.confirmed.title', 'employee.empty.confirmed.text'],
+  completed: ['employee.empty.completed.title', 'employee.empty.completed.text'],
+  history: ['employee.empty.history.title', 'employee.empty.history.text'],
 };
 
 export async function renderEmployee(root, { params, scope }) {
-  const tab = TABS.some((t) => t.id === params[0]) ? params[0] : 'availability';
+  const tab = TABS.some((each) => each.id === params[0]) ? params[0] : 'availability';
   replace(root, loading());
   const { event } = await currentEvent();
   if (!event) {
-    replace(root, alertBox('There is no career fair set up yet. Ask the organizer to create one.', 'info'));
+    replace(root, alertBox(t('employee.no_event'), 'info'));
     return;
   }
   const me = session.user;
   const { byTab } = await fetchChats(event.id);
-  const tabs = TABS.filter((t) => t.id !== 'invite' || event.employee_requests_allowed).map((t) => ({
-    ...t,
-    count: t.id === 'requested' ? byTab.requested.filter((c) => c.actions.includes('approve')).length : byTab[t.id]?.length,
+  const tabs = TABS.filter((each) => each.id !== 'invite' || event.employee_requests_allowed).map((each) => ({
+    ...each,
+    label: t(each.label),
+    count: each.id === 'requested' ? byTab.requested.filter((c) => c.actions.includes('approve')).length : byTab[each.id]?.length,
   }));
   const quotaHost = h('div', { class: 'quota-host' });
   const content = h('div', { class: 'tab-content' });
   replace(
     root,
-    pageHeader('1-1 Chat', `${event.name} · ${companyNamer(event)(me?.company_id)}`),
+    pageHeader(t('employee.title'), t('employee.subtitle', { event: event.name, company: companyNamer(event)(me?.company_id) })),
     quotaHost,
     tabBar(tabs, tab, (id) => `#/employee/${id}`),
     content,
@@ -73,17 +75,17 @@ export async function renderEmployee(root, { params, scope }) {
 }
 
 async function renderInvite(root, event, byTab) {
-  replace(root, loading('Loading participants…'));
+  replace(root, loading(t('employee.invite.loading')));
   const { participants } = await api.get(`/events/${event.id}/participants`);
   const active = new Map();
   for (const chat of [...byTab.requested, ...byTab.in_scheduling, ...byTab.confirmed]) active.set(chat.participant.id, chat);
   if (!participants.length) {
-    replace(root, emptyState('No participants yet', 'People who register for the fair appear here.'));
+    replace(root, emptyState(t('employee.invite.empty.title'), t('employee.invite.empty.text')));
     return;
   }
   replace(
     root,
-    h('p', { class: 'muted' }, 'Invite a participant you would like to talk to. They accept and pick one of your free slots.'),
+    h('p', { class: 'muted' }, t('employee.invite.intro')),
     h('div', { class: 'card-list people-list' }, participants.map((person) => inviteRow(event, person, active.get(person.id)))),
   );
 }
@@ -92,29 +94,29 @@ function inviteRow(event, person, chat) {
   const panel = h('div');
   const errors = h('div');
   const action = chat
-    ? h('span', { class: 'badge badge-info' }, chat.state === 'confirmed' ? 'Confirmed' : chat.initiator === 'employee' ? 'Invited' : 'Requested you')
+    ? h('span', { class: 'badge badge-info' }, t(chat.state === 'confirmed' ? 'chat.state.confirmed' : chat.initiator === 'employee' ? 'chat.state.invited' : 'chat.state.requested_you'))
     : h('button', {
       class: 'btn btn-secondary btn-small', type: 'button', dataset: { action: 'invite' },
       onclick: () => {
-        const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, placeholder: 'Hi! I saw your profile and would love to chat about…', 'aria-label': 'Message' });
-        const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Send invitation');
+        const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, placeholder: t('employee.invite.placeholder'), 'aria-label': t('employee.invite.message') });
+        const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, t('employee.invite.send'));
         replace(panel, h('form', {
           class: 'inline-form',
           onsubmit: (e) => {
             e.preventDefault();
             busy(send, errors, async () => {
               await api.post(`/events/${event.id}/chats`, { participant_id: person.id, message: message.value.trim() });
-              toast(`Invitation sent to ${person.name}.`, 'success');
+              toast(t('employee.invite.sent', { name: person.name }), 'success');
               window.dispatchEvent(new HashChangeEvent('hashchange'));
             });
           },
         }, message, errors, h('div', { class: 'row' }, send)));
       },
-    }, 'Invite');
+    }, t('employee.invite.button'));
   return h('article', { class: 'card person-row', dataset: { person: person.name } },
     h('div', { class: 'chat-card-head' },
       h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(person.name)),
-      h('div', { class: 'chat-card-who' }, h('strong', {}, person.name), h('span', { class: 'muted' }, person.headline || 'Participant')),
+      h('div', { class: 'chat-card-who' }, h('strong', {}, person.name), h('span', { class: 'muted' }, person.headline || t('role.participant'))),
       action),
     panel);
 }

@@ -3,23 +3,24 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chooseEvent, currentEvent } from '../events.js';
+import { t } from '../i18n.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
 import { webhookSection } from './webhooks.js';
 
 const DURATIONS = [10, 15, 20, 30];
 
 function dayRow(day, onRemove) {
-  const date = h('input', { type: 'date', value: day.date || '', required: true, 'aria-label': 'Date' });
-  const start = h('input', { type: 'time', value: day.start || '09:00', required: true, 'aria-label': 'Start' });
-  const end = h('input', { type: 'time', value: day.end || '17:00', required: true, 'aria-label': 'End' });
+  const date = h('input', { type: 'date', value: day.date || '', required: true, 'aria-label': t('organizer.day.date') });
+  const start = h('input', { type: 'time', value: day.start || '09:00', required: true, 'aria-label': t('organizer.day.start') });
+  const end = h('input', { type: 'time', value: day.end || '17:00', required: true, 'aria-label': t('organizer.day.end') });
   const boxes = DURATIONS.map((m) => h('input', { type: 'checkbox', value: String(m), checked: (day.durations || [15, 30]).includes(m) }));
   const row = h('div', { class: 'day-row' },
-    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Date'), date),
-    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'From'), start),
-    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'To'), end),
-    h('fieldset', { class: 'durations' }, h('legend', { class: 'field-label' }, 'Chat lengths'),
-      boxes.map((box) => h('label', { class: 'check' }, box, `${box.value} min`))),
-    h('button', { type: 'button', class: 'btn btn-ghost btn-small btn-danger-text', onclick: () => onRemove(row) }, 'Remove'));
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('organizer.day.date')), date),
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('organizer.day.from')), start),
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('organizer.day.to')), end),
+    h('fieldset', { class: 'durations' }, h('legend', { class: 'field-label' }, t('organizer.day.lengths')),
+      boxes.map((box) => h('label', { class: 'check' }, box, t('availability.minutes', { minutes: Number(box.value) })))),
+    h('button', { type: 'button', class: 'btn btn-ghost btn-small btn-danger-text', onclick: () => onRemove(row) }, t('organizer.day.remove')));
   row.read = () => ({
     date: date.value,
     start: start.value,
@@ -44,18 +45,18 @@ export async function renderOrganizer(root) {
     employee_requests_allowed: h('input', { type: 'checkbox', checked: draft.employee_requests_allowed }),
     opens: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_opens_before_s / 60)) }),
     grace: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_grace_after_s / 60)) }),
-    media_mode: h('select', {}, ['p2p', 'relay'].map((mode) => h('option', { value: mode, selected: draft.media_mode === mode }, mode === 'p2p' ? 'Direct (peer to peer)' : 'Through the server (relay)'))),
+    media_mode: h('select', {}, ['p2p', 'relay'].map((mode) => h('option', { value: mode, selected: draft.media_mode === mode }, t(mode === 'p2p' ? 'organizer.media.p2p' : 'organizer.media.relay')))),
   };
   const daysHost = h('div', { class: 'day-rows' });
   const zoneNote = h('p', { class: 'muted small' });
-  const showZone = () => { zoneNote.textContent = `Times are in the event's time zone (${f.timezone.value.trim() || 'not set'}).`; };
+  const showZone = () => { zoneNote.textContent = t('organizer.zone_note', { zone: f.timezone.value.trim() || t('organizer.zone_unset') }); };
   f.timezone.addEventListener('input', showZone);
   showZone();
   const addDay = (day) => daysHost.append(dayRow(day, (row) => row.remove()));
   for (const day of draft.days) addDay(day);
   const field = (label, input, hint) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
 
-  const save = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { action: 'save-event' } }, event ? 'Save event' : 'Create event');
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { action: 'save-event' } }, t(event ? 'organizer.save_event' : 'organizer.create_event'));
   const form = h('form', {
     class: 'card event-form',
     onsubmit: (e) => {
@@ -74,36 +75,36 @@ export async function renderOrganizer(root) {
         };
         const saved = event ? await api.put(`/events/${event.id}`, body) : await api.post('/events', body);
         chooseEvent(saved.id);
-        showNotice(messages, 'Event saved.', 'success');
+        showNotice(messages, t('organizer.event_saved'), 'success');
         if (!event) window.dispatchEvent(new HashChangeEvent('hashchange'));
       });
     },
   },
-  h('h2', {}, 'Event'),
+  h('h2', {}, t('organizer.event')),
   h('div', { class: 'form-grid' },
-    field('Name', f.name), field('Time zone', f.timezone, 'IANA name, e.g. Europe/Berlin'),
-    field('Support link', f.support_url, 'Shown in every call'), field('Calls run', f.media_mode),
-    field('Join opens (minutes before)', f.opens), field('Join stays open (minutes after)', f.grace)),
-  h('label', { class: 'check' }, f.employee_requests_allowed, 'Employees may invite participants'),
-  h('h3', {}, 'Days'),
+    field(t('organizer.name'), f.name), field(t('organizer.timezone'), f.timezone, t('organizer.timezone_hint')),
+    field(t('organizer.support_link'), f.support_url, t('organizer.support_hint')), field(t('organizer.calls_run'), f.media_mode),
+    field(t('organizer.join_opens'), f.opens), field(t('organizer.join_grace'), f.grace)),
+  h('label', { class: 'check' }, f.employee_requests_allowed, t('organizer.employee_invites')),
+  h('h3', {}, t('organizer.days')),
   zoneNote,
   daysHost,
-  h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addDay({}) }, '+ Add a day'),
+  h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addDay({}) }, t('organizer.add_day')),
   messages,
   h('div', { class: 'row' }, save));
 
   const picker = events.length > 1
-    ? h('select', { 'aria-label': 'Event', onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
+    ? h('select', { 'aria-label': t('organizer.event'), onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null, event ? webhookSection(event) : null);
+  replace(root, pageHeader(t('organizer.title'), event ? event.name : t('organizer.first_event'), picker), form, event ? quotaSection(event) : null, event ? webhookSection(event) : null);
 }
 
 /** A company as text: its name, and the id the API and tokens use. */
 function companyLabel(name, id) {
   return h('div', { class: 'quota-company' },
     h('span', { class: 'quota-name' }, name || id),
-    h('span', { class: 'muted small' }, `Company id: ${id}`));
+    h('span', { class: 'muted small' }, t('organizer.company_id_value', { id })));
 }
 
 function quotaSection(event) {
@@ -114,14 +115,14 @@ function quotaSection(event) {
     let companyId = quota.company_id || '';
     // A company that has a quota is shown, not edited: its id is what the quota belongs to.
     // Only a row being added asks for the id of the company to give a quota to.
-    const idInput = companyId ? null : h('input', { type: 'text', required: true, placeholder: 'e.g. initech' });
-    const company = h('div', { class: 'quota-company-slot' }, companyId ? companyLabel(quota.company_name, companyId) : field('Company id', idInput));
+    const idInput = companyId ? null : h('input', { type: 'text', required: true, placeholder: t('organizer.company_id_placeholder') });
+    const company = h('div', { class: 'quota-company-slot' }, companyId ? companyLabel(quota.company_name, companyId) : field(t('organizer.company_id'), idInput));
     const amount = h('input', { type: 'number', min: 0, max: 10000, value: String(quota.slot_quota ?? 10) });
-    const save = h('button', { type: 'button', class: 'btn btn-secondary btn-small', dataset: { action: 'save-quota' } }, 'Save');
-    const row = h('div', { class: 'quota-row', dataset: { company: companyId } }, company, field('Slot quota', amount), save);
+    const save = h('button', { type: 'button', class: 'btn btn-secondary btn-small', dataset: { action: 'save-quota' } }, t('ui.save'));
+    const row = h('div', { class: 'quota-row', dataset: { company: companyId } }, company, field(t('organizer.slot_quota'), amount), save);
     save.addEventListener('click', () => busy(save, messages, async () => {
       const id = companyId || idInput.value.trim();
-      if (!id) throw new Error('Enter the company id first.');
+      if (!id) throw new Error(t('organizer.company_id_first'));
       const saved = await api.put(`/events/${event.id}/quotas/${encodeURIComponent(id)}`, { slot_quota: Number(amount.value) });
       const name = (saved.quotas || []).find((q) => q.company_id === id)?.company_name || quota.company_name || id;
       if (!companyId) {
@@ -129,15 +130,15 @@ function quotaSection(event) {
         row.dataset.company = id;
         replace(company, companyLabel(name, id));
       }
-      showNotice(messages, `Quota saved: ${name} may publish ${amount.value} slots.`, 'success');
+      showNotice(messages, t('organizer.quota_saved', { name, count: Number(amount.value) }), 'success');
     }));
     rows.append(row);
   };
   for (const quota of event.quotas) addRow(quota);
   return h('section', { class: 'card' },
-    h('h2', {}, '1-1 slot quotas'),
-    h('p', { class: 'muted' }, 'How many slots each company’s employees may publish in total.'),
+    h('h2', {}, t('organizer.quotas')),
+    h('p', { class: 'muted' }, t('organizer.quotas_intro')),
     rows,
-    h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addRow({}) }, '+ Add a company'),
+    h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => addRow({}) }, t('organizer.add_company')),
     messages);
 }

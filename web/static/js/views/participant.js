@@ -4,36 +4,38 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
 import { initials } from '../format.js';
+import { t } from '../i18n.js';
 import { TEXT_MAX } from '../limits.js';
-import { DEFAULT_QUESTION, loadQuestions } from '../questions.js';
+import { defaultQuestion, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
+import { experienceName } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
 
 const TABS = [
-  { id: 'offers', label: 'Companies' },
-  { id: 'invitations', label: 'Invitations' },
-  { id: 'requests', label: 'My Requests' },
-  { id: 'schedule', label: 'My Schedule' },
-  { id: 'completed', label: 'Completed' },
-  { id: 'history', label: 'History' },
+  { id: 'offers', label: 'participant.tab.offers' },
+  { id: 'invitations', label: 'participant.tab.invitations' },
+  { id: 'requests', label: 'participant.tab.requests' },
+  { id: 'schedule', label: 'participant.tab.schedule' },
+  { id: 'completed', label: 'participant.tab.completed' },
+  { id: 'history', label: 'participant.tab.history' },
 ];
 
 const EMPTY = {
-  invitations: ['No invitations', 'When an employee invites you to a chat, it shows up here.'],
-  requests: ['No open requests', 'Browse the companies and request a chat with someone.'],
-  schedule: ['Nothing scheduled yet', 'Once a request is approved and you pick a time, the chat is listed here.'],
-  completed: ['No chats completed yet', 'The people you have talked to will be listed here.'],
-  history: ['No history', 'Declined, withdrawn and cancelled requests are kept here.'],
+  invitations: ['participant.empty.invitations.title', 'participant.empty.invitations.text'],
+  requests: ['participant.empty.requests.title', 'participant.empty.requests.text'],
+  schedule: ['participant.empty.schedule.title', 'participant.empty.schedule.text'],
+  completed: ['participant.empty.completed.title', 'participant.empty.completed.text'],
+  history: ['participant.empty.history.title', 'participant.empty.history.text'],
 };
 
 const ACTIVE = new Set(['requested', 'approved', 'confirmed']);
 
 export async function renderParticipant(root, { params, scope }) {
-  const tab = TABS.some((t) => t.id === params[0]) ? params[0] : 'offers';
+  const tab = TABS.some((each) => each.id === params[0]) ? params[0] : 'offers';
   replace(root, loading());
   const { event } = await currentEvent();
   if (!event) {
-    replace(root, alertBox('There is no career fair open yet.', 'info'));
+    replace(root, alertBox(t('participant.no_event'), 'info'));
     return;
   }
   const questionsLoad = tab === 'offers' ? null : loadQuestions(event.id);
@@ -57,8 +59,8 @@ export async function renderParticipant(root, { params, scope }) {
   const content = h('div', { class: 'tab-content' });
   replace(
     root,
-    pageHeader('1-1 Chats', event.name),
-    tabBar(TABS.map((t) => ({ ...t, count: counts[t.id] })), tab, (id) => `#/participant/${id}`),
+    pageHeader(t('participant.title'), event.name),
+    tabBar(TABS.map((tab) => ({ ...tab, label: t(tab.label), count: counts[tab.id] })), tab, (id) => `#/participant/${id}`),
     content,
   );
   const ctx = {
@@ -79,10 +81,10 @@ export async function renderParticipant(root, { params, scope }) {
 }
 
 async function renderOffers(root, event, chats) {
-  replace(root, loading('Loading the companies…'));
+  replace(root, loading(t('participant.offers.loading')));
   const { offers } = await api.get(`/events/${event.id}/offers`);
   if (!offers.length) {
-    replace(root, emptyState('No one is offering chats yet', 'Employees publish their free times during the fair. Check back soon.'));
+    replace(root, emptyState(t('participant.offers.empty.title'), t('participant.offers.empty.text')));
     return;
   }
   const activeWith = new Map();
@@ -102,20 +104,20 @@ async function renderOffers(root, event, chats) {
   );
 }
 
-const STATE_WORDS = { requested: 'Requested', approved: 'Approved · pick a time', confirmed: 'Confirmed' };
+const STATE_WORDS = { requested: 'chat.state.requested', approved: 'chat.state.approved', confirmed: 'chat.state.confirmed' };
 
 /** Where an open chat with this employee stands, and the tab that shows it. */
 function chatBadge(chat) {
-  if (chat.state === 'requested' && chat.initiator === 'employee') return ['Invitation', '#/participant/invitations'];
-  return [STATE_WORDS[chat.state], chat.state === 'confirmed' ? '#/participant/schedule' : '#/participant/requests'];
+  if (chat.state === 'requested' && chat.initiator === 'employee') return [t('chat.state.invitation'), '#/participant/invitations'];
+  return [t(STATE_WORDS[chat.state]), chat.state === 'confirmed' ? '#/participant/schedule' : '#/participant/requests'];
 }
 
 function offerCard(event, offer, chat) {
   const p = offer.profile;
   const panel = h('div');
   const facts = [
-    p.background ? ['Background', p.background] : null,
-    p.experience_level ? ['Experience', p.experience_level] : null,
+    p.background ? [t('profile.background'), p.background] : null,
+    p.experience_level ? [t('profile.experience'), experienceName(p.experience_level)] : null,
   ].filter(Boolean);
   const [badgeText, badgeHref] = chat ? chatBadge(chat) : [];
   const requestButton = chat
@@ -124,28 +126,28 @@ function offerCard(event, offer, chat) {
       class: 'btn btn-primary btn-small', type: 'button', dataset: { action: 'request' },
       disabled: offer.free_slots === 0,
       onclick: () => replace(panel, requestForm(event, offer, () => replace(panel))),
-    }, 'Request a chat');
+    }, t('participant.offers.request'));
   return h('article', { class: 'card offer', dataset: { employeeId: offer.employee_id, person: offer.name } },
     h('div', { class: 'chat-card-head' },
       h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(offer.name)),
       h('div', { class: 'chat-card-who' }, h('strong', {}, offer.name), h('span', { class: 'muted' }, offer.headline || '')),
     ),
-    facts.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, `${label}: `), text)),
-    p.languages?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, 'Languages'), chips(p.languages)) : null,
-    p.topics?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, 'Topics'), chips(p.topics)) : null,
+    facts.map(([label, text]) => h('p', { class: 'chat-detail' }, h('span', { class: 'label' }, t('ui.label', { label })), text)),
+    p.languages?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, t('profile.languages')), chips(p.languages)) : null,
+    p.topics?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, t('profile.topics')), chips(p.topics)) : null,
     h('div', { class: 'offer-foot' },
-      h('span', { class: 'muted' }, `${offer.free_slots} free slot${offer.free_slots === 1 ? '' : 's'}`),
+      h('span', { class: 'muted' }, t('participant.offers.free_slots', { count: offer.free_slots })),
       requestButton),
     panel,
   );
 }
 
 function requestForm(event, offer, onClose) {
-  const question = offer.profile.custom_question || DEFAULT_QUESTION;
+  const question = offer.profile.custom_question || defaultQuestion();
   const answer = h('textarea', { rows: 3, maxlength: TEXT_MAX, required: Boolean(offer.profile.custom_question), name: 'answer', 'aria-label': question });
-  const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, name: 'message', placeholder: 'Optional: a short note', 'aria-label': 'Message' });
+  const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, name: 'message', placeholder: t('participant.request.note_placeholder'), 'aria-label': t('participant.request.message') });
   const errors = h('div');
-  const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Send request');
+  const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, t('participant.request.send'));
   return h('form', {
     class: 'inline-form request-form',
     onsubmit: (e) => {
@@ -156,13 +158,13 @@ function requestForm(event, offer, onClose) {
           answer: answer.value.trim(),
           message: message.value.trim(),
         });
-        toast(`Request sent to ${offer.name}. You will pick a time once they approve.`, 'success');
+        toast(t('participant.request.sent', { name: offer.name }), 'success');
         location.hash = '#/participant/requests';
       });
     },
   },
   h('label', { class: 'field' }, h('span', { class: 'field-label' }, question), answer),
-  h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Message (optional)'), message),
+  h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('participant.request.message_optional')), message),
   errors,
-  h('div', { class: 'row' }, send, h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onClose }, 'Cancel')));
+  h('div', { class: 'row' }, send, h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: onClose }, t('ui.cancel'))));
 }

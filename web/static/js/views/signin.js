@@ -3,13 +3,14 @@
 import { api, ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
 import { session } from '../session.js';
-import { capitalize, initials } from '../format.js';
+import { capitalize, initials, roleName } from '../format.js';
+import { t } from '../i18n.js';
 import { alertBox, loading, showError } from '../ui.js';
 
 const ROLE_TITLES = {
-  organizer: 'Organizers',
-  employee: 'Company employees',
-  participant: 'Participants',
+  organizer: 'signin.group.organizers',
+  employee: 'signin.group.employees',
+  participant: 'signin.group.participants',
 };
 
 function personButton(user, onPick) {
@@ -17,13 +18,13 @@ function personButton(user, onPick) {
     'button',
     { class: 'person', type: 'button', dataset: { userId: user.id }, onclick: () => onPick(user) },
     h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(user.name)),
-    h('span', { class: 'person-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, user.headline || capitalize(user.role))),
+    h('span', { class: 'person-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, user.headline || roleName(user.role))),
   );
 }
 
 export async function renderSignIn(root) {
   const errors = h('div');
-  const list = h('div', { class: 'signin-groups' }, loading('Loading the demo people…'));
+  const list = h('div', { class: 'signin-groups' }, loading(t('signin.loading')));
   replace(
     root,
     h(
@@ -32,9 +33,9 @@ export async function renderSignIn(root) {
       h(
         'div',
         { class: 'signin-intro' },
-        h('h1', {}, 'Sign in to Duet'),
-        h('p', { class: 'subtitle' }, 'Scheduled 1-1 video chats between company employees and participants of a virtual career fair.'),
-        h('p', { class: 'muted' }, 'Tip: open a second window and sign in as someone else to try a call with yourself.'),
+        h('h1', {}, t('signin.title')),
+        h('p', { class: 'subtitle' }, t('signin.subtitle')),
+        h('p', { class: 'muted' }, t('signin.tip')),
       ),
       errors,
       list,
@@ -46,7 +47,7 @@ export async function renderSignIn(root) {
     ({ users } = await api.get('/dev/users'));
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      replace(list, alertBox('Sign in through your career fair’s platform: it opens Duet for you already signed in.', 'info'));
+      replace(list, alertBox(t('signin.platform'), 'info'));
     } else {
       showError(list, err);
     }
@@ -67,12 +68,12 @@ export async function renderSignIn(root) {
 
   const groups = [];
   const byRole = (role) => users.filter((u) => u.role === role);
-  groups.push(['organizer', ROLE_TITLES.organizer, byRole('organizer')]);
+  groups.push(['organizer', t(ROLE_TITLES.organizer), byRole('organizer')]);
   const companies = [...new Set(byRole('employee').map((u) => u.company_id))].sort();
   for (const company of companies) {
-    groups.push([`employee-${company}`, `${ROLE_TITLES.employee} · ${capitalize(company)}`, byRole('employee').filter((u) => u.company_id === company)]);
+    groups.push([`employee-${company}`, t('signin.group.company', { group: t(ROLE_TITLES.employee), company: capitalize(company) }), byRole('employee').filter((u) => u.company_id === company)]);
   }
-  groups.push(['participant', ROLE_TITLES.participant, byRole('participant')]);
+  groups.push(['participant', t(ROLE_TITLES.participant), byRole('participant')]);
   replace(
     list,
     groups
