@@ -48,6 +48,7 @@ class Op:
     public: bool = False  # no token needed
     rules: str = ""  # what the server checks beyond the schema, in words
     responses: dict[str, Any] = field(default_factory=dict)  # more than 2xx and 4XX
+    raw_body: dict[str, Any] | None = None  # a requestBody that is not a JSON struct (uploads)
 
 
 def _event(**more: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -317,11 +318,63 @@ OPERATIONS: dict[str, dict[str, Op]] = {
     },
 }
 
+_PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_NO_CONTENT = {"204": {"description": "Deleted"}}
+_COMPANY_ONLY = (
+    "Only employees of the chat's company (the chat's employee and colleagues) may do this; "
+    "an organizer gets 403, anyone else 404."
+)
+
+# Issue 14, "around the call": résumés, after-chat notes and marks, feedback, exports.
+AROUND_THE_CALL: dict[str, dict[str, Op]] = {
+    "/api/v1/me/resume": {
+        "get": Op("My résumé, if I uploaded one", r.Resume, roles=("participant",)),
+        "put": Op(
+            "Upload or replace my résumé (the PDF's bytes as the body)",
+            r.Resume,
+            roles=("participant",),
+            rules="The body must be a PDF, judged by its content whatever its name or "
+            "Content-Type (415 not_pdf), of at most 5 MB (413 too_large). `filename` is only "
+            "the name shown and downloaded.",
+            raw_body={"required": True, "content": _PDF},
+        ),
+        "delete": Op("Delete my résumé", None, roles=("participant",), responses=_NO_CONTENT),
+    },
+    "/api/v1/me/resume.pdf": {
+        "get": Op(
+            "Download my résumé (attachment)",
+            None,
+            roles=("participant",),
+            responses={"200": {"description": "The PDF", "content": _PDF}},
+        )
+    },
+    "/api/v1/chats/{chat_id}/resume.pdf": {
+        "get": Op(
+            "Download the chat's participant's résumé (attachment)",
+            None,
+            path=_chat(),
+            rules=_COMPANY_ONLY,
+            responses={"200": {"description": "The PDF", "content": _PDF}},
+        )
+    },
+}
+OPERATIONS |= AROUND_THE_CALL
+
 # The chat log's `after_seq` is read by its handler (web/api_join.py) directly.
 _EXTRA_QUERY = {
     ("get", "/api/v1/chats/{chat_id}/messages"): [
         {"name": "after_seq", "in": "query", "required": False, "schema": {"type": "integer"}}
-    ]
+    ],
+    # The résumé's name to show; the upload's body is its bytes (web/api_resumes.py).
+    ("put", "/api/v1/me/resume"): [
+        {
+            "name": "filename",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+        }
+    ],
 }
 
 WEBSOCKET = {
@@ -411,6 +464,8 @@ def _operation(method: str, path: str, op: Op, components: dict[str, Any]) -> di
             "required": bool(body.get("required") or body.get("oneOf")),
             "content": {"application/json": {"schema": {"$ref": _S + op.body.__name__}}},
         }
+    if op.raw_body is not None:
+        out["requestBody"] = op.raw_body
     if op.public:
         out["security"] = []
     return out

@@ -19,6 +19,7 @@ from zoneinfo import available_timezones
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from scheduling.booking_gap import MAX_GAP_MIN
 from scheduling.chat_rules import MAX_TEXT
 from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
 from scheduling.model import JoinPolicy
@@ -129,6 +130,15 @@ class EventInput(Struct, kw_only=True):
     ] = JoinPolicy().grace_after_s
     support_url: HttpUrl = ""
     media_mode: MediaMode = "p2p"
+    min_gap_min: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MAX_GAP_MIN,
+            description="Minutes one participant's chats stay apart (0: back to back is fine).",
+            extra={"expect": f"0 to {MAX_GAP_MIN} minutes"},
+        ),
+    ] = 0
 
 
 class SlotQuota(Struct):

@@ -55,6 +55,7 @@ class Event(Struct):
     join_grace_after_s: int
     support_url: str
     media_mode: MediaMode
+    min_gap_min: int
 
 
 class EventList(Struct):
@@ -200,11 +201,23 @@ class Chat(Struct):
     ics_url: str | None
     created_at: Instant
     updated_at: Instant
+    # The participant's résumé, for employees of the chat's company when there is one.
+    resume_url: str | None = None
 
 
 class ChatList(Struct):
     now: Instant
     chats: list[Chat]
+
+
+class Resume(Struct):
+    """A participant's résumé: what was stored, and where to download it."""
+
+    filename: str
+    size: int
+    pages: int
+    uploaded_at: Instant
+    url: str
 
 
 class HistoryItem(Struct):
