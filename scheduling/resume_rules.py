@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pypdf import PdfReader
 
+from scheduling.after_chat_rules import check_company_member
 from scheduling.errors import DomainError, ErrorKind
 from scheduling.model import Role
 
@@ -89,12 +90,9 @@ def check_reader(role: Role, company_id: str | None, chat_company_id: str | None
 
     Anyone else outside the chat gets the answer a missing chat gets (404, ids are not for
     probing); an organizer, who may see every chat, is told it is not theirs (403)."""
-    if chat_company_id is None:
-        raise DomainError(ErrorKind.NOT_FOUND, "There is no such chat among yours.")
-    if role == Role.ORGANIZER:
-        raise DomainError(
-            ErrorKind.FORBIDDEN,
-            "A participant's résumé is shared only with the company they talk to.",
-        )
-    if role != Role.EMPLOYEE or company_id != chat_company_id:
-        raise DomainError(ErrorKind.NOT_FOUND, "There is no such chat among yours.")
+    check_company_member(
+        role,
+        company_id,
+        chat_company_id,
+        "A participant's résumé is shared only with the company they talk to.",
+    )

@@ -25,6 +25,7 @@ from signaling.node import NodeSettings, SignalingNode
 from signaling.relay_glue import ROOM_MAX_LIFETIME_S, MediaRelayHub
 from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
 from web import (
+    api_after_chat,
     api_availability,
     api_chats,
     api_dev,
@@ -164,6 +165,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_join,
         api_chats,
         api_resumes,
+        api_after_chat,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)

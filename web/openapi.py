@@ -358,6 +358,75 @@ AROUND_THE_CALL: dict[str, dict[str, Op]] = {
             responses={"200": {"description": "The PDF", "content": _PDF}},
         )
     },
+    "/api/v1/events/{event_id}/notes": {
+        "get": Op(
+            "My company's notes on participants and its no-show marks at this event",
+            r.CompanyNotes,
+            path=_event(),
+            roles=("employee",),
+            rules="Only the caller's own company's notes: another company's never show.",
+        )
+    },
+    "/api/v1/events/{event_id}/notes/{participant_id}": {
+        "put": Op(
+            "Write my company's private notes, rating and next step on a participant",
+            r.ParticipantNotes,
+            body=rb.NotesInput,
+            path=_event(participant_id=_STRING),
+            roles=("employee",),
+            rules="The company must have had a chat with the participant at this event (404).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/no-show": {
+        "put": Op(
+            "Mark (or unmark) that the participant did not come",
+            r.ChatMark,
+            body=rb.NoShowMark,
+            path=_chat(),
+            rules=_COMPANY_ONLY + " Only once the chat's slot is over (409).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/follow-up": {
+        "post": Op(
+            "Invite the chat's participant to a follow-up chat (a new employee request)",
+            r.Chat,
+            status=201,
+            body=rb.FollowUp,
+            path=_chat(),
+            rules=_COMPANY_ONLY + " Only from a chat of the Completed tab (409); as any "
+            "invitation, the event must let employees send requests (403), the caller must have "
+            "confirmed their availability (409) and have no open request with the participant "
+            "(409).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/feedback": {
+        "get": Op(
+            "My feedback on a chat",
+            r.Feedback,
+            path=_chat(),
+            roles=("participant",),
+            rules="The chat's participant only (others 404).",
+        ),
+        "put": Op(
+            "Give feedback after the call (1-5 and a sentence)",
+            r.Feedback,
+            body=rb.FeedbackInput,
+            path=_chat(),
+            roles=("participant",),
+            rules="The chat's participant only (others 404), once the chat has started (409); "
+            "organizers see feedback only summed up per company.",
+        ),
+    },
+    "/api/v1/events/{event_id}/feedback": {
+        "get": Op(
+            "Participants' feedback summed up per company",
+            r.FeedbackSummary,
+            path=_event(),
+            roles=("organizer",),
+            rules="Never per chat or per person; comments only for companies with enough "
+            "answers (`min_responses_for_comments`), in alphabetical order.",
+        )
+    },
 }
 OPERATIONS |= AROUND_THE_CALL
 

@@ -22,6 +22,7 @@ from openapi_spec_validator import validate as validate_spec
 from tests.support.apiclient import ADA, MEI, ORGANIZER, PRIYA, SAM, Api, Person
 from tests.support.around import pdf_bytes
 from web import (
+    api_after_chat,
     api_availability,
     api_chats,
     api_dev,
@@ -86,7 +87,7 @@ def test_every_route_is_described_and_every_description_is_routed() -> None:
 def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None:
     """One source: the struct a handler decodes is the requestBody its operation names."""
     read: set[str] = set()
-    for module in (api_events, api_availability, api_chats, api_dev, api_precall):
+    for module in (api_events, api_availability, api_chats, api_dev, api_precall, api_after_chat):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
     doc = openapi_document()
@@ -261,6 +262,14 @@ async def around_the_call(call: Contract, ev: str, cid: str) -> None:
     await call(ADA, "GET", f"/api/v1/chats/{cid}/resume.pdf")
     await call(SAM, "PUT", "/api/v1/me/resume", data=b"<html></html>", expect=415)
     await call(SAM, "DELETE", "/api/v1/me/resume", expect=204)
+    # The chat was cancelled: notes may still be written, marks, follow-ups and feedback not.
+    await call(ADA, "PUT", f"{ev}/notes/sam", {"notes": "Met at the booth.", "rating": 3})
+    await call(ADA, "GET", f"{ev}/notes")
+    await call(ADA, "PUT", f"/api/v1/chats/{cid}/no-show", {"participant_no_show": True}, 409)
+    await call(ADA, "POST", f"/api/v1/chats/{cid}/follow-up", {"message": "Again?"}, 409)
+    await call(SAM, "PUT", f"/api/v1/chats/{cid}/feedback", {"score": 5}, 409)
+    await call(SAM, "GET", f"/api/v1/chats/{cid}/feedback", expect=404)
+    await call(ORGANIZER, "GET", f"{ev}/feedback")
 
 
 def test_problem_schema_rejects_what_is_not_a_problem() -> None:
