@@ -39,7 +39,7 @@ def check_pdf(content: bytes) -> int:
     if len(content) > MAX_RESUME_BYTES:
         raise too_large()
     if not content:
-        raise DomainError(ErrorKind.INVALID, "The upload is empty; choose your résumé as a PDF.")
+        raise DomainError(ErrorKind.NOT_PDF, "The upload is empty; choose your résumé as a PDF.")
     if not content.startswith(b"%PDF-"):
         raise DomainError(
             ErrorKind.NOT_PDF,

@@ -30,6 +30,7 @@ from web import (
     api_chats,
     api_dev,
     api_events,
+    api_exports,
     api_join,
     api_precall,
     api_resumes,
@@ -166,6 +167,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_chats,
         api_resumes,
         api_after_chat,
+        api_exports,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from media.precall import PrecallService
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
+from scheduling.store_exports import CallQuality
 from web.config import Config
 from web.offers_cache import OffersCache
 
@@ -22,3 +23,6 @@ CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("
 PRECALL = web.AppKey("precall", PrecallService)
 # The offers list per event, validated through the broker (web/offers_cache.py).
 OFFERS = web.AppKey("offers", OffersCache)
+# The call-quality columns of the organizer's CSV export (scheduling/store_exports.py): unset,
+# the export has one empty `call_quality` column; the live board's summary plugs in here.
+CALL_QUALITY = web.AppKey("call_quality", CallQuality)

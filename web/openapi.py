@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from scheduling.store_exports import COMPANY_COLUMNS, ORGANIZER_COLUMNS
 from web import request_bodies as rb
 from web import resources as r
 
@@ -319,6 +320,8 @@ OPERATIONS: dict[str, dict[str, Op]] = {
 }
 
 _PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+# An upload is judged by its bytes, so it is documented under the generic binary type.
+_UPLOAD = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 _CSV = {"text/csv": {"schema": {"type": "string"}}}
 _NO_CONTENT = {"204": {"description": "Deleted"}}
 _COMPANY_ONLY = (
@@ -335,9 +338,10 @@ AROUND_THE_CALL: dict[str, dict[str, Op]] = {
             r.Resume,
             roles=("participant",),
             rules="The body must be a PDF, judged by its content whatever its name or "
-            "Content-Type (415 not_pdf), of at most 5 MB (413 too_large). `filename` is only "
-            "the name shown and downloaded.",
-            raw_body={"required": True, "content": _PDF},
+            "Content-Type (application/pdf as well): anything else is refused (422 not_pdf), "
+            "as is a file over 5 MB (413 too_large). `filename` is only the name shown and "
+            "downloaded.",
+            raw_body={"required": True, "content": _UPLOAD},
         ),
         "delete": Op("Delete my résumé", None, roles=("participant",), responses=_NO_CONTENT),
     },
@@ -425,6 +429,30 @@ AROUND_THE_CALL: dict[str, dict[str, Op]] = {
             roles=("organizer",),
             rules="Never per chat or per person; comments only for companies with enough "
             "answers (`min_responses_for_comments`), in alphabetical order.",
+        )
+    },
+    "/api/v1/events/{event_id}/export/chats.csv": {
+        "get": Op(
+            "Every chat of the event as CSV (streamed)",
+            None,
+            path=_event(),
+            roles=("organizer",),
+            rules="Columns: " + ", ".join(ORGANIZER_COLUMNS) + ", then the call-quality "
+            "columns (`call_quality` until a summary is wired). Cells a spreadsheet would run "
+            "as a formula start with `'`.",
+            responses={"200": {"description": "CSV", "content": _CSV}},
+        )
+    },
+    "/api/v1/events/{event_id}/export/company.csv": {
+        "get": Op(
+            "My company's chats of the event with its notes, as CSV (streamed)",
+            None,
+            path=_event(),
+            roles=("employee",),
+            rules="Columns: " + ", ".join(COMPANY_COLUMNS) + ". Only the caller's company's "
+            "chats; no feedback scores. Cells a spreadsheet would run as a formula start "
+            "with `'`.",
+            responses={"200": {"description": "CSV", "content": _CSV}},
         )
     },
 }

@@ -32,7 +32,7 @@ _STATUS = {
     ErrorKind.DUPLICATE: 409,
     ErrorKind.TOO_CLOSE: 409,
     ErrorKind.TOO_LARGE: 413,
-    ErrorKind.NOT_PDF: 415,
+    ErrorKind.NOT_PDF: 422,
 }
 _TITLES = {
     400: "Bad request",

@@ -260,7 +260,7 @@ async def around_the_call(call: Contract, ev: str, cid: str) -> None:
     await call(SAM, "GET", "/api/v1/me/resume")
     await call(SAM, "GET", "/api/v1/me/resume.pdf")
     await call(ADA, "GET", f"/api/v1/chats/{cid}/resume.pdf")
-    await call(SAM, "PUT", "/api/v1/me/resume", data=b"<html></html>", expect=415)
+    await call(SAM, "PUT", "/api/v1/me/resume", data=b"<html></html>", expect=422)
     await call(SAM, "DELETE", "/api/v1/me/resume", expect=204)
     # The chat was cancelled: notes may still be written, marks, follow-ups and feedback not.
     await call(ADA, "PUT", f"{ev}/notes/sam", {"notes": "Met at the booth.", "rating": 3})
@@ -270,6 +270,10 @@ async def around_the_call(call: Contract, ev: str, cid: str) -> None:
     await call(SAM, "PUT", f"/api/v1/chats/{cid}/feedback", {"score": 5}, 409)
     await call(SAM, "GET", f"/api/v1/chats/{cid}/feedback", expect=404)
     await call(ORGANIZER, "GET", f"{ev}/feedback")
+    chats_csv = await call(ORGANIZER, "GET", f"{ev}/export/chats.csv")
+    assert chats_csv.startswith(b"chat_id,state,") and chats_csv.count(b"\r\n") == 4
+    company_csv = await call(ADA, "GET", f"{ev}/export/company.csv")
+    assert b"Met at the booth." in company_csv
 
 
 def test_problem_schema_rejects_what_is_not_a_problem() -> None:

@@ -107,12 +107,12 @@ async def test_upload_replace_and_delete_and_who_may_read_it(api: Api) -> None:
 async def test_what_is_not_a_pdf_is_refused_in_a_sentence(api: Api) -> None:
     real = pdf_bytes()
     html = b"<html><script>alert(1)</script></html>"
-    problem = await upload(api, html, name="cv.pdf", expect=415)
+    problem = await upload(api, html, name="cv.pdf", expect=422)
     assert problem["code"] == "not_pdf" and "not a PDF" in problem["detail"]
-    problem = await upload(api, b"%PDF-1.7\nnot really a pdf at all", expect=415)
+    problem = await upload(api, b"%PDF-1.7\nnot really a pdf at all", expect=422)
     assert problem["code"] == "not_pdf" and "cannot be read" in problem["detail"]
     problem = await upload(api, b"", expect=422)
-    assert "empty" in problem["detail"]
+    assert problem["code"] == "not_pdf" and "empty" in problem["detail"]
     too_big = real + b"%" * (MAX_RESUME_BYTES + 1 - len(real))
     problem = await upload(api, too_big, expect=413)
     assert problem["code"] == "too_large" and "5 MB" in problem["detail"]
