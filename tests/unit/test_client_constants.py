@@ -50,3 +50,18 @@ def test_join_again_is_never_offered_after_a_final_close_of_the_room() -> None:
     final = _js_set((JS / "call" / "signaling_socket.js").read_text(), "FINAL")
     assert no_rejoin <= final
     assert {CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED} <= no_rejoin
+
+
+def test_the_after_chat_forms_offer_what_the_server_takes() -> None:
+    """The notes and feedback forms' limits and next steps, and the résumé's size in words."""
+    from scheduling.after_chat_rules import MAX_COMMENT, MAX_NOTES, NEXT_STEPS
+    from scheduling.resume_rules import MAX_RESUME_BYTES
+
+    source = (JS / "after_chat.js").read_text()
+    block = re.search(r"const NEXT_STEPS = \[(.*?)\n\];", source, re.S)
+    assert block, "NEXT_STEPS not found"
+    assert tuple(re.findall(r"\['([a-z_]*)', ", block.group(1))) == NEXT_STEPS
+    assert f"const NOTES_MAX = {MAX_NOTES};" in source
+    assert f"const COMMENT_MAX = {MAX_COMMENT};" in source
+    resume = (JS / "resume.js").read_text()
+    assert f"const MAX_MB = {MAX_RESUME_BYTES // (1024 * 1024)};" in resume

@@ -3,6 +3,7 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chooseEvent, currentEvent } from '../events.js';
+import { downloadLink } from '../downloads.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
 
 const DURATIONS = [10, 15, 20, 30];
@@ -34,6 +35,7 @@ export async function renderOrganizer(root) {
   const draft = event || {
     name: '', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', days: [], quotas: [],
     employee_requests_allowed: true, join_opens_before_s: 300, join_grace_after_s: 120, support_url: '', media_mode: 'p2p',
+    min_gap_min: 0,
   };
   const messages = h('div');
   const f = {
@@ -43,6 +45,7 @@ export async function renderOrganizer(root) {
     employee_requests_allowed: h('input', { type: 'checkbox', checked: draft.employee_requests_allowed }),
     opens: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_opens_before_s / 60)) }),
     grace: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_grace_after_s / 60)) }),
+    min_gap: h('input', { type: 'number', min: 0, max: 120, value: String(draft.min_gap_min ?? 0), dataset: { field: 'min-gap' } }),
     media_mode: h('select', {}, ['p2p', 'relay'].map((mode) => h('option', { value: mode, selected: draft.media_mode === mode }, mode === 'p2p' ? 'Direct (peer to peer)' : 'Through the server (relay)'))),
   };
   const daysHost = h('div', { class: 'day-rows' });
@@ -70,6 +73,7 @@ export async function renderOrganizer(root) {
           join_grace_after_s: Number(f.grace.value) * 60,
           support_url: f.support_url.value.trim(),
           media_mode: f.media_mode.value,
+          min_gap_min: Number(f.min_gap.value),
         };
         const saved = event ? await api.put(`/events/${event.id}`, body) : await api.post('/events', body);
         chooseEvent(saved.id);
@@ -82,7 +86,8 @@ export async function renderOrganizer(root) {
   h('div', { class: 'form-grid' },
     field('Name', f.name), field('Time zone', f.timezone, 'IANA name, e.g. Europe/Berlin'),
     field('Support link', f.support_url, 'Shown in every call'), field('Calls run', f.media_mode),
-    field('Join opens (minutes before)', f.opens), field('Join stays open (minutes after)', f.grace)),
+    field('Join opens (minutes before)', f.opens), field('Join stays open (minutes after)', f.grace),
+    field('Minimum gap between one participant’s chats (minutes)', f.min_gap, '0: back to back is fine')),
   h('label', { class: 'check' }, f.employee_requests_allowed, 'Employees may invite participants'),
   h('h3', {}, 'Days'),
   zoneNote,
@@ -95,7 +100,34 @@ export async function renderOrganizer(root) {
     ? h('select', { 'aria-label': 'Event', onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null);
+  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null, event ? afterSection(event) : null);
+}
+
+/** After the fair: the CSV of every chat, and participants' feedback summed up per company. */
+function afterSection(event) {
+  const table = h('div', { id: 'feedback-summary' }, h('p', { class: 'muted' }, 'Loading feedback…'));
+  api.get(`/events/${event.id}/feedback`).then((summary) => {
+    if (!summary.companies.length) {
+      replace(table, h('p', { class: 'muted' }, 'No feedback yet.'));
+      return;
+    }
+    replace(table, h('table', { class: 'summary-table' },
+      h('thead', {}, h('tr', {}, ['Company', 'Answers', 'Average', '1–5', 'Comments'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, summary.companies.map((c) => h('tr', { dataset: { company: c.company_id } },
+        h('th', { scope: 'row' }, c.company_name),
+        h('td', {}, String(c.responses)),
+        h('td', {}, c.average === null ? '–' : c.average.toFixed(1)),
+        h('td', {}, c.scores.join(' · ')),
+        h('td', {}, c.comments.length
+          ? h('ul', { class: 'comments' }, c.comments.map((text) => h('li', {}, text)))
+          : h('span', { class: 'muted' }, `shown from ${summary.min_responses_for_comments} answers`)))))));
+  }, (err) => replace(table, h('p', { class: 'alert alert-error' }, err.message)));
+  return h('section', { class: 'card', id: 'after-the-fair' },
+    h('h2', {}, 'After the chats'),
+    h('p', {}, downloadLink('Export every chat (CSV)', `/api/v1/events/${event.id}/export/chats.csv`, `duet-chats-${event.id}.csv`, 'text/csv', 'export-chats')),
+    h('h3', {}, 'Participants’ feedback per company'),
+    h('p', { class: 'muted' }, 'Summed up per company only: no answer is shown with a name or a chat.'),
+    table);
 }
 
 /** A company as text: its name, and the id the API and tokens use. */

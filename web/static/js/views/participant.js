@@ -8,6 +8,8 @@ import { TEXT_MAX } from '../limits.js';
 import { DEFAULT_QUESTION, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { chatList, fetchChats } from './chat_lists.js';
+import { feedbackButton } from '../after_chat.js';
+import { resumeSection } from '../resume.js';
 
 const TABS = [
   { id: 'offers', label: 'Companies' },
@@ -16,6 +18,7 @@ const TABS = [
   { id: 'schedule', label: 'My Schedule' },
   { id: 'completed', label: 'Completed' },
   { id: 'history', label: 'History' },
+  { id: 'profile', label: 'My résumé' },
 ];
 
 const EMPTY = {
@@ -69,8 +72,11 @@ export async function renderParticipant(root, { params, scope }) {
     questions,
     onChanged: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
   };
+  if (tab === 'completed') ctx.extra = (chat) => feedbackButton(chat);
   if (tab === 'offers') {
     await renderOffers(content, event, chats);
+  } else if (tab === 'profile') {
+    replace(content, await resumeSection());
   } else if (tab === 'schedule') {
     chatList(content, schedule, ctx, EMPTY.schedule);
   } else {
