@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Ids in a download's name come from tokens and paths: only plain characters reach the header.
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def safe_cell(value: object) -> object:
@@ -36,7 +39,7 @@ async def stream_csv(
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f'attachment; filename="{_NOT_PLAIN.sub("_", filename)}"',
         }
     )
     response.enable_chunked_encoding()
