@@ -3,7 +3,7 @@ give feedback, and when.
 
 A company's notes, ratings, next steps and no-show marks are its own: only its employees read
 or write them (the chat's employee and colleagues). The participant's feedback is theirs to
-give once the chat has started; organizers see it only summed up per company
+give once the chat can be joined; organizers see it only summed up per company
 (`store_after_chat.feedback_summary`). Pure, with `now` a parameter.
 """
 
@@ -89,13 +89,14 @@ def check_follow_up(state: ChatState) -> None:
 
 
 def check_feedback(
-    state: ChatState, starts_at: datetime | None, now: datetime, score: int, comment: str
+    state: ChatState, opens_at: datetime | None, now: datetime, score: int, comment: str
 ) -> str:
-    """The participant's feedback, once the chat has started; returns the cleaned sentence."""
-    if state not in _HELD or starts_at is None or now < starts_at:
+    """The participant's feedback, once the chat's Join window has opened (`opens_at`: people
+    may join, talk and leave a few minutes before the slot starts); returns the sentence."""
+    if state not in _HELD or opens_at is None or now < opens_at:
         raise DomainError(
             ErrorKind.WRONG_STATE,
-            "Feedback opens once your chat has started.",
+            "Feedback opens once your chat can be joined.",
             state=state.value,
         )
     if not 1 <= score <= 5:

@@ -16,6 +16,7 @@ from scheduling.after_chat_rules import (
 )
 from scheduling.db import read_tx, write_tx
 from scheduling.errors import DomainError, ErrorKind
+from scheduling.join_window import window_times
 from scheduling.model import Role, Side
 from scheduling.store_after_chat import (
     FeedbackRecord,
@@ -30,7 +31,7 @@ from scheduling.store_after_chat import (
     set_mark,
 )
 from scheduling.store_chats import ChatRecord, create_request, get_chat, require_chat
-from scheduling.store_events import company_names, ensure_user, require_event
+from scheduling.store_events import company_names, ensure_user, join_terms, require_event
 from web import request_bodies as rb
 from web import resources as r
 from web.api_chats import CHAT_ID
@@ -168,7 +169,11 @@ async def put_feedback(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     async with write_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
-        comment = check_feedback(chat.state, chat.starts_at, now, data.score, data.comment)
+        opens_at = None
+        if chat.starts_at is not None and chat.ends_at is not None:
+            policy = (await join_terms(conn, chat.event_id)).join_policy
+            opens_at = window_times(chat.starts_at, chat.ends_at, policy).opens_at
+        comment = check_feedback(chat.state, opens_at, now, data.score, data.comment)
         saved = await save_feedback(conn, chat.id, data.score, comment, now)
     return json_response(_feedback_view(saved))
 

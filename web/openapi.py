@@ -417,7 +417,7 @@ AROUND_THE_CALL: dict[str, dict[str, Op]] = {
             body=rb.FeedbackInput,
             path=_chat(),
             roles=("participant",),
-            rules="The chat's participant only (others 404), once the chat has started (409); "
+            rules="The chat's participant only (others 404), once the chat can be joined (409); "
             "organizers see feedback only summed up per company.",
         ),
     },

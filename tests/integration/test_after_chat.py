@@ -115,9 +115,9 @@ async def test_feedback_after_the_call_and_only_its_sum_for_the_organizer(api: A
     event_id, chat_id, chat = await confirmed(api)
     path = f"/api/v1/chats/{chat_id}/feedback"
     early = await api.call(SAM, "PUT", path, {"score": 5, "comment": "Great"}, expect=409)
-    assert "once your chat has started" in early["detail"]
+    assert "once your chat can be joined" in early["detail"]
     await api.call(SAM, "GET", path, expect=404)
-    api.clock.set(at(chat["slot"]["starts_at"]) + timedelta(minutes=20))
+    api.clock.set(at(chat["join"]["join_opens_at"]))  # a few minutes before the slot
     given = await api.call(SAM, "PUT", path, {"score": 5, "comment": " Great chat. "})
     assert given["comment"] == "Great chat."
     given = await api.call(SAM, "PUT", path, {"score": 4, "comment": "Good chat."})

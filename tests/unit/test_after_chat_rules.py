@@ -79,7 +79,7 @@ def test_notes_marks_follow_ups_and_feedback() -> None:
     with pytest.raises(DomainError, match="Completed tab"):
         check_follow_up(ChatState.CONFIRMED)
     assert check_feedback(ChatState.CONFIRMED, T, T, 3, " fine ") == "fine"
-    with pytest.raises(DomainError, match="has started"):
+    with pytest.raises(DomainError, match="can be joined"):
         check_feedback(ChatState.CONFIRMED, T, T - M, 3, "")
 
 
