@@ -110,6 +110,7 @@ async def test_resume_notes_feedback_and_export(tmp_path: Path) -> None:
         await expect(
             olivia.get_by_label("Minimum gap between one participant\u2019s chats (minutes)")
         ).to_have_value("0")
+        await olivia.locator("#after-the-fair").scroll_into_view_if_needed()
         await screenshot(olivia, "organizer-after-the-chats")
         async with olivia.expect_download() as caught:
             await olivia.locator('[data-action="export-chats"]').click()
