@@ -80,8 +80,17 @@ async def test_upload_replace_and_delete_and_who_may_read_it(api: Api) -> None:
         status == 200 and body == first and headers["Content-Disposition"].startswith("attachment")
     )
     for other in (ADA, ORGANIZER):
-        await api.call(other, "GET", "/api/v1/me/resume", expect=403)
+        for method, path in (
+            ("GET", "/api/v1/me/resume"),
+            ("GET", "/api/v1/me/resume.pdf"),
+            ("DELETE", "/api/v1/me/resume"),
+        ):
+            assert (await api.call(other, method, path, expect=403))["code"] == "wrong_role"
         await upload(api, first, who=other, expect=403)
+    # Another participant has their own (none): Sam's is never theirs.
+    await api.call(PRIYA, "GET", "/api/v1/me/resume", expect=404)
+    await api.call(PRIYA, "DELETE", "/api/v1/me/resume", expect=404)
+    await api.call(None, "GET", f"/api/v1/chats/{chat_id}/resume.pdf", expect=401)
 
     # Replacing keeps one résumé, the new one.
     second = pdf_bytes(1, "second")
