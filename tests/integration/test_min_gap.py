@@ -10,12 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from scheduling.db import read_tx, write_tx
 from scheduling.errors import ErrorKind
-from scheduling.schema import chats, slots
+from scheduling.schema import chats, events, slots
 from scheduling.store_integrity import from_integrity_error
 from tests.integration.test_concurrency import problem_codes, raw
 from tests.support.apiclient import ADA, GRACE, ORGANIZER, SAM, Api
 from tests.support.around import approved_chat, fair, new_event, starts
+from tests.support.integrity import integrity_violations
 from web.keys import ENGINE
 
 pytestmark = pytest.mark.both_backends
@@ -75,6 +77,15 @@ async def test_a_slot_within_the_gap_is_refused_and_one_beyond_it_is_taken(api: 
         expect=409,
     )
     assert problem["code"] == "too_close"
+    engine = api.client.app[ENGINE]
+    async with read_tx(engine) as conn:
+        assert await integrity_violations(conn) == []
+    # The checker is not a rubber stamp: widened behind the API's back, the gap is broken.
+    async with write_tx(engine) as conn:
+        await conn.execute(events.update().where(events.c.id == event_id).values(min_gap_min=45))
+        assert await integrity_violations(conn) == [
+            f"{SAM.id} holds chats {ada_chat}, {grace_chat} closer than 45 minutes"
+        ]
     # The setting is validated like the event's other fields.
     problem = await api.call(ORGANIZER, "POST", "/api/v1/events", fair(500), expect=422)
     assert problem["field"] == "min_gap_min" and "0 to 120 minutes" in problem["detail"]
@@ -97,6 +108,8 @@ async def test_two_picks_at_once_within_the_gap_exactly_one_wins(api: Api) -> No
         )
         assert Counter(r.status for r in responses) == {200: 1, 409: 1}
         assert await problem_codes(responses) == {"too_close": 1}
+        async with read_tx(api.client.app[ENGINE]) as conn:
+            assert await integrity_violations(conn) == []
         # Free the winner's slot for the next round.
         winner = ada_chat if responses[0].status == 200 else grace_chat
         await api.call(SAM, "POST", f"/api/v1/chats/{winner}/cancel", {"reason": "again"})
@@ -174,3 +187,5 @@ async def test_the_database_refuses_the_gap_even_past_the_code(api: Api) -> None
         go.set()
         results = list(await asyncio.gather(*tasks))
     assert sorted(results) == ["ok", ErrorKind.TOO_CLOSE.value]
+    async with read_tx(engine) as conn:  # (written without history, so only the gap is checked)
+        assert [v for v in await integrity_violations(conn) if "closer than" in v] == []
