@@ -18,6 +18,9 @@ class ErrorKind(StrEnum):
     NO_FREE_SLOT = "no_free_slot"
     OVERLAP = "overlap"
     DUPLICATE = "duplicate"
+    TOO_CLOSE = "too_close"  # a booking within the event's minimum gap of another chat
+    TOO_LARGE = "too_large"
+    NOT_PDF = "not_pdf"  # an upload that is not a readable PDF, whatever its name
 
 
 class DomainError(Exception):

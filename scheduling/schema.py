@@ -67,6 +67,8 @@ events = sa.Table(
     sa.Column("join_grace_after_s", sa.Integer, nullable=False, server_default="120"),
     sa.Column("support_url", sa.String(500), nullable=False, server_default=""),
     sa.Column("media_mode", sa.String(16), nullable=False, server_default="p2p"),
+    # Minutes one participant's booked chats of this event stay apart (migration 0004).
+    sa.Column("min_gap_min", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
@@ -316,4 +318,62 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("endpoint_id", "event_seq"),
     sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_order", "endpoint_id", "chat_id", "status", "event_seq"),
+)
+
+# --- Around the call (issue 14, migration 0004): résumés, notes, marks, feedback ---------------
+
+# One PDF per participant, in the database so every node serves it.
+resumes = sa.Table(
+    "resumes",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("filename", sa.String(200), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_at", UTCDateTime, nullable=False),
+)
+
+# A company's private notes on a participant it met at an event (its employees only).
+participant_notes = sa.Table(
+    "participant_notes",
+    metadata,
+    sa.Column(
+        "event_id", sa.String(64), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("participant_id", sa.String(64), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("notes", sa.String(5000), nullable=False, server_default=""),
+    sa.Column("rating", sa.Integer, nullable=True),
+    sa.Column("next_step", sa.String(32), nullable=False, server_default=""),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="notes_rating_1_5"),
+)
+
+# The employee's own word that the participant did not come (beside the automatic settling).
+chat_marks = sa.Table(
+    "chat_marks",
+    metadata,
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("participant_no_show", sa.Boolean, nullable=False),
+    sa.Column("marked_by", sa.String(64), nullable=False),
+    sa.Column("marked_at", UTCDateTime, nullable=False),
+)
+
+# The participant's short feedback after the call; organizers see it only per company.
+chat_feedback = sa.Table(
+    "chat_feedback",
+    metadata,
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.String(280), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("score BETWEEN 1 AND 5", name="feedback_score_1_5"),
 )

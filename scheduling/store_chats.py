@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduling.booking_gap import check_gap
 from scheduling.chat_rules import (
     SlotOffer,
     action_text,
@@ -29,7 +30,7 @@ from scheduling.chat_rules import (
 )
 from scheduling.errors import DomainError, ErrorKind
 from scheduling.model import ChatState, ChatView, Role, Side
-from scheduling.schema import attendance, availabilities, chat_history, chats, slots, users
+from scheduling.schema import attendance, availabilities, chat_history, chats, events, slots, users
 from scheduling.states import Action, Tab, states_in_tab
 from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
@@ -287,6 +288,7 @@ async def act(
         slot = check_slot(
             slot_id, found, event_id=chat.event_id, employee_id=chat.employee_id, now=now
         )
+        await _check_gap(conn, chat, slot)
     values = {
         "state": new_state.value,
         "updated_at": now,
@@ -321,6 +323,24 @@ async def _room_opened(conn: AsyncConnection, chat_id: str) -> bool:
         sa.select(attendance.c.user_id).where(attendance.c.chat_id == chat_id).limit(1)
     )
     return found.first() is not None
+
+
+async def _check_gap(conn: AsyncConnection, chat: ChatRecord, slot: SlotOffer) -> None:
+    """The event's minimum gap against the participant's other booked chats of the event."""
+    gap = (
+        await conn.execute(sa.select(events.c.min_gap_min).where(events.c.id == chat.event_id))
+    ).scalar()
+    if not gap:
+        return
+    others = await conn.execute(
+        sa.select(chats.c.starts_at, chats.c.ends_at).where(
+            chats.c.event_id == chat.event_id,
+            chats.c.participant_id == chat.participant_id,
+            chats.c.slot_id.is_not(None),
+            chats.c.id != chat.id,
+        )
+    )
+    check_gap(slot.starts_at, slot.ends_at, [(r.starts_at, r.ends_at) for r in others], gap)
 
 
 async def _free_and_approved(

@@ -27,6 +27,7 @@ class EventRecord:
     join_policy: JoinPolicy
     support_url: str
     media_mode: MediaMode
+    min_gap_min: int = 0  # minutes between one participant's chats (scheduling/booking_gap.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +124,7 @@ async def save_event(
     media_mode: MediaMode,
     created_by: str,
     now: datetime,
+    min_gap_min: int = 0,
 ) -> EventRecord:
     """Create or replace an event's settings; days with published slots must stay."""
     validate_event(name, timezone, days, join_policy, media_mode, quotas)
@@ -134,6 +136,7 @@ async def save_event(
         "join_grace_after_s": join_policy.grace_after_s,
         "support_url": support_url,
         "media_mode": media_mode,
+        "min_gap_min": min_gap_min,
     }
     existing = (await conn.execute(sa.select(events.c.id).where(events.c.id == event_id))).first()
     if existing is None:
@@ -240,6 +243,7 @@ async def get_event(conn: AsyncConnection, event_id: str) -> EventRecord | None:
         join_policy=JoinPolicy(row["join_opens_before_s"], row["join_grace_after_s"]),
         support_url=row["support_url"],
         media_mode=row["media_mode"],
+        min_gap_min=row["min_gap_min"],
     )
 
 

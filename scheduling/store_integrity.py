@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
+from scheduling.booking_gap import gap_message
 from scheduling.errors import DomainError, ErrorKind
 
 _TRIGGER_MESSAGES: dict[str, tuple[ErrorKind, str]] = {
@@ -21,6 +22,7 @@ _TRIGGER_MESSAGES: dict[str, tuple[ErrorKind, str]] = {
         ErrorKind.OVERLAP,
         "You already have a chat at that time; pick a slot that does not overlap it.",
     ),
+    "participant_gap": (ErrorKind.TOO_CLOSE, gap_message()),
     "employee_slot_overlap": (
         ErrorKind.OVERLAP,
         "That slot overlaps one you already offer; pick one duration per day.",

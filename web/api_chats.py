@@ -7,16 +7,26 @@ from typing import Any
 
 from aiohttp import web
 from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduling.db import after_commit, read_tx, write_tx
 from scheduling.model import Role
 from scheduling.roles import chat_parties
 from scheduling.states import Action, Tab
-from scheduling.store_chats import Actor, act, create_request, history, list_chats, require_chat
+from scheduling.store_chats import (
+    Actor,
+    ChatRecord,
+    act,
+    create_request,
+    history,
+    list_chats,
+    require_chat,
+)
 from scheduling.store_events import EventRecord, ensure_user, get_user, require_event
+from scheduling.store_resumes import resume_holders
 from web import request_bodies as rb
 from web import resources as r
-from web.auth import principal
+from web.auth import Principal, principal
 from web.ics import chat_calendar
 from web.json_io import Body, json_response, read_query
 from web.keys import CHAT_CHANGED, CLOCK, ENGINE
@@ -81,9 +91,17 @@ async def get_chats(request: web.Request) -> web.Response:
         for chat in found:
             if chat.event_id not in events:
                 events[chat.event_id] = await require_event(conn, chat.event_id)
+        shared = await _resumes(conn, who, found)
     return json_response(
-        r.ChatList(now, [chat_view(c, events[c.event_id], who, now) for c in found])
+        r.ChatList(now, [chat_view(c, events[c.event_id], who, now, shared) for c in found])
     )
+
+
+async def _resumes(conn: AsyncConnection, who: Principal, found: list[ChatRecord]) -> set[str]:
+    """The chats' participants with a résumé, when an employee asks (others get no link)."""
+    if who.role != Role.EMPLOYEE:
+        return set()
+    return await resume_holders(conn, (c.participant_id for c in found))
 
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}")
@@ -93,7 +111,8 @@ async def get_chat(request: web.Request) -> web.Response:
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
         event = await require_event(conn, chat.event_id)
-    return json_response(chat_view(chat, event, who, now))
+        shared = await _resumes(conn, who, [chat])
+    return json_response(chat_view(chat, event, who, now, shared))
 
 
 @routes.post(f"/api/v1/chats/{CHAT_ID}/{{action:{'|'.join(_ACTIONS)}}}")
@@ -114,11 +133,12 @@ async def post_action(request: web.Request) -> web.Response:
             conn, chat, action, Actor(who.user_id, side), now, text=text, slot_id=slot_id
         )
         event = await require_event(conn, chat.event_id)
+        shared = await _resumes(conn, who, [chat])
     on_change = request.app.get(CHAT_CHANGED)
     if on_change is not None:
         # Rooms close for a cancel or a move only once it is committed (web/idempotency.py).
         await after_commit(partial(on_change, chat))
-    return json_response(chat_view(chat, event, who, now))
+    return json_response(chat_view(chat, event, who, now, shared))
 
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}/history")

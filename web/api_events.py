@@ -56,6 +56,7 @@ async def _save(request: web.Request, event_id: str, creating: bool) -> web.Resp
             join_policy=JoinPolicy(data.join_opens_before_s, data.join_grace_after_s),
             support_url=data.support_url,
             media_mode=data.media_mode,
+            min_gap_min=data.min_gap_min,
             created_by=who.user_id,
             now=now,
         )

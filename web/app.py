@@ -25,12 +25,15 @@ from signaling.node import NodeSettings, SignalingNode
 from signaling.relay_glue import ROOM_MAX_LIFETIME_S, MediaRelayHub
 from signaling.ws import NODE, WS_SETTINGS, WsSettings, ws_handler
 from web import (
+    api_after_chat,
     api_availability,
     api_chats,
     api_dev,
     api_events,
+    api_exports,
     api_join,
     api_precall,
+    api_resumes,
     api_system,
     api_webhooks,
 )
@@ -182,6 +185,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_join,
         api_chats,
         api_webhooks,
+        api_resumes,
+        api_after_chat,
+        api_exports,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)

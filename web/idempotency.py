@@ -43,6 +43,7 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/events/{event_id}/availability/confirm"),
         ("POST", "/api/v1/events/{event_id}/chats"),
         ("POST", "/api/v1/chats/{chat_id}/{action}"),
+        ("POST", "/api/v1/chats/{chat_id}/follow-up"),
     }
 )
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from media.precall import PrecallService
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
+from scheduling.store_exports import CallQuality
 from web.config import Config
 from web.offers_cache import OffersCache
 from web.webhook_worker import DeliveryWorker
@@ -25,3 +26,6 @@ PRECALL = web.AppKey("precall", PrecallService)
 OFFERS = web.AppKey("offers", OffersCache)
 # This node's webhook sender (web/webhook_worker.py).
 WEBHOOKS = web.AppKey("webhooks", DeliveryWorker)
+# The call-quality columns of the organizer's CSV export (scheduling/store_exports.py): unset,
+# the export has one empty `call_quality` column; the live board's summary plugs in here.
+CALL_QUALITY = web.AppKey("call_quality", CallQuality)

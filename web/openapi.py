@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from scheduling.store_exports import COMPANY_COLUMNS, ORGANIZER_COLUMNS
 from scheduling.webhook_payloads import PAYLOAD_OF
 from web import request_bodies as rb
 from web import resources as r
@@ -49,6 +50,7 @@ class Op:
     public: bool = False  # no token needed
     rules: str = ""  # what the server checks beyond the schema, in words
     responses: dict[str, Any] = field(default_factory=dict)  # more than 2xx and 4XX
+    raw_body: dict[str, Any] | None = None  # a requestBody that is not a JSON struct (uploads)
 
 
 def _event(**more: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -395,11 +397,159 @@ OPERATIONS |= {
     },
 }
 
+_PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+# An upload is judged by its bytes, so it is documented under the generic binary type.
+_UPLOAD = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_NO_CONTENT = {"204": {"description": "Deleted"}}
+_COMPANY_ONLY = (
+    "Only employees of the chat's company (the chat's employee and colleagues) may do this; "
+    "an organizer gets 403, anyone else 404."
+)
+
+# Issue 14, "around the call": résumés, after-chat notes and marks, feedback, exports.
+AROUND_THE_CALL: dict[str, dict[str, Op]] = {
+    "/api/v1/me/resume": {
+        "get": Op("My résumé, if I uploaded one", r.Resume, roles=("participant",)),
+        "put": Op(
+            "Upload or replace my résumé (the PDF's bytes as the body)",
+            r.Resume,
+            roles=("participant",),
+            rules="The body must be a PDF, judged by its content whatever its name or "
+            "Content-Type (application/pdf as well): anything else is refused (422 not_pdf), "
+            "as is a file over 5 MB (413 too_large). `filename` is only the name shown and "
+            "downloaded.",
+            raw_body={"required": True, "content": _UPLOAD},
+        ),
+        "delete": Op("Delete my résumé", None, roles=("participant",), responses=_NO_CONTENT),
+    },
+    "/api/v1/me/resume.pdf": {
+        "get": Op(
+            "Download my résumé (attachment)",
+            None,
+            roles=("participant",),
+            responses={"200": {"description": "The PDF", "content": _PDF}},
+        )
+    },
+    "/api/v1/chats/{chat_id}/resume.pdf": {
+        "get": Op(
+            "Download the chat's participant's résumé (attachment)",
+            None,
+            path=_chat(),
+            rules=_COMPANY_ONLY,
+            responses={"200": {"description": "The PDF", "content": _PDF}},
+        )
+    },
+    "/api/v1/events/{event_id}/notes": {
+        "get": Op(
+            "My company's notes on participants and its no-show marks at this event",
+            r.CompanyNotes,
+            path=_event(),
+            roles=("employee",),
+            rules="Only the caller's own company's notes: another company's never show.",
+        )
+    },
+    "/api/v1/events/{event_id}/notes/{participant_id}": {
+        "put": Op(
+            "Write my company's private notes, rating and next step on a participant",
+            r.ParticipantNotes,
+            body=rb.NotesInput,
+            path=_event(participant_id=_STRING),
+            roles=("employee",),
+            rules="The company must have had a chat with the participant at this event (404).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/no-show": {
+        "put": Op(
+            "Mark (or unmark) that the participant did not come",
+            r.ChatMark,
+            body=rb.NoShowMark,
+            path=_chat(),
+            rules=_COMPANY_ONLY + " Only once the chat's slot is over (409).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/follow-up": {
+        "post": Op(
+            "Invite the chat's participant to a follow-up chat (a new employee request)",
+            r.Chat,
+            status=201,
+            body=rb.FollowUp,
+            path=_chat(),
+            rules=_COMPANY_ONLY + " Only from a chat of the Completed tab (409); as any "
+            "invitation, the event must let employees send requests (403), the caller must have "
+            "confirmed their availability (409) and have no open request with the participant "
+            "(409).",
+        )
+    },
+    "/api/v1/chats/{chat_id}/feedback": {
+        "get": Op(
+            "My feedback on a chat",
+            r.Feedback,
+            path=_chat(),
+            roles=("participant",),
+            rules="The chat's participant only (others 404).",
+        ),
+        "put": Op(
+            "Give feedback after the call (1-5 and a sentence)",
+            r.Feedback,
+            body=rb.FeedbackInput,
+            path=_chat(),
+            roles=("participant",),
+            rules="The chat's participant only (others 404), once the chat can be joined (409); "
+            "organizers see feedback only summed up per company.",
+        ),
+    },
+    "/api/v1/events/{event_id}/feedback": {
+        "get": Op(
+            "Participants' feedback summed up per company",
+            r.FeedbackSummary,
+            path=_event(),
+            roles=("organizer",),
+            rules="Never per chat or per person; comments only for companies with enough "
+            "answers (`min_responses_for_comments`), in alphabetical order.",
+        )
+    },
+    "/api/v1/events/{event_id}/export/chats.csv": {
+        "get": Op(
+            "Every chat of the event as CSV (streamed)",
+            None,
+            path=_event(),
+            roles=("organizer",),
+            rules="Columns: " + ", ".join(ORGANIZER_COLUMNS) + ", then the call-quality "
+            "columns (`call_quality` until a summary is wired). Cells a spreadsheet would run "
+            "as a formula start with `'`.",
+            responses={"200": {"description": "CSV", "content": _CSV}},
+        )
+    },
+    "/api/v1/events/{event_id}/export/company.csv": {
+        "get": Op(
+            "My company's chats of the event with its notes, as CSV (streamed)",
+            None,
+            path=_event(),
+            roles=("employee",),
+            rules="Columns: " + ", ".join(COMPANY_COLUMNS) + ". Only the caller's company's "
+            "chats; no feedback scores. Cells a spreadsheet would run as a formula start "
+            "with `'`.",
+            responses={"200": {"description": "CSV", "content": _CSV}},
+        )
+    },
+}
+OPERATIONS |= AROUND_THE_CALL
+
 # The chat log's `after_seq` is read by its handler (web/api_join.py) directly.
 _EXTRA_QUERY = {
     ("get", "/api/v1/chats/{chat_id}/messages"): [
         {"name": "after_seq", "in": "query", "required": False, "schema": {"type": "integer"}}
-    ]
+    ],
+    # The résumé's name to show; the upload's body is its bytes (web/api_resumes.py).
+    ("put", "/api/v1/me/resume"): [
+        {
+            "name": "filename",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+        }
+    ],
 }
 
 WEBSOCKET = {
@@ -489,6 +639,8 @@ def _operation(method: str, path: str, op: Op, components: dict[str, Any]) -> di
             "required": bool(body.get("required") or body.get("oneOf")),
             "content": {"application/json": {"schema": {"$ref": _S + op.body.__name__}}},
         }
+    if op.raw_body is not None:
+        out["requestBody"] = op.raw_body
     if op.public:
         out["security"] = []
     return out

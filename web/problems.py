@@ -30,6 +30,9 @@ _STATUS = {
     ErrorKind.NO_FREE_SLOT: 409,
     ErrorKind.OVERLAP: 409,
     ErrorKind.DUPLICATE: 409,
+    ErrorKind.TOO_CLOSE: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.NOT_PDF: 422,
 }
 _TITLES = {
     400: "Bad request",

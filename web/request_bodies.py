@@ -19,6 +19,8 @@ from zoneinfo import available_timezones
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from scheduling.after_chat_rules import MAX_COMMENT, MAX_NOTES, NEXT_STEPS
+from scheduling.booking_gap import MAX_GAP_MIN
 from scheduling.chat_rules import MAX_TEXT
 from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
 from scheduling.model import JoinPolicy
@@ -130,6 +132,15 @@ class EventInput(Struct, kw_only=True):
     ] = JoinPolicy().grace_after_s
     support_url: HttpUrl = ""
     media_mode: MediaMode = "p2p"
+    min_gap_min: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MAX_GAP_MIN,
+            description="Minutes one participant's chats stay apart (0: back to back is fine).",
+            extra={"expect": f"0 to {MAX_GAP_MIN} minutes"},
+        ),
+    ] = 0
 
 
 class SlotQuota(Struct):
@@ -246,6 +257,43 @@ class DevLogin(Struct):
     """Sign in as a seeded person (dev/demo only)."""
 
     user_id: Id
+
+
+# --- after the chat (issue 14) ---------------------------------------------------------------
+
+NextStep = Literal["", "follow_up", "interview", "offer", "not_a_fit"]
+assert get_args(NextStep) == NEXT_STEPS, "NextStep must list NEXT_STEPS"
+Score = Annotated[int, Meta(ge=1, le=5, extra={"expect": "a whole number from 1 to 5"})]
+
+
+class NotesInput(Struct):
+    """A company's private notes on a participant it met at the event (its employees only).
+
+    Not in the schema: the company must have had a chat with the participant at the event (404).
+    """
+
+    notes: Annotated[str, Meta(max_length=MAX_NOTES)] = ""
+    rating: Score | None = None
+    next_step: NextStep = ""
+
+
+class NoShowMark(Struct):
+    """The employee's word on whether the participant came (once the slot is over)."""
+
+    participant_no_show: bool
+
+
+class FollowUp(Struct):
+    """An invitation to a follow-up chat: a new request from the employee to the participant."""
+
+    message: Text = ""
+
+
+class FeedbackInput(Struct):
+    """The participant's feedback after the call: 1-5 and a sentence."""
+
+    score: Score
+    comment: Annotated[str, Meta(max_length=MAX_COMMENT)] = ""
 
 
 # --- query strings ------------------------------------------------------------------------------

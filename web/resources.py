@@ -15,7 +15,7 @@ from msgspec import Meta, Struct, field
 from scheduling.model import ChatState, Role
 from scheduling.states import Action, Tab
 from scheduling.webhook_payloads import EventType
-from web.request_bodies import EventDay, MediaMode, Profile, TimeZoneName
+from web.request_bodies import EventDay, MediaMode, NextStep, Profile, TimeZoneName
 
 # Aware instants: msgspec writes "format": "date-time" (RFC 3339 needs the offset) for these.
 Instant = Annotated[datetime, Meta(tz=True)]
@@ -56,6 +56,7 @@ class Event(Struct):
     join_grace_after_s: int
     support_url: str
     media_mode: MediaMode
+    min_gap_min: int
 
 
 class EventList(Struct):
@@ -201,11 +202,78 @@ class Chat(Struct):
     ics_url: str | None
     created_at: Instant
     updated_at: Instant
+    # The participant's résumé, for employees of the chat's company when there is one.
+    resume_url: str | None = None
 
 
 class ChatList(Struct):
     now: Instant
     chats: list[Chat]
+
+
+class Resume(Struct):
+    """A participant's résumé: what was stored, and where to download it."""
+
+    filename: str
+    size: int
+    pages: int
+    uploaded_at: Instant
+    url: str
+
+
+class ParticipantNotes(Struct):
+    """A company's notes on one participant (visible to that company's employees only)."""
+
+    participant_id: str
+    participant_name: str
+    notes: str
+    rating: int | None
+    next_step: NextStep
+    updated_by: str
+    updated_at: Instant
+
+
+class ChatMark(Struct):
+    """An employee's no-show mark on a chat whose slot has passed."""
+
+    chat_id: str
+    participant_no_show: bool
+    marked_by: str
+    marked_at: Instant
+
+
+class CompanyNotes(Struct):
+    """My company's notes and no-show marks for one event (the Completed tab)."""
+
+    event_id: str
+    company_id: str
+    notes: list[ParticipantNotes]
+    marks: list[ChatMark]
+
+
+class Feedback(Struct):
+    chat_id: str
+    score: int
+    comment: str
+    created_at: Instant
+
+
+class CompanyFeedback(Struct):
+    """Feedback on one company, summed up: `scores[i]` people gave i+1; `comments` only once
+    enough people answered to keep them anonymous, in alphabetical order."""
+
+    company_id: str
+    company_name: str
+    responses: int
+    average: float | None
+    scores: list[int]
+    comments: list[str]
+
+
+class FeedbackSummary(Struct):
+    event_id: str
+    min_responses_for_comments: int
+    companies: list[CompanyFeedback]
 
 
 class HistoryItem(Struct):

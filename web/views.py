@@ -6,11 +6,12 @@ component, and msgspec encodes it faster than a dict.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from scheduling.join_window import JoinWindow as Window
 from scheduling.join_window import join_window
-from scheduling.model import Profile, SlotRecord
+from scheduling.model import Profile, Role, SlotRecord
 from scheduling.states import allowed_actions, tab_of
 from scheduling.store_availability import AvailabilityRecord, Offer
 from scheduling.store_chats import ChatRecord, HistoryEntry
@@ -42,6 +43,7 @@ def event_view(event: EventRecord, company_names: dict[str, str]) -> r.Event:
         join_grace_after_s=event.join_policy.grace_after_s,
         support_url=event.support_url,
         media_mode=event.media_mode,
+        min_gap_min=event.min_gap_min,
     )
 
 
@@ -95,8 +97,20 @@ def window_view(window: Window, now: datetime) -> r.JoinWindow:
     )
 
 
-def chat_view(chat: ChatRecord, event: EventRecord, who: Principal, now: datetime) -> r.Chat:
+def chat_view(
+    chat: ChatRecord,
+    event: EventRecord,
+    who: Principal,
+    now: datetime,
+    resume_holders: Collection[str] = (),
+) -> r.Chat:
+    """`resume_holders`: participants with a résumé, read for an employee caller."""
     side = chat.side_of(who.user_id)
+    shared = (
+        who.role == Role.EMPLOYEE
+        and who.company_id == chat.company_id
+        and chat.participant_id in resume_holders
+    )
     return r.Chat(
         id=chat.id,
         event_id=chat.event_id,
@@ -119,6 +133,7 @@ def chat_view(chat: ChatRecord, event: EventRecord, who: Principal, now: datetim
         ics_url=f"/api/v1/chats/{chat.id}.ics" if chat.starts_at is not None else None,
         created_at=chat.created_at,
         updated_at=chat.updated_at,
+        resume_url=f"/api/v1/chats/{chat.id}/resume.pdf" if shared else None,
     )
 
 

@@ -168,6 +168,13 @@ async def test_publish_request_approve_book_call_and_complete(tmp_path: Path) ->
         await grace.get_by_role("button", name="Leave").click()
         for page in (grace, priya):
             await expect(page.locator("#call-ended")).to_contain_text("You left the chat")
+        # The participant is asked for a short feedback right there; the employee is not.
+        await expect(grace.locator("#call-ended .feedback-form")).to_have_count(0)
+        feedback = priya.locator("#call-ended .feedback-form")
+        await feedback.get_by_label("4").check()
+        await feedback.get_by_label("One sentence about the chat").fill("Clear answers.")
+        await feedback.get_by_role("button", name="Send feedback").click()
+        await expect(feedback.locator(".alert-success")).to_contain_text("summed up per company")
         clock.set(SLOT_END + timedelta(minutes=3))
         settled = await settle_ended(duet.engine, clock.now(), [duet.app[NODE].joins])
         assert chat_id in {c.id for c in settled}

@@ -91,6 +91,12 @@ REFUSALS = (
         detail=r"Choose at least one slot",
     ),
     DocumentedRefusal(r"POST /api/v1/precall", "422 bad_offer", code="bad_offer"),
+    DocumentedRefusal(
+        r"PUT /api/v1/me/resume",
+        "judged by its content",
+        code="not_pdf",
+        detail=r"not a PDF|cannot be read as one|is empty",
+    ),
 )
 
 

@@ -19,11 +19,12 @@ import sqlalchemy as sa
 
 from scheduling.db import write_tx
 from scheduling.schema import chats, events, idempotency_keys
+from scheduling.store_chats import get_chat, settle_chats
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
 from tests.support.rooms import closed_with, live_chat, pair
-from tests.support.seed import EVENT
+from tests.support.seed import EVENT, at
 from web.idempotency import IDEMPOTENT
 from web.keys import ENGINE
 
@@ -140,6 +141,20 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         history_rows,
     )
     assert booked["state"] == "confirmed"
+    # Once the chat took place, a follow-up invitation is a new chat: made once.
+    api.clock.set(at(booked["slot"]["ends_at"]))
+    async with write_tx(api.client.app[ENGINE]) as conn:
+        record = await get_chat(conn, chat["id"])
+        assert record is not None and await settle_chats(conn, [(record, "")], api.clock.now())
+    await check(
+        ADA,
+        "POST",
+        "/api/v1/chats/{chat_id}/follow-up",
+        f"/api/v1/chats/{chat['id']}/follow-up",
+        {"message": "Again?"},
+        chats_made,
+        201,
+    )
     assert seen == set(IDEMPOTENT)  # every operation that takes the header was tried
 
 

@@ -20,7 +20,9 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from tests.support.apiclient import ADA, MEI, ORGANIZER, PRIYA, SAM, Api, Person
+from tests.support.around import pdf_bytes
 from web import (
+    api_after_chat,
     api_availability,
     api_chats,
     api_dev,
@@ -86,7 +88,15 @@ def test_every_route_is_described_and_every_description_is_routed() -> None:
 def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None:
     """One source: the struct a handler decodes is the requestBody its operation names."""
     read: set[str] = set()
-    for module in (api_events, api_availability, api_chats, api_dev, api_precall, api_webhooks):
+    for module in (
+        api_events,
+        api_availability,
+        api_chats,
+        api_dev,
+        api_precall,
+        api_webhooks,
+        api_after_chat,
+    ):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
     doc = openapi_document()
@@ -94,7 +104,8 @@ def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None
         op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         for ops in doc["paths"].values()
         for op in ops.values()
-        if "requestBody" in op
+        # An upload's body is its bytes (the résumé's PDF), not a struct.
+        if "application/json" in op.get("requestBody", {}).get("content", {})
     }
     assert read == described
     for path, action in (("decline", "Decline"), ("book", "SlotChoice"), ("cancel", "Cancel")):
@@ -139,10 +150,16 @@ class Contract:
         return self.validator({"$ref": "#/components/schemas/Problem"})
 
     async def __call__(
-        self, person: Person | None, method: str, path: str, json: Any = None, expect: int = 200
+        self,
+        person: Person | None,
+        method: str,
+        path: str,
+        json: Any = None,
+        expect: int = 200,
+        data: bytes | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self.api.token(person)}"} if person else {}
-        resp = await self.api.client.request(method, path, json=json, headers=headers)
+        resp = await self.api.client.request(method, path, json=json, data=data, headers=headers)
         raw = await resp.read()
         assert resp.status == expect, f"{method} {path}: {resp.status} {raw[:300]!r}"
         body = orjson.loads(raw) if resp.content_type.endswith("json") else raw
@@ -156,6 +173,10 @@ class Contract:
         answer = op["responses"].get(status) or op["responses"].get(f"{status[0]}XX")
         assert answer is not None, f"{method} {template} answered {status}, not described"
         content = answer.get("content", {})
+        if resp.status == 204:
+            assert not content and raw == b""
+            self.checked.add((method.lower(), template))
+            return raw
         assert resp.content_type in content, f"{method} {template}: {resp.content_type}"
         schema = content[resp.content_type]["schema"]
         if isinstance(body, bytes):
@@ -244,6 +265,8 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
         gone = await call(SAM, method, "/api/v1/precall/no-such-check", expect=404)
         assert gone["code"] == "precall_not_found"
 
+    await around_the_call(call, ev, cid)
+
     # Refusals are part of the contract too: each must match the Problem schema.
     await call(None, "GET", "/api/v1/chats", expect=401)
     await call(SAM, "POST", "/api/v1/events", event_body, expect=403)
@@ -254,6 +277,28 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
 
     missed = described_operations(call.doc) - call.checked - NOT_DRIVEN
     assert missed == set(), f"operations the flow never validated: {sorted(missed)}"
+
+
+async def around_the_call(call: Contract, ev: str, cid: str) -> None:
+    """Issue 14's operations: résumés, notes, marks, feedback, follow-ups, exports."""
+    await call(SAM, "PUT", "/api/v1/me/resume?filename=cv.pdf", data=pdf_bytes())
+    await call(SAM, "GET", "/api/v1/me/resume")
+    await call(SAM, "GET", "/api/v1/me/resume.pdf")
+    await call(ADA, "GET", f"/api/v1/chats/{cid}/resume.pdf")
+    await call(SAM, "PUT", "/api/v1/me/resume", data=b"<html></html>", expect=422)
+    await call(SAM, "DELETE", "/api/v1/me/resume", expect=204)
+    # The chat was cancelled: notes may still be written, marks, follow-ups and feedback not.
+    await call(ADA, "PUT", f"{ev}/notes/sam", {"notes": "Met at the booth.", "rating": 3})
+    await call(ADA, "GET", f"{ev}/notes")
+    await call(ADA, "PUT", f"/api/v1/chats/{cid}/no-show", {"participant_no_show": True}, 409)
+    await call(ADA, "POST", f"/api/v1/chats/{cid}/follow-up", {"message": "Again?"}, 409)
+    await call(SAM, "PUT", f"/api/v1/chats/{cid}/feedback", {"score": 5}, 409)
+    await call(SAM, "GET", f"/api/v1/chats/{cid}/feedback", expect=404)
+    await call(ORGANIZER, "GET", f"{ev}/feedback")
+    chats_csv = await call(ORGANIZER, "GET", f"{ev}/export/chats.csv")
+    assert chats_csv.startswith(b"chat_id,state,") and chats_csv.count(b"\r\n") == 4
+    company_csv = await call(ADA, "GET", f"{ev}/export/company.csv")
+    assert b"Met at the booth." in company_csv
 
 
 def test_problem_schema_rejects_what_is_not_a_problem() -> None:

@@ -3,10 +3,12 @@ property tests and the demo seed assert after every step."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduling.schema import chat_history, chats, slots
+from scheduling.schema import chat_history, chats, events, slots
 
 # --- The invariants, as SQL over the whole database (also used by tests/integration/test_demo_seed.py) ------
 
@@ -54,6 +56,7 @@ async def integrity_violations(conn: AsyncConnection) -> list[str]:
         )
     ).all()
     found += [f"{r.participant_id} holds overlapping chats {r.a_id}, {r.b_id}" for r in overlaps]
+    found += await _gap_violations(conn)
 
     over_quota = (
         await conn.execute(
@@ -140,3 +143,37 @@ async def integrity_violations(conn: AsyncConnection) -> list[str]:
 
 
 # --- A small world to act in ---------------------------------------------------------------------
+
+
+async def _gap_violations(conn: AsyncConnection) -> list[str]:
+    """One participant's booked chats of an event closer than its minimum gap (migration
+    "after"); compared here in Python, so the check does not share the triggers' SQL."""
+    rows = await conn.execute(
+        sa.select(
+            chats.c.id,
+            chats.c.event_id,
+            chats.c.participant_id,
+            chats.c.starts_at,
+            chats.c.ends_at,
+            events.c.min_gap_min,
+        )
+        .join(events, events.c.id == chats.c.event_id)
+        .where(chats.c.slot_id.is_not(None), events.c.min_gap_min > 0)
+        .order_by(chats.c.event_id, chats.c.participant_id, chats.c.starts_at)
+    )
+    found: list[str] = []
+    previous = None
+    for row in rows:
+        if (
+            previous is not None
+            and (previous.event_id, previous.participant_id) == (row.event_id, row.participant_id)
+            and previous.ends_at
+            <= row.starts_at
+            < previous.ends_at + timedelta(minutes=row.min_gap_min)
+        ):
+            found.append(
+                f"{row.participant_id} holds chats {previous.id}, {row.id} closer than "
+                f"{row.min_gap_min} minutes"
+            )
+        previous = row
+    return found

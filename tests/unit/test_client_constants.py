@@ -62,3 +62,18 @@ def test_the_webhook_section_offers_every_event_type_in_order() -> None:
     block = re.search(r"export const EVENT_TYPES = \[(.*?)\];", source, re.S)
     assert block, "EVENT_TYPES not found"
     assert re.findall(r"'([a-z_.]+)'", block.group(1)) == [t.value for t in EventType]
+
+
+def test_the_after_chat_forms_offer_what_the_server_takes() -> None:
+    """The notes and feedback forms' limits and next steps, and the résumé's size in words."""
+    from scheduling.after_chat_rules import MAX_COMMENT, MAX_NOTES, NEXT_STEPS
+    from scheduling.resume_rules import MAX_RESUME_BYTES
+
+    source = (JS / "after_chat.js").read_text()
+    block = re.search(r"const NEXT_STEPS = \[(.*?)\n\];", source, re.S)
+    assert block, "NEXT_STEPS not found"
+    assert tuple(re.findall(r"\['([a-z_]*)', ", block.group(1))) == NEXT_STEPS
+    assert f"const NOTES_MAX = {MAX_NOTES};" in source
+    assert f"const COMMENT_MAX = {MAX_COMMENT};" in source
+    resume = (JS / "resume.js").read_text()
+    assert f"const MAX_MB = {MAX_RESUME_BYTES // (1024 * 1024)};" in resume

@@ -79,10 +79,26 @@ export async function request(method, path, body, { accept = 'application/json' 
   return data;
 }
 
+/** PUT a file's bytes as the body (the server judges them by content, not by name). */
+export async function upload(path, file) {
+  const headers = { Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const url = `/api/v1${path}${path.includes('?') ? '&' : '?'}filename=${encodeURIComponent(file.name || '')}`;
+  let resp;
+  try {
+    resp = await fetch(url, { method: 'PUT', headers, body: file, cache: 'no-store' });
+  } catch {
+    throw new ApiError({ detail: t('error.unreachable'), code: 'network' }, 0);
+  }
+  if (!resp.ok) throw new ApiError(await readProblem(resp), resp.status);
+  return resp.json();
+}
+
 export const api = {
   get: (path) => request('GET', path),
   post: (path, body = {}) => request('POST', path, body),
   put: (path, body = {}) => request('PUT', path, body),
   del: (path) => request('DELETE', path),
   blob: (path, accept) => request('GET', path, undefined, { accept }),
+  upload,
 };

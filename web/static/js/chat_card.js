@@ -8,6 +8,7 @@ import { joinControl } from './join_control.js';
 import { calendarLink } from './calendar.js';
 import { TEXT_MAX } from './limits.js';
 import { answerLine } from './questions.js';
+import { resumeLink } from './resume.js';
 import { slotPicker } from './slot_picker.js';
 import { badge, busy, toast } from './ui.js';
 
@@ -78,7 +79,8 @@ function textForm({ label, placeholder, submitLabel, danger, onSubmit, onClose }
 }
 
 /**
- * ctx: {role: 'employee'|'participant', timeZone, scope, onChanged(chat), questions?, companyName?}
+ * ctx: {role: 'employee'|'participant', timeZone, scope, onChanged(chat), questions?, companyName?,
+ *   extra?(chat): more for the card's foot (the Completed tab's notes or feedback)}
  */
 export function chatCard(chat, ctx) {
   const person = otherPerson(chat, ctx.role);
@@ -148,6 +150,7 @@ export function chatCard(chat, ctx) {
 
   const join = joinControl(chat, { scope: ctx.scope, timeZone: ctx.timeZone, onUpdate: ctx.onChanged });
   const showCalendar = chat.ics_url && chat.state === 'confirmed';
+  const resume = ctx.role === 'employee' ? resumeLink(chat) : null;
 
   return h(
     'article',
@@ -168,10 +171,11 @@ export function chatCard(chat, ctx) {
       stateBadge(chat, ctx.role),
     ),
     detailLines(chat, ctx.questions),
-    join || showCalendar || buttons.length
-      ? h('div', { class: 'chat-card-actions' }, join, showCalendar ? calendarLink(chat) : null, buttons)
+    join || showCalendar || resume || buttons.length
+      ? h('div', { class: 'chat-card-actions' }, join, showCalendar ? calendarLink(chat) : null, resume, buttons)
       : null,
     errors,
     panel,
+    ctx.extra ? ctx.extra(chat) : null,
   );
 }

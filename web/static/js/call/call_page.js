@@ -11,6 +11,7 @@ import { alertBox, loading, showError } from '../ui.js';
 import { CallSession } from './call_session.js';
 import { MicMeter, listDevices, openLocalMedia } from './local_media.js';
 import { PrecallPanel } from './precall_panel.js';
+import { resumeLink } from '../resume.js';
 
 export async function renderCall(root, { params, scope, user }) {
   const chatId = params[0];
@@ -23,7 +24,8 @@ export async function renderCall(root, { params, scope, user }) {
   const info = h('div', { class: 'precheck-info' },
     h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peer.name)),
     h('h1', {}, t('call.chat_with', { name: peer.name })),
-    h('p', { class: 'muted' }, slotRange(chat.slot, event.timezone)));
+    h('p', { class: 'muted' }, slotRange(chat.slot, event.timezone)),
+    resumeLink(chat));
 
   if (chat.state !== 'confirmed' || chat.join.reason === 'ended' || chat.join.reason === 'cancelled') {
     replace(root, h('section', { class: 'precheck card' }, info,

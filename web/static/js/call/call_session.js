@@ -1,6 +1,7 @@
 // One person in one call: the signaling socket, the peer connection, the chat and the screen,
 // following docs/protocol.md. Exposed as window.duetCall for tests and debugging.
 
+import { feedbackForm } from '../after_chat.js';
 import { api } from '../api.js';
 import { serverNow, syncServerClock } from '../server_clock.js';
 import { timeOf } from '../format.js';
@@ -439,6 +440,8 @@ export class CallSession {
       } : null,
     });
     replace(this.root, ended.root);
+    // The participant's short feedback, right after leaving (docs: organizers see only sums).
+    if (this.user.id === this.chat.participant.id) ended.root.append(feedbackForm(this.chat));
     if (!offer) return;
     const over = (sentence) => {
       clearInterval(timer);

@@ -11,6 +11,8 @@ import { session } from '../session.js';
 import { alertBox, busy, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { quotaBox, renderAvailability } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
+import { companyPanel } from '../after_chat.js';
+import { downloadLink } from '../downloads.js';
 
 const TABS = [
   { id: 'availability', label: 'employee.tab.availability' },
@@ -71,6 +73,19 @@ export async function renderEmployee(root, { params, scope }) {
     return;
   }
   ctx.questions = await loadQuestions(event.id);
+  if (tab === 'completed') {
+    const { notes, marks } = await api.get(`/events/${event.id}/notes`);
+    const company = {
+      eventId: event.id,
+      notes: new Map(notes.map((n) => [n.participant_id, n])),
+      marks: new Map(marks.map((m) => [m.chat_id, m])),
+    };
+    ctx.extra = (chat) => companyPanel(chat, company);
+    const exportLink = downloadLink(t('after.export.company'), `/api/v1/events/${event.id}/export/company.csv`, `duet-${me?.company_id || 'company'}-chats.csv`, 'text/csv', 'export-company');
+    chatList(content, byTab[tab], ctx, EMPTY[tab]);
+    content.prepend(h('div', { class: 'row tab-tools' }, exportLink));
+    return;
+  }
   chatList(content, byTab[tab], ctx, EMPTY[tab]);
 }
 

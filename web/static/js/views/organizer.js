@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chooseEvent, currentEvent } from '../events.js';
 import { t } from '../i18n.js';
+import { downloadLink } from '../downloads.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
 import { webhookSection } from './webhooks.js';
 
@@ -36,6 +37,7 @@ export async function renderOrganizer(root) {
   const draft = event || {
     name: '', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', days: [], quotas: [],
     employee_requests_allowed: true, join_opens_before_s: 300, join_grace_after_s: 120, support_url: '', media_mode: 'p2p',
+    min_gap_min: 0,
   };
   const messages = h('div');
   const f = {
@@ -45,6 +47,7 @@ export async function renderOrganizer(root) {
     employee_requests_allowed: h('input', { type: 'checkbox', checked: draft.employee_requests_allowed }),
     opens: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_opens_before_s / 60)) }),
     grace: h('input', { type: 'number', min: 0, max: 60, value: String(Math.round(draft.join_grace_after_s / 60)) }),
+    min_gap: h('input', { type: 'number', min: 0, max: 120, value: String(draft.min_gap_min ?? 0), dataset: { field: 'min-gap' } }),
     media_mode: h('select', {}, ['p2p', 'relay'].map((mode) => h('option', { value: mode, selected: draft.media_mode === mode }, t(mode === 'p2p' ? 'organizer.media.p2p' : 'organizer.media.relay')))),
   };
   const daysHost = h('div', { class: 'day-rows' });
@@ -72,6 +75,7 @@ export async function renderOrganizer(root) {
           join_grace_after_s: Number(f.grace.value) * 60,
           support_url: f.support_url.value.trim(),
           media_mode: f.media_mode.value,
+          min_gap_min: Number(f.min_gap.value),
         };
         const saved = event ? await api.put(`/events/${event.id}`, body) : await api.post('/events', body);
         chooseEvent(saved.id);
@@ -84,7 +88,8 @@ export async function renderOrganizer(root) {
   h('div', { class: 'form-grid' },
     field(t('organizer.name'), f.name), field(t('organizer.timezone'), f.timezone, t('organizer.timezone_hint')),
     field(t('organizer.support_link'), f.support_url, t('organizer.support_hint')), field(t('organizer.calls_run'), f.media_mode),
-    field(t('organizer.join_opens'), f.opens), field(t('organizer.join_grace'), f.grace)),
+    field(t('organizer.join_opens'), f.opens), field(t('organizer.join_grace'), f.grace),
+    field(t('organizer.min_gap'), f.min_gap, t('organizer.min_gap_hint'))),
   h('label', { class: 'check' }, f.employee_requests_allowed, t('organizer.employee_invites')),
   h('h3', {}, t('organizer.days')),
   zoneNote,
@@ -97,7 +102,35 @@ export async function renderOrganizer(root) {
     ? h('select', { 'aria-label': t('organizer.event'), onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader(t('organizer.title'), event ? event.name : t('organizer.first_event'), picker), form, event ? quotaSection(event) : null, event ? webhookSection(event) : null);
+  replace(root, pageHeader(t('organizer.title'), event ? event.name : t('organizer.first_event'), picker), form, event ? quotaSection(event) : null, event ? afterSection(event) : null, event ? webhookSection(event) : null);
+}
+
+/** After the fair: the CSV of every chat, and participants' feedback summed up per company. */
+function afterSection(event) {
+  const table = h('div', { id: 'feedback-summary' }, h('p', { class: 'muted' }, t('after.summary.loading')));
+  api.get(`/events/${event.id}/feedback`).then((summary) => {
+    if (!summary.companies.length) {
+      replace(table, h('p', { class: 'muted' }, t('after.summary.none')));
+      return;
+    }
+    const columns = [t('after.summary.company'), t('after.summary.answers'), t('after.summary.average'), t('after.summary.scores'), t('after.summary.comments')];
+    replace(table, h('table', { class: 'summary-table' },
+      h('thead', {}, h('tr', {}, columns.map((label) => h('th', { scope: 'col' }, label)))),
+      h('tbody', {}, summary.companies.map((c) => h('tr', { dataset: { company: c.company_id } },
+        h('th', { scope: 'row' }, c.company_name),
+        h('td', {}, String(c.responses)),
+        h('td', {}, c.average === null ? '–' : c.average.toFixed(1)),
+        h('td', {}, c.scores.join(' · ')),
+        h('td', {}, c.comments.length
+          ? h('ul', { class: 'comments' }, c.comments.map((text) => h('li', {}, text)))
+          : h('span', { class: 'muted' }, t('after.summary.comments_from', { count: summary.min_responses_for_comments }))))))));
+  }, (err) => replace(table, h('p', { class: 'alert alert-error' }, err.message)));
+  return h('section', { class: 'card', id: 'after-the-fair' },
+    h('h2', {}, t('after.summary.title')),
+    h('p', {}, downloadLink(t('after.export.all'), `/api/v1/events/${event.id}/export/chats.csv`, `duet-chats-${event.id}.csv`, 'text/csv', 'export-chats')),
+    h('h3', {}, t('after.summary.heading')),
+    h('p', { class: 'muted' }, t('after.summary.privacy')),
+    table);
 }
 
 /** A company as text: its name, and the id the API and tokens use. */

@@ -10,6 +10,8 @@ import { defaultQuestion, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { experienceName } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
+import { feedbackButton } from '../after_chat.js';
+import { resumeSection } from '../resume.js';
 
 const TABS = [
   { id: 'offers', label: 'participant.tab.offers' },
@@ -18,6 +20,7 @@ const TABS = [
   { id: 'schedule', label: 'participant.tab.schedule' },
   { id: 'completed', label: 'participant.tab.completed' },
   { id: 'history', label: 'participant.tab.history' },
+  { id: 'profile', label: 'participant.tab.profile' },
 ];
 
 const EMPTY = {
@@ -71,8 +74,11 @@ export async function renderParticipant(root, { params, scope }) {
     questions,
     onChanged: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
   };
+  if (tab === 'completed') ctx.extra = (chat) => feedbackButton(chat);
   if (tab === 'offers') {
     await renderOffers(content, event, chats);
+  } else if (tab === 'profile') {
+    replace(content, await resumeSection());
   } else if (tab === 'schedule') {
     chatList(content, schedule, ctx, EMPTY.schedule);
   } else {
