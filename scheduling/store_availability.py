@@ -298,6 +298,21 @@ async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> li
     ]
 
 
+async def free_days(conn: AsyncConnection, event_id: str, now: datetime) -> dict[str, list[date]]:
+    """Each employee's event days (a slot's `day`, in the event's zone) that still have a free
+    slot: what the offers list filters "has free slots on a day" by."""
+    rows = await conn.execute(
+        sa.select(slots.c.employee_id, slots.c.day)
+        .where(slots.c.event_id == event_id, *free_slot_filter(now))
+        .group_by(slots.c.employee_id, slots.c.day)
+        .order_by(slots.c.employee_id, slots.c.day)
+    )
+    found: dict[str, list[date]] = {}
+    for employee_id, day in rows:
+        found.setdefault(employee_id, []).append(day)
+    return found
+
+
 async def next_free_slot_start(
     conn: AsyncConnection, event_id: str, now: datetime
 ) -> datetime | None:

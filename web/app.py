@@ -31,6 +31,7 @@ from web import (
     api_events,
     api_join,
     api_precall,
+    api_settings,
     api_system,
 )
 from web.api_availability import invalidate_offers
@@ -155,7 +156,15 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
-    for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
+    for module in (
+        api_system,
+        api_dev,
+        api_events,
+        api_availability,
+        api_join,
+        api_chats,
+        api_settings,
+    ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)

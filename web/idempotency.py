@@ -33,7 +33,8 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH: Final = 200
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# (method, route as registered): the operations that change the schedule.
+# (method, route as registered): the operations that change the schedule (and a person's
+# settings, which take the key like every other change).
 IDEMPOTENT: Final = frozenset(
     {
         ("POST", "/api/v1/events"),
@@ -43,6 +44,7 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/events/{event_id}/availability/confirm"),
         ("POST", "/api/v1/events/{event_id}/chats"),
         ("POST", "/api/v1/chats/{chat_id}/{action}"),
+        ("PUT", "/api/v1/me/time-zone"),
     }
 )
 

@@ -26,6 +26,7 @@ from web import (
     api_dev,
     api_events,
     api_precall,
+    api_settings,
     static_routes,
 )
 from web.api_chats import _ACTIONS as CHAT_ACTIONS
@@ -85,7 +86,7 @@ def test_every_route_is_described_and_every_description_is_routed() -> None:
 def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None:
     """One source: the struct a handler decodes is the requestBody its operation names."""
     read: set[str] = set()
-    for module in (api_events, api_availability, api_chats, api_dev, api_precall):
+    for module in (api_events, api_availability, api_chats, api_dev, api_precall, api_settings):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
     doc = openapi_document()
@@ -196,6 +197,7 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     await call(ADA, "GET", f"{ev}/availability")
     await call(ADA, "GET", f"{ev}/quota")
     await call(SAM, "GET", f"{ev}/offers")
+    await call(SAM, "GET", f"{ev}/offers?q=ada&language=en&limit=5&offset=0")
     free = await call(SAM, "GET", f"{ev}/employees/ada/slots")
 
     chat = await call(SAM, "POST", f"{ev}/chats", {"employee_id": "ada"}, expect=201)
@@ -223,6 +225,8 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     third = await call(MEI, "POST", f"{ev}/chats", {"employee_id": "ada"}, expect=201)
     await call(MEI, "POST", f"/api/v1/chats/{third['id']}/withdraw")
     await call(SAM, "GET", "/api/v1/precall")
+    await call(SAM, "PUT", "/api/v1/me/time-zone", {"time_zone": "Pacific/Kiritimati"})
+    await call(SAM, "GET", "/api/v1/me/time-zone")
     for method in ("GET", "DELETE"):
         gone = await call(SAM, method, "/api/v1/precall/no-such-check", expect=404)
         assert gone["code"] == "precall_not_found"

@@ -119,6 +119,7 @@ export function chatCard(chat, ctx) {
           employeeId: chat.employee.id,
           timeZone: ctx.timeZone,
           exceptSlotId: slot ? slot.id : null,
+          chatId: chat.id,
           onPick: (picked) => run(action, { slot_id: picked.id }, action === 'book' ? 'Booked. See you there!' : 'Moved to the new time.'),
           onCancel: () => replace(panel),
         })),

@@ -11,6 +11,7 @@ import { renderOrganizer } from './views/organizer.js';
 import { renderEmployee } from './views/employee.js';
 import { renderParticipant } from './views/participant.js';
 import { renderCall } from './call/call_page.js';
+import { applyZoneSetting, zoneMenu } from './zone_setting.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
@@ -40,6 +41,7 @@ function renderTopbar(user) {
   replace(
     userSlot,
     h('a', { class: 'topbar-link', href: home }, user.role === 'participant' ? 'My chats' : user.role === 'employee' ? '1-1 Chat' : 'Settings'),
+    zoneMenu(user, () => route()),
     h('span', { class: 'who' },
       h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, initials(user.name)),
       h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, capitalize(user.role)))),
@@ -54,9 +56,13 @@ function renderTopbar(user) {
 }
 
 async function ensureUser() {
-  if (session.user) return session.user;
+  if (session.user) {
+    applyZoneSetting(session.user);
+    return session.user;
+  }
   const me = await api.get('/me');
   session.rememberUser(me);
+  applyZoneSetting(me);
   return me;
 }
 

@@ -6,8 +6,9 @@ import { currentEvent, companyNamer } from '../events.js';
 import { initials } from '../format.js';
 import { TEXT_MAX } from '../limits.js';
 import { DEFAULT_QUESTION, loadQuestions } from '../questions.js';
-import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
+import { alertBox, busy, chips, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { chatList, fetchChats } from './chat_lists.js';
+import { offersFinder } from './offers_finder.js';
 
 const TABS = [
   { id: 'offers', label: 'Companies' },
@@ -63,14 +64,14 @@ export async function renderParticipant(root, { params, scope }) {
   );
   const ctx = {
     role: 'participant',
-    timeZone: event.timezone,
+    timeZone: event.timezone, // the event's: times show in the viewer's zone with it beside
     scope,
     companyName: companyNamer(event),
     questions,
     onChanged: () => window.dispatchEvent(new HashChangeEvent('hashchange')),
   };
   if (tab === 'offers') {
-    await renderOffers(content, event, chats);
+    renderOffers(content, event, chats, scope);
   } else if (tab === 'schedule') {
     chatList(content, schedule, ctx, EMPTY.schedule);
   } else {
@@ -78,28 +79,10 @@ export async function renderParticipant(root, { params, scope }) {
   }
 }
 
-async function renderOffers(root, event, chats) {
-  replace(root, loading('Loading the companies…'));
-  const { offers } = await api.get(`/events/${event.id}/offers`);
-  if (!offers.length) {
-    replace(root, emptyState('No one is offering chats yet', 'Employees publish their free times during the fair. Check back soon.'));
-    return;
-  }
+function renderOffers(root, event, chats, scope) {
   const activeWith = new Map();
   for (const chat of chats) if (ACTIVE.has(chat.state)) activeWith.set(chat.employee.id, chat);
-  const byCompany = new Map();
-  for (const offer of offers) {
-    if (!byCompany.has(offer.company_name)) byCompany.set(offer.company_name, []);
-    byCompany.get(offer.company_name).push(offer);
-  }
-  replace(
-    root,
-    [...byCompany].map(([company, people]) =>
-      h('section', { class: 'company', dataset: { company } },
-        h('h2', { class: 'company-name' }, h('span', { class: 'company-logo', 'aria-hidden': 'true' }, initials(company)), company),
-        h('div', { class: 'offer-grid' }, people.map((offer) => offerCard(event, offer, activeWith.get(offer.employee_id))))),
-    ),
-  );
+  offersFinder(root, { event, scope, offerCard: (offer) => offerCard(event, offer, activeWith.get(offer.employee_id)) });
 }
 
 const STATE_WORDS = { requested: 'Requested', approved: 'Approved · pick a time', confirmed: 'Confirmed' };
