@@ -12,9 +12,26 @@ function formatter(timeZone, options) {
   return cache.get(key);
 }
 
+// Chromium's ICU still names some zones by their old IANA links; people read the current name.
+const CURRENT_NAMES = {
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'Pacific/Enderbury': 'Pacific/Kanton',
+  'America/Godthab': 'America/Nuuk',
+};
+
+/** An IANA name as people write it today ("Asia/Calcutta" → "Asia/Kolkata"). */
+export function currentZoneName(zone) {
+  return CURRENT_NAMES[zone] || zone;
+}
+
 /** The zone this browser is in (what Playwright's timezone_id sets). */
 export function browserZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return currentZoneName(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 }
 
 /** Use the person's own setting (null: follow the browser). */

@@ -56,7 +56,8 @@ function renderTopbar(user) {
 }
 
 async function ensureUser() {
-  if (session.user) {
+  // A user known from /me carries their time zone setting (the sign-in's answer does not).
+  if (session.user && 'time_zone' in session.user) {
     applyZoneSetting(session.user);
     return session.user;
   }

@@ -3,13 +3,13 @@
 
 import { api } from './api.js';
 import { h } from './dom.js';
-import { browserZone, cityOf, setViewerZone, viewerZone } from './format.js';
+import { browserZone, cityOf, currentZoneName, setViewerZone, viewerZone } from './format.js';
 import { session } from './session.js';
 import { busy } from './ui.js';
 
 function zoneNames() {
   const names = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
-  return names.includes('UTC') ? names : [...names, 'UTC'];
+  return [...new Set([...names.map(currentZoneName), 'UTC'])].sort();
 }
 
 /** Apply the signed-in person's setting (from GET /me) before anything is drawn. */
@@ -17,7 +17,7 @@ export function applyZoneSetting(user) {
   setViewerZone(user && user.time_zone);
 }
 
-/** The topbar's "Times: Kolkata" menu; saving re-draws the page in the chosen zone. */
+/** The topbar's "Kolkata time" menu; saving re-draws the page in the chosen zone. */
 export function zoneMenu(user, onChanged) {
   const chosen = user.time_zone || '';
   const select = h('select', { name: 'time_zone', 'aria-label': 'Show times in' },
@@ -27,7 +27,7 @@ export function zoneMenu(user, onChanged) {
   const save = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Save');
   const menu = h('details', { class: 'zone-menu' },
     h('summary', { title: `Times are shown in ${viewerZone()}` },
-      h('span', { 'aria-hidden': 'true' }, '🕓 '), h('span', { class: 'zone-city' }, cityOf(viewerZone()))),
+      h('span', { class: 'zone-city' }, cityOf(viewerZone())), h('span', { class: 'zone-word' }, ' time')),
     h('form', {
       class: 'zone-form card',
       onsubmit: (e) => {
