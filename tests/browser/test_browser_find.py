@@ -39,10 +39,14 @@ SEED = datetime(2026, 11, 30, 9, 58, tzinfo=UTC)
 SAM = UserRecord("sam", "Sam Student", Role.PARTICIPANT, None)
 ALAN = UserRecord("alan", "Alan Turing", Role.EMPLOYEE, "acme")
 # The longest main-thread task allowed while 1,000 people are listed and scrolled through, and
-# how long the first page may take to show (a loaded 2-core machine; a page that drew everyone
-# at once took several hundred milliseconds in one task).
-LONGEST_TASK_MS = 200
+# how long the first page may take to show. Long tasks are wall time, and this machine is shared
+# (load averages of 10 on 2 cores): in quiet runs no task reached 50 ms and the first page took
+# ~150 ms, under that load single tasks of ~300 ms came from the renderer being descheduled.
+# Half a second is a stall a person notices; the first page holding only PAGE_SIZE people is
+# what keeps the work per task small whatever the load.
+LONGEST_TASK_MS = 500
 FIRST_PAGE_MS = 3000
+PAGE_SIZE = 40  # web/static/js/views/offers_finder.js
 
 LANGUAGES = ["English", "German", "French", "Spanish", "Hindi"]
 LEVELS = ["Junior", "Mid-level", "Senior", "Staff"]
@@ -146,6 +150,10 @@ async def test_search_and_filters_are_kept_in_the_address_and_shared(tmp_path: P
         await sign_in(sam, "Sam Student")
         await expect(sam.locator(".offer")).to_have_count(4)
         await expect(sam.locator(".finder-summary")).to_contain_text("4 people offer chats")
+        # Each card names the days its free slots are on (all tomorrow in the demo).
+        await expect(sam.locator('.offer[data-person="Ada Lovelace"] .offer-free')).to_have_text(
+            re.compile(r"^\d+ free slots · Tue,? 1 Dec$")
+        )
         await sam.get_by_label("Search people, companies and topics").fill("globex")
         await expect(sam.locator(".offer")).to_have_count(2)
         await expect(sam).to_have_url(re.compile(r"#/participant/offers\?q=globex$"))
@@ -197,6 +205,7 @@ async def test_a_thousand_employees_arrive_a_page_at_a_time_without_stalling(
         await sam.locator(".offer").first.wait_for()
         first_page_ms = await sam.evaluate("() => performance.now()") - started
         assert (await shown(sam))[1] == 1004  # the demo's four and the thousand
+        assert (await shown(sam))[0] <= 2 * PAGE_SIZE  # a page or two, never everyone at once
 
         # Scroll to the end, again and again: each page is fetched and drawn as the list's end
         # comes near (polled every 100 ms, a real browser's scrolling, not a sleep).

@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
-import { initials } from '../format.js';
+import { calendarDay, initials } from '../format.js';
 import { TEXT_MAX } from '../limits.js';
 import { DEFAULT_QUESTION, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, loading, pageHeader, tabBar, toast } from '../ui.js';
@@ -117,7 +117,8 @@ function offerCard(event, offer, chat) {
     p.languages?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, 'Languages'), chips(p.languages)) : null,
     p.topics?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, 'Topics'), chips(p.topics)) : null,
     h('div', { class: 'offer-foot' },
-      h('span', { class: 'muted' }, `${offer.free_slots} free slot${offer.free_slots === 1 ? '' : 's'}`),
+      h('span', { class: 'muted offer-free' }, `${offer.free_slots} free slot${offer.free_slots === 1 ? '' : 's'}`,
+        offer.free_days?.length ? ` · ${offer.free_days.map(calendarDay).join(', ')}` : ''),
       requestButton),
     panel,
   );
