@@ -39,7 +39,7 @@ from web.auth import Principal, principal
 from web.json_io import Body, json_body, json_response, read_query
 from web.keys import CLOCK, ENGINE, OFFERS
 from web.offers_cache import Built, OffersCache
-from web.offers_filter import facets, select
+from web.offers_filter import check_day, facets, select
 from web.problems import Problem
 from web.views import availability_view, offer_view, slot_view, user_view
 
@@ -182,22 +182,17 @@ async def get_offers(request: web.Request) -> web.Response:
         body, everything, etag = built.body, built.items, None
     if query is not None:
         assert everything.facets is not None  # build() always sets them
-        if query.free_on is not UNSET and query.free_on not in everything.facets.days:
-            days = ", ".join(d.isoformat() for d in everything.facets.days)
-            raise Problem(
-                422,
-                "invalid",
-                f"'free_on' must be one of the event's days: {days}.",
-                field="free_on",
-            )
-        body = json_body(select(everything.offers, query, everything.facets))
-        if etag is not None:
+        check_day(query, everything.facets.days)
+        if etag is not None:  # the list's version and the query: a tag of its own
             etag = f'{etag[:-1]}-{_digest(request.query_string)}"'
     if etag is None:
-        return web.Response(body=body, content_type="application/json")
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if etag in _etags(request.headers.get("If-None-Match", "")):
-        return web.Response(status=304, headers=headers)
+        headers = {}
+    else:
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if etag in _etags(request.headers.get("If-None-Match", "")):
+            return web.Response(status=304, headers=headers)
+    if query is not None:
+        body = json_body(select(everything.offers, query, everything.facets))
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 

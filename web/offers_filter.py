@@ -15,6 +15,7 @@ from msgspec import UNSET
 
 from web import request_bodies as rb
 from web import resources as r
+from web.problems import Problem
 
 
 def facets(offers: Sequence[r.Offer], days: Sequence[date]) -> r.OfferFacets:
@@ -57,6 +58,15 @@ def matches(offer: r.Offer, query: rb.OffersQuery) -> bool:
         and _any_of(query.level, [level] if level else [])
         and (query.free_on is UNSET or query.free_on in offer.free_days)
     )
+
+
+def check_day(query: rb.OffersQuery, days: Sequence[date]) -> None:
+    """`free_on` must name one of the event's days: a 422 that lists them."""
+    if query.free_on is not UNSET and query.free_on not in days:
+        listed = ", ".join(d.isoformat() for d in days)
+        raise Problem(
+            422, "invalid", f"'free_on' must be one of the event's days: {listed}.", field="free_on"
+        )
 
 
 def select(
