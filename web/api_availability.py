@@ -17,7 +17,6 @@ from scheduling.quota import slots_figure
 from scheduling.roles import quota_company
 from scheduling.slots import slot_grid
 from scheduling.store_availability import (
-    free_days,
     free_slots,
     get_availability,
     list_offers,
@@ -167,10 +166,9 @@ async def get_offers(request: web.Request) -> web.Response:
         async with read_tx(engine) as conn:
             event = await require_event(conn, event_id)
             offers = await list_offers(conn, event.id, now)
-            days = await free_days(conn, event.id, now)
             names = await company_names(conn)
             next_start = await next_free_slot_start(conn, event.id, now)
-        views = [offer_view(o, names, days.get(o.employee_id, [])) for o in offers]
+        views = [offer_view(o, names) for o in offers]
         everything = r.OfferList(views, len(views), 0, facets(views, [d.day for d in event.days]))
         return Built(json_body(everything), next_start, everything)
 

@@ -6,7 +6,7 @@ component, and msgspec encodes it faster than a dict.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from scheduling.join_window import JoinWindow as Window
 from scheduling.join_window import join_window
@@ -68,7 +68,7 @@ def availability_view(a: AvailabilityRecord, figure: dict[str, int]) -> r.Availa
     )
 
 
-def offer_view(o: Offer, company_names: dict[str, str], free_days: list[date]) -> r.Offer:
+def offer_view(o: Offer, company_names: dict[str, str]) -> r.Offer:
     return r.Offer(
         o.employee_id,
         o.name,
@@ -77,7 +77,7 @@ def offer_view(o: Offer, company_names: dict[str, str], free_days: list[date]) -
         company_names.get(o.company_id, o.company_id),
         profile_view(o.profile),
         o.free_slots,
-        free_days,
+        list(o.free_days),
     )
 
 
