@@ -54,6 +54,10 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("company_id", sa.String(64), sa.ForeignKey("companies.id"), nullable=True),
     sa.Column("headline", sa.String(200), nullable=False, server_default=""),
+    # --- issue 14, each person's own time zone (migration 0005) ---
+    # The IANA zone a person chose for showing times; NULL follows their browser's zone (and,
+    # where no browser is asking, such as an email, the event's: scheduling/store_users.py).
+    sa.Column("time_zone", sa.String(64), nullable=True),
 )
 
 events = sa.Table(

@@ -259,22 +259,16 @@ class Offer:
     company_id: str
     profile: Profile
     free_slots: int
+    free_days: tuple[date, ...] = ()  # the event's days (its own zone) with a free slot
 
 
 async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> list[Offer]:
-    free = (
-        sa.select(sa.func.count())
-        .where(
-            slots.c.event_id == event_id,
-            slots.c.employee_id == availabilities.c.employee_id,
-            *free_slot_filter(now),
-        )
-        .scalar_subquery()
-    )
+    """The published employees, company by company, with their free slots counted per day:
+    one grouped count over the event's free slots gives both the total and the days."""
     rows = (
         (
             await conn.execute(
-                sa.select(availabilities, users.c.name, users.c.headline, free.label("free"))
+                sa.select(availabilities, users.c.name, users.c.headline)
                 .join(users, users.c.id == availabilities.c.employee_id)
                 .where(
                     availabilities.c.event_id == event_id, availabilities.c.status == "published"
@@ -285,17 +279,37 @@ async def list_offers(conn: AsyncConnection, event_id: str, now: datetime) -> li
         .mappings()
         .all()
     )
-    return [
-        Offer(
-            r["employee_id"],
-            r["name"],
-            r["headline"],
-            r["company_id"],
-            _profile_from_row(r),
-            int(r["free"]),
+    by_day = await _free_by_day(conn, event_id, now)
+    offers = []
+    for r in rows:
+        days = by_day.get(r["employee_id"], {})
+        offers.append(
+            Offer(
+                r["employee_id"],
+                r["name"],
+                r["headline"],
+                r["company_id"],
+                _profile_from_row(r),
+                sum(days.values()),
+                tuple(sorted(days)),
+            )
         )
-        for r in rows
-    ]
+    return offers
+
+
+async def _free_by_day(
+    conn: AsyncConnection, event_id: str, now: datetime
+) -> dict[str, dict[date, int]]:
+    """Each employee's free slots per event day (a slot's `day`, in the event's zone)."""
+    rows = await conn.execute(
+        sa.select(slots.c.employee_id, slots.c.day, sa.func.count())
+        .where(slots.c.event_id == event_id, *free_slot_filter(now))
+        .group_by(slots.c.employee_id, slots.c.day)
+    )
+    found: dict[str, dict[date, int]] = {}
+    for employee_id, day, count in rows:
+        found.setdefault(employee_id, {})[day] = int(count)
+    return found
 
 
 async def next_free_slot_start(

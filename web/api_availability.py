@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import partial
 from typing import Any
@@ -37,6 +38,7 @@ from web.auth import Principal, principal
 from web.json_io import Body, json_body, json_response, read_query
 from web.keys import CLOCK, ENGINE, OFFERS
 from web.offers_cache import Built, OffersCache
+from web.offers_filter import check_day, facets, select
 from web.problems import Problem
 from web.views import availability_view, offer_view, slot_view, user_view
 
@@ -151,11 +153,13 @@ async def invalidate_offers(cache: OffersCache, event_id: str) -> None:
 async def get_offers(request: web.Request) -> web.Response:
     """Employees offering 1-1 chats, with their profiles: what participants browse.
 
-    The same for everyone signed in: cached per event (web/offers_cache.py), with an ETag, and
-    304 for a client that has the current list."""
+    The whole list is the same for everyone signed in: cached per event (web/offers_cache.py),
+    with an ETag, and 304 for a client that has the current list. A search, filters and a page
+    (rb.OffersQuery) run over the cached list in memory, with an ETag of their own."""
     principal(request)
     engine, clock = request.app[ENGINE], request.app[CLOCK]
     event_id = request.match_info["event_id"]
+    query = read_query(request, rb.OffersQuery) if request.query_string else None
 
     async def build() -> Built:
         now = clock.now()
@@ -164,18 +168,34 @@ async def get_offers(request: web.Request) -> web.Response:
             offers = await list_offers(conn, event.id, now)
             names = await company_names(conn)
             next_start = await next_free_slot_start(conn, event.id, now)
-        body = json_body(r.OfferList([offer_view(o, names) for o in offers]))
-        return Built(body, next_start)
+        views = [offer_view(o, names) for o in offers]
+        everything = r.OfferList(views, len(views), 0, facets(views, [d.day for d in event.days]))
+        return Built(json_body(everything), next_start, everything)
 
     try:
         entry = await request.app[OFFERS].get(event_id, build)
+        body, everything, etag = entry.body, entry.items, entry.etag
     except BrokerUnavailable:
         built = await build()  # cannot validate a copy: answer from the database
-        return web.Response(body=built.body, content_type="application/json")
-    headers = {"ETag": entry.etag, "Cache-Control": "private, no-cache"}
-    if entry.etag in _etags(request.headers.get("If-None-Match", "")):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=entry.body, content_type="application/json", headers=headers)
+        body, everything, etag = built.body, built.items, None
+    if query is not None:
+        assert everything.facets is not None  # build() always sets them
+        check_day(query, everything.facets.days)
+        if etag is not None:  # the list's version and the query: a tag of its own
+            etag = f'{etag[:-1]}-{_digest(request.query_string)}"'
+    if etag is None:
+        headers = {}
+    else:
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if etag in _etags(request.headers.get("If-None-Match", "")):
+            return web.Response(status=304, headers=headers)
+    if query is not None:
+        body = json_body(select(everything.offers, query, everything.facets))
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def _etags(header: str) -> set[str]:

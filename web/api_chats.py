@@ -24,6 +24,7 @@ from scheduling.store_chats import (
 )
 from scheduling.store_events import EventRecord, ensure_user, get_user, require_event
 from scheduling.store_resumes import resume_holders
+from scheduling.store_users import get_time_zone
 from web import request_bodies as rb
 from web import resources as r
 from web.auth import Principal, principal
@@ -177,11 +178,11 @@ async def get_me(request: web.Request) -> web.Response:
     who = principal(request)
     async with read_tx(request.app[ENGINE]) as conn:
         stored = await get_user(conn, who.user_id)
+        zone = await get_time_zone(conn, who.user_id)
     user = stored or who.as_user()  # known from the token before the first write
+    now = request.app[CLOCK].now()
     return json_response(
-        r.Me(
-            user.id, user.name, user.role, user.company_id, user.headline, request.app[CLOCK].now()
-        )
+        r.Me(user.id, user.name, user.role, user.company_id, user.headline, now, zone)
     )
 
 

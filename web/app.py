@@ -34,6 +34,7 @@ from web import (
     api_join,
     api_precall,
     api_resumes,
+    api_settings,
     api_system,
     api_webhooks,
 )
@@ -188,6 +189,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_resumes,
         api_after_chat,
         api_exports,
+        api_settings,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)

@@ -33,7 +33,8 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH: Final = 200
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# (method, route as registered): the operations that change the schedule.
+# (method, route as registered): the operations that change the schedule (and a person's
+# settings, which take the key like every other change).
 IDEMPOTENT: Final = frozenset(
     {
         ("POST", "/api/v1/events"),
@@ -44,6 +45,7 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/events/{event_id}/chats"),
         ("POST", "/api/v1/chats/{chat_id}/{action}"),
         ("POST", "/api/v1/chats/{chat_id}/follow-up"),
+        ("PUT", "/api/v1/me/time-zone"),
     }
 )
 

@@ -80,11 +80,21 @@ def _whole(value: Any) -> Any:
 
 
 def read_query(request: web.Request, kind: type[T]) -> T:
-    """The query string as `kind` (text converted to numbers, dates and enums)."""
+    """The query string as `kind` (text converted to numbers, dates and enums); a list field
+    takes every value of its repeated parameter (`?topic=a&topic=b`)."""
+    lists = _list_fields(kind)
+    values = {k: request.query.getall(k) if k in lists else v for k, v in request.query.items()}
     try:
-        return msgspec.convert(dict(request.query), kind, strict=False)
+        return msgspec.convert(values, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise invalid(kind, exc) from exc
+
+
+def _list_fields(kind: type) -> frozenset[str]:
+    info = mi.type_info(kind)
+    if not isinstance(info, mi.StructType):
+        return frozenset()
+    return frozenset(f.name for f in info.fields if isinstance(_unwrap(f.type), mi.ListType))
 
 
 # --- refusals in words --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from rooms.broker import Broker
 
@@ -39,10 +39,12 @@ def _note_key(event_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """What a build returns: the encoded body and when its counts change by themselves."""
+    """What a build returns: the encoded body, when its counts change by themselves, and the
+    decoded list it encodes (what searches and filters run over, web/offers_filter.py)."""
 
     body: bytes
     next_slot_start: datetime | None
+    items: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class Entry:
     body: bytes
     etag: str
     expires_at: datetime
+    items: Any = None
 
 
 class OffersCache:
@@ -87,7 +90,7 @@ class OffersCache:
             digest = hashlib.blake2b(built.body, digest_size=12).hexdigest()
             # Tagged with the version read before the build: a change made during the build
             # has a newer note, so the next read builds again.
-            entry = Entry(version, built.body, f'"{digest}"', expires)
+            entry = Entry(version, built.body, f'"{digest}"', expires, built.items)
             self._entries[event_id] = entry
             return entry
 

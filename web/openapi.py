@@ -108,6 +108,14 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         )
     },
     "/api/v1/me": {"get": Op("The signed-in person and the server's clock", r.Me)},
+    "/api/v1/me/time-zone": {
+        "get": Op("My time zone setting (null: the browser's)", rb.TimeZoneSetting),
+        "put": Op(
+            "Set my time zone for showing times (null: follow the browser's)",
+            rb.TimeZoneSetting,
+            body=rb.TimeZoneSetting,
+        ),
+    },
     "/api/v1/me/schedule": {
         "get": Op("My Schedule: confirmed chats in time order", r.ChatList, query=rb.ScheduleQuery)
     },
@@ -196,7 +204,15 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         )
     },
     "/api/v1/events/{event_id}/offers": {
-        "get": Op("Employees offering 1-1 chats, with their profiles", r.OfferList, path=_event())
+        "get": Op(
+            "Employees offering 1-1 chats, with their profiles: search, filters and paging",
+            r.OfferList,
+            path=_event(),
+            query=rb.OffersQuery,
+            rules="Checked against the event (422): `free_on` is one of its days (listed in "
+            "`facets.days`). The answer carries an ETag; with If-None-Match naming it, 304.",
+            responses={"304": {"description": "The client's copy (If-None-Match) is current"}},
+        )
     },
     "/api/v1/events/{event_id}/employees/{employee_id}/slots": {
         "get": Op("An employee's free slots", r.SlotList, path=_event(employee_id=_STRING))

@@ -355,3 +355,32 @@ class WebhookEndpointUpdate(Struct):
 
 class DeliveriesQuery(Struct):
     status: Literal["pending", "delivered", "failed"] | UnsetType = UNSET
+
+
+class OffersQuery(Struct):
+    """Search, filters and a page of the offers list (`GET .../offers`).
+
+    `q` matches every word (case-insensitive) in a person's name, headline, company or topics;
+    `language`, `level` and `topic` (each may repeat) keep people with any of the values named
+    (case-insensitive), and the filters combine with AND. Not in the schema, checked against the
+    event (422): `free_on` is one of its days. Without `limit`, everyone who matches is listed.
+    """
+
+    q: Annotated[str, Meta(max_length=200, extra={"expect": "text of at most 200 characters"})] = ""
+    language: Annotated[list[ListItem], Meta(max_length=20)] = []
+    level: Annotated[list[ListItem], Meta(max_length=20)] = []
+    topic: Annotated[list[ListItem], Meta(max_length=20)] = []
+    free_on: Annotated[date, Meta(extra={"expect": "a date like 2026-11-28"})] | UnsetType = UNSET
+    offset: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    limit: Annotated[int, Meta(ge=1, le=500)] | UnsetType = UNSET
+
+
+class TimeZoneSetting(Struct):
+    """A person's own time zone, or null to follow the browser's (the default)."""
+
+    time_zone: (
+        Annotated[
+            TimeZoneName, Meta(extra={"expect": "an IANA time zone name such as Asia/Kolkata"})
+        ]
+        | None
+    ) = None

@@ -126,10 +126,27 @@ class Offer(Struct):
     company_name: str
     profile: Profile
     free_slots: int
+    free_days: list[date] = []  # the event's days (its own zone) with a free slot
+
+
+class OfferFacets(Struct):
+    """What the filters can choose from: the values the whole list has, each once."""
+
+    languages: list[str]
+    levels: list[str]
+    topics: list[str]
+    days: list[date]
 
 
 class OfferList(Struct):
+    """A page of the offers that match the query (all of them without one), company by company.
+
+    `total` counts every match; the next page starts at `offset` plus the offers listed."""
+
     offers: list[Offer]
+    total: int = 0
+    offset: int = 0
+    facets: OfferFacets | None = None
 
 
 class User(Struct):
@@ -150,9 +167,11 @@ class ParticipantList(Struct):
 
 
 class Me(User):
-    """The signed-in person and the server's clock."""
+    """The signed-in person and the server's clock; `time_zone` is their own setting (null:
+    times follow the browser's zone)."""
 
     now: Instant
+    time_zone: str | None = None
 
 
 class DevToken(Struct):

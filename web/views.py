@@ -79,6 +79,7 @@ def offer_view(o: Offer, company_names: dict[str, str]) -> r.Offer:
         company_names.get(o.company_id, o.company_id),
         profile_view(o.profile),
         o.free_slots,
+        list(o.free_days),
     )
 
 

@@ -154,7 +154,7 @@ async def test_invitation_accepted_and_a_request_declined_with_a_message(tmp_pat
         await accepted.get_by_role("button", name="Pick a time").click()
         await expect(accepted.locator(".slot-button")).to_have_count(6)
         await expect(accepted.locator(".slot-day-title")).to_have_text(
-            re.compile(r"^Tue,? 1 Dec · CET$")
+            re.compile(r"^Tue,? 1 Dec · CET · \d+-minute chats$")
         )
 
         # Someone whose name, answer and message are each one 2,000-character word asks Ada

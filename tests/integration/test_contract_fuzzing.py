@@ -74,10 +74,11 @@ REFUSALS = (
         detail=r"the end time must be after the start time|is listed twice",
     ),
     DocumentedRefusal(
-        r"GET /api/v1/events/\{event_id\}/grid|PUT /api/v1/events/\{event_id\}/availability",
+        r"GET /api/v1/events/\{event_id\}/(grid|offers)"
+        r"|PUT /api/v1/events/\{event_id\}/availability",
         "is one of its days",
         detail=r"is not a day of this event|are not offered on|is not a \d+-minute slot of"
-        r"|A slot in the past cannot be offered",
+        r"|A slot in the past cannot be offered|must be one of the event's days",
     ),
     DocumentedRefusal(
         r"POST /api/v1/chats/\{chat_id\}/(book|reschedule)",

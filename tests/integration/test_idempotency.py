@@ -155,6 +155,12 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         chats_made,
         201,
     )
+
+    # Ada's key: Sam's next key is the one his booking used (the same route adds nothing to seen).
+    zone = await check(
+        ADA, "PUT", "/api/v1/me/time-zone", "/api/v1/me/time-zone", {"time_zone": "Asia/Kolkata"}
+    )
+    assert zone == {"time_zone": "Asia/Kolkata"}
     assert seen == set(IDEMPOTENT)  # every operation that takes the header was tried
 
 

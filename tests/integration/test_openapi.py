@@ -28,6 +28,7 @@ from web import (
     api_dev,
     api_events,
     api_precall,
+    api_settings,
     api_webhooks,
     static_routes,
 )
@@ -96,6 +97,7 @@ def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None
         api_precall,
         api_webhooks,
         api_after_chat,
+        api_settings,
     ):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
@@ -230,6 +232,7 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     await call(ADA, "GET", f"{ev}/availability")
     await call(ADA, "GET", f"{ev}/quota")
     await call(SAM, "GET", f"{ev}/offers")
+    await call(SAM, "GET", f"{ev}/offers?q=ada&language=en&limit=5&offset=0")
     free = await call(SAM, "GET", f"{ev}/employees/ada/slots")
 
     chat = await call(SAM, "POST", f"{ev}/chats", {"employee_id": "ada"}, expect=201)
@@ -261,6 +264,8 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     await call(ORGANIZER, "POST", f"{hooks}/deliveries/{sent['deliveries'][0]['id']}/retry")
     await call(ORGANIZER, "DELETE", hooks)
     await call(SAM, "GET", "/api/v1/precall")
+    await call(SAM, "PUT", "/api/v1/me/time-zone", {"time_zone": "Pacific/Kiritimati"})
+    await call(SAM, "GET", "/api/v1/me/time-zone")
     for method in ("GET", "DELETE"):
         gone = await call(SAM, method, "/api/v1/precall/no-such-check", expect=404)
         assert gone["code"] == "precall_not_found"

@@ -24,7 +24,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("js/api.js", "Idempotency-Key"): "an HTTP header name",
     ("js/api.js", "Bearer {}"): "the Authorization scheme",
     ("js/call/precall_check.js", "Bearer {}"): "the Authorization scheme",
-    ("js/views/organizer.js", "Europe/Berlin"): "an IANA zone name as an example value",
     ("js/views/organizer.js", "https://…"): "a URL's shape as a placeholder",
     ("js/call/chat_panel.js", "Enter"): "a KeyboardEvent key name",
     ("index.html", "Duet"): "the product's name",
@@ -34,6 +33,8 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 
 KEY = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+$")
+# An IANA time zone name ("Asia/Kolkata", "America/Argentina/Buenos_Aires"): a name, not words.
+ZONE = re.compile(r"(?:[A-Z][A-Za-z_-]+/)+[A-Z][A-Za-z_+-]+")
 # A standalone capitalized word ("Join", "Save"), not part of an identifier ("NotAllowedError").
 CAPITALIZED = re.compile(r"(?<![A-Za-z0-9_$])[A-Z][a-z]+(?![A-Za-z0-9_$])")
 PROSE = re.compile(r"[A-Za-z]{2,}[ ,;:!?'\u2019]+[A-Za-z]{2,}")
@@ -169,7 +170,7 @@ def _unescape(text: str) -> str:
 
 def user_visible(literal: Literal) -> bool:
     text = literal.text
-    if not re.search(r"[A-Za-z]{2,}", text) or KEY.match(text):
+    if not re.search(r"[A-Za-z]{2,}", text) or KEY.match(text) or ZONE.fullmatch(text):
         return False
     if SILENT_CONTEXT.search(literal.before):
         return False

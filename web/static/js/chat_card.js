@@ -130,6 +130,7 @@ export function chatCard(chat, ctx) {
           employeeId: chat.employee.id,
           timeZone: ctx.timeZone,
           exceptSlotId: slot ? slot.id : null,
+          chatId: chat.id,
           onPick: (picked) => run(action, { slot_id: picked.id }, t(action === 'book' ? 'card.booked' : 'card.moved')),
           onCancel: () => replace(panel),
         })),

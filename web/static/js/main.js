@@ -13,6 +13,7 @@ import { renderOrganizer } from './views/organizer.js';
 import { renderEmployee } from './views/employee.js';
 import { renderParticipant } from './views/participant.js';
 import { renderCall } from './call/call_page.js';
+import { applyZoneSetting, zoneMenu } from './zone_setting.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
@@ -46,6 +47,7 @@ function renderTopbar(user) {
   replace(
     userSlot,
     h('a', { class: 'topbar-link', href: home }, t(HOME_KEYS[user.role] || HOME_KEYS.organizer)),
+    zoneMenu(user, () => route()),
     h('span', { class: 'who' },
       h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, initials(user.name)),
       h('span', { class: 'who-text' }, h('strong', {}, user.name), h('span', { class: 'muted' }, roleName(user.role)))),
@@ -60,9 +62,14 @@ function renderTopbar(user) {
 }
 
 async function ensureUser() {
-  if (session.user) return session.user;
+  // A user known from /me carries their time zone setting (the sign-in's answer does not).
+  if (session.user && 'time_zone' in session.user) {
+    applyZoneSetting(session.user);
+    return session.user;
+  }
   const me = await api.get('/me');
   session.rememberUser(me);
+  applyZoneSetting(me);
   return me;
 }
 

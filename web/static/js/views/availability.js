@@ -165,7 +165,7 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
           renderStatus();
         },
       },
-      h('span', { class: 'slot-time' }, clockOf(slot.starts_at, tz)),
+      h('span', { class: 'slot-time' }, clockOf(slot.starts_at)),
       h('span', { class: 'slot-kind' }, text),
     );
   }

@@ -3,13 +3,14 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent, companyNamer } from '../events.js';
-import { initials } from '../format.js';
+import { calendarDay, initials } from '../format.js';
 import { t } from '../i18n.js';
 import { TEXT_MAX } from '../limits.js';
 import { defaultQuestion, loadQuestions } from '../questions.js';
 import { alertBox, busy, chips, emptyState, loading, pageHeader, tabBar, toast } from '../ui.js';
 import { experienceName } from './availability.js';
 import { chatList, fetchChats } from './chat_lists.js';
+import { offersFinder } from './offers_finder.js';
 import { feedbackButton } from '../after_chat.js';
 import { resumeSection } from '../resume.js';
 
@@ -68,7 +69,7 @@ export async function renderParticipant(root, { params, scope }) {
   );
   const ctx = {
     role: 'participant',
-    timeZone: event.timezone,
+    timeZone: event.timezone, // the event's: times show in the viewer's zone with it beside
     scope,
     companyName: companyNamer(event),
     questions,
@@ -76,7 +77,7 @@ export async function renderParticipant(root, { params, scope }) {
   };
   if (tab === 'completed') ctx.extra = (chat) => feedbackButton(chat);
   if (tab === 'offers') {
-    await renderOffers(content, event, chats);
+    renderOffers(content, event, chats, scope);
   } else if (tab === 'profile') {
     replace(content, await resumeSection());
   } else if (tab === 'schedule') {
@@ -86,28 +87,10 @@ export async function renderParticipant(root, { params, scope }) {
   }
 }
 
-async function renderOffers(root, event, chats) {
-  replace(root, loading(t('participant.offers.loading')));
-  const { offers } = await api.get(`/events/${event.id}/offers`);
-  if (!offers.length) {
-    replace(root, emptyState(t('participant.offers.empty.title'), t('participant.offers.empty.text')));
-    return;
-  }
+function renderOffers(root, event, chats, scope) {
   const activeWith = new Map();
   for (const chat of chats) if (ACTIVE.has(chat.state)) activeWith.set(chat.employee.id, chat);
-  const byCompany = new Map();
-  for (const offer of offers) {
-    if (!byCompany.has(offer.company_name)) byCompany.set(offer.company_name, []);
-    byCompany.get(offer.company_name).push(offer);
-  }
-  replace(
-    root,
-    [...byCompany].map(([company, people]) =>
-      h('section', { class: 'company', dataset: { company } },
-        h('h2', { class: 'company-name' }, h('span', { class: 'company-logo', 'aria-hidden': 'true' }, initials(company)), company),
-        h('div', { class: 'offer-grid' }, people.map((offer) => offerCard(event, offer, activeWith.get(offer.employee_id))))),
-    ),
-  );
+  offersFinder(root, { event, scope, offerCard: (offer) => offerCard(event, offer, activeWith.get(offer.employee_id)) });
 }
 
 const STATE_WORDS = { requested: 'chat.state.requested', approved: 'chat.state.approved', confirmed: 'chat.state.confirmed' };
@@ -142,7 +125,8 @@ function offerCard(event, offer, chat) {
     p.languages?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, t('profile.languages')), chips(p.languages)) : null,
     p.topics?.length ? h('div', { class: 'fact-row' }, h('span', { class: 'label' }, t('profile.topics')), chips(p.topics)) : null,
     h('div', { class: 'offer-foot' },
-      h('span', { class: 'muted' }, t('participant.offers.free_slots', { count: offer.free_slots })),
+      h('span', { class: 'muted offer-free' }, t('participant.offers.free_slots', { count: offer.free_slots }),
+        offer.free_days?.length ? ` · ${offer.free_days.map(calendarDay).join(', ')}` : ''),
       requestButton),
     panel,
   );
