@@ -157,7 +157,7 @@ async def test_search_and_filters_are_kept_in_the_address_and_shared(tmp_path: P
         await sam.get_by_label("Search people, companies and topics").fill("globex")
         await expect(sam.locator(".offer")).to_have_count(2)
         await expect(sam).to_have_url(re.compile(r"#/participant/offers\?q=globex$"))
-        await sam.get_by_label("Language").select_option("Spanish")
+        await sam.get_by_label("Language", exact=True).select_option("Spanish")
         await expect(sam.locator(".offer")).to_have_count(1)
         await expect(sam.locator(".offer")).to_have_attribute("data-person", "Grace Hopper")
         shared = sam.url
@@ -171,7 +171,7 @@ async def test_search_and_filters_are_kept_in_the_address_and_shared(tmp_path: P
         await expect(mei.get_by_label("Search people, companies and topics")).to_have_value(
             "globex"
         )
-        await expect(mei.get_by_label("Language")).to_have_value("Spanish")
+        await expect(mei.get_by_label("Language", exact=True)).to_have_value("Spanish")
 
         # Nobody matches: said in words; Clear brings everyone back and empties the address.
         await mei.get_by_label("Experience").select_option("Principal")
@@ -230,7 +230,7 @@ async def test_a_thousand_employees_arrive_a_page_at_a_time_without_stalling(
         assert longest < LONGEST_TASK_MS, tasks
 
         # A filter over the thousand: the server pages it, the count is exact.
-        await sam.get_by_label("Language").select_option("Hindi")
+        await sam.get_by_label("Language", exact=True).select_option("Hindi")
         await expect(sam.locator(".finder-summary")).to_contain_text("200 people offer chats")
         assert sam.duet_errors == []  # type: ignore[attr-defined]
 

@@ -221,7 +221,7 @@ async def test_the_language_setting_switches_at_once_and_is_kept(tmp_path: Path)
         offers = page.locator('.tab[data-tab="offers"]')
         await expect(offers).to_have_text("Companies")
         await expect(page.locator("html")).to_have_attribute("lang", "en")
-        picker = page.get_by_label("Language")
+        picker = page.locator("#language-select")
         await expect(picker.locator("option").first).to_have_text("Browser language (English)")
 
         # Deutsch: the page re-renders in place (no navigation: a marker on window survives).
@@ -236,11 +236,11 @@ async def test_the_language_setting_switches_at_once_and_is_kept(tmp_path: Path)
         # Kept across a reload (localStorage), and the setting shows the choice.
         await page.reload()
         await expect(offers).to_have_text("Unternehmen")
-        await expect(page.get_by_label("Sprache")).to_have_value("de")
+        await expect(picker).to_have_value("de")
         assert await page.evaluate("() => localStorage.getItem('duet.language')") == "de"
 
         # Following the browser again: English, and nothing stored.
-        await page.get_by_label("Sprache").select_option("")
+        await picker.select_option("")
         await expect(offers).to_have_text("Companies")
         await expect(page.locator("html")).to_have_attribute("lang", "en")
         assert await page.evaluate("() => localStorage.getItem('duet.language')") is None
@@ -265,6 +265,6 @@ async def test_the_language_setting_switches_at_once_and_is_kept(tmp_path: Path)
         _, german = await new_person_page(browser, duet, locale="de-DE")
         await sign_in(german, "Priya Patel")
         await expect(german.locator('.tab[data-tab="offers"]')).to_have_text("Unternehmen")
-        await german.get_by_label("Sprache").select_option("en")
+        await german.locator("#language-select").select_option("en")
         await expect(german.locator('.tab[data-tab="offers"]')).to_have_text("Companies")
         assert page.duet_errors == [] and german.duet_errors == []  # type: ignore[attr-defined]

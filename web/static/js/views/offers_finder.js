@@ -8,13 +8,14 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { calendarDay, initials } from '../format.js';
 import { emptyState, loading, showError } from '../ui.js';
+import { experienceName } from './availability.js';
 
 export const PAGE_SIZE = 40;
 const SEARCH_DELAY_MS = 250;
 // What the address may carry, in the API's own names (rb.OffersQuery).
 const FILTERS = [
   { key: 'language', label: 'finder.language', any: 'finder.any_language', facet: 'languages' },
-  { key: 'level', label: 'finder.level', any: 'finder.any_level', facet: 'levels' },
+  { key: 'level', label: 'finder.level', any: 'finder.any_level', facet: 'levels', text: experienceName },
   { key: 'topic', label: 'finder.topic', any: 'finder.any_topic', facet: 'topics' },
   { key: 'free_on', label: 'finder.free_on', any: 'finder.any_day', facet: 'days', text: calendarDay },
 ];
