@@ -327,7 +327,8 @@ WebhookUrl = Annotated[
     Meta(
         min_length=1,
         max_length=2000,
-        pattern=r"^https?://\S+$",
+        # The same character class as HttpUrl's (Python's and JavaScript's `\S` differ).
+        pattern=r"^https?://[^\s\x00-\x1f\x7f\x85\ufeff]+$",
         description="Where Duet POSTs the events: an http(s) URL on a public address.",
         extra={"expect": "a link starting with https:// (or http://)"},
     ),

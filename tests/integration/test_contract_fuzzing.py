@@ -93,6 +93,11 @@ REFUSALS = (
     ),
     DocumentedRefusal(r"POST /api/v1/precall", "422 bad_offer", code="bad_offer"),
     DocumentedRefusal(
+        r"(POST|PUT) /api/v1/events/\{event_id\}/webhooks",
+        "are refused (422 url_refused)",
+        code="url_refused",
+    ),
+    DocumentedRefusal(
         r"PUT /api/v1/me/resume",
         "judged by its content",
         code="not_pdf",

@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -97,10 +98,18 @@ async def test_kill_9_mid_delivery_then_restart_loses_nothing(
         await poll(all_arrived, 15.0, "the three webhooks after the restart")
         api = Rest(session, restarted, SECRET)
         endpoint = created["endpoint"]["id"]
-        listed = await api.call(
-            ORGANIZER, "GET", f"/api/v1/events/{event_id}/webhooks/{endpoint}/deliveries"
-        )
-    rows = listed["deliveries"]
+        rows: list[dict[str, Any]] = []
+
+        async def all_marked() -> bool:
+            # The receiver has answered; the node records the answer just after.
+            nonlocal rows
+            listed = await api.call(
+                ORGANIZER, "GET", f"/api/v1/events/{event_id}/webhooks/{endpoint}/deliveries"
+            )
+            rows = listed["deliveries"]
+            return {r["status"] for r in rows} == {"delivered"}
+
+        await poll(all_marked, 10.0, "the three deliveries marked delivered")
     assert {r["status"] for r in rows} == {"delivered"} and len(rows) == 3
     assert [r.type for r in rx.accepted] == ["chat.requested", "chat.approved", "chat.confirmed"]
     assert {r.chat_id for r in rx.accepted} == {chat_id}
