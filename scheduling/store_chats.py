@@ -34,6 +34,7 @@ from scheduling.states import Action, Tab, states_in_tab
 from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
 from scheduling.store_integrity import from_integrity_error
+from scheduling.store_mail import record_chat_mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ async def create_request(
     )
     chat = await get_chat(conn, chat_id)
     assert chat is not None
+    await record_chat_mail(conn, chat, None, now, initiator)  # the mail outbox, in this tx
     return chat
 
 
@@ -273,6 +275,7 @@ async def act(
     await _log(conn, chat.id, now, actor, action.value, chat.state, new_state, text)
     updated = await get_chat(conn, chat.id)
     assert updated is not None
+    await record_chat_mail(conn, updated, action, now, actor.side)  # the mail outbox, in this tx
     return updated
 
 

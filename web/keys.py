@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media.precall import PrecallService
+from notifications.worker import MailWorker
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from web.config import Config
@@ -22,3 +23,5 @@ CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("
 PRECALL = web.AppKey("precall", PrecallService)
 # The offers list per event, validated through the broker (web/offers_cache.py).
 OFFERS = web.AppKey("offers", OffersCache)
+# The mail delivery worker, when mail is configured (web/mail.py).
+MAIL = web.AppKey("mail", MailWorker)
