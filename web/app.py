@@ -30,6 +30,7 @@ from web import (
     api_dev,
     api_events,
     api_join,
+    api_notifications,
     api_precall,
     api_system,
 )
@@ -160,7 +161,15 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
-    for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
+    for module in (
+        api_system,
+        api_dev,
+        api_events,
+        api_availability,
+        api_join,
+        api_chats,
+        api_notifications,
+    ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)

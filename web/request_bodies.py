@@ -21,6 +21,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from scheduling.chat_rules import MAX_TEXT
 from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
+from scheduling.mail_rules import MailKind
 from scheduling.model import JoinPolicy
 from scheduling.states import Tab
 
@@ -269,3 +270,16 @@ class ScheduleQuery(Struct):
 
 class QuotaQuery(Struct):
     company_id: Id | UnsetType = UNSET
+
+
+class NotificationChoice(Struct):
+    """One kind of email, turned on or off."""
+
+    kind: MailKind
+    enabled: bool
+
+
+class NotificationChoices(Struct):
+    """The kinds of email to turn on or off; a kind not listed keeps its setting."""
+
+    kinds: Annotated[list[NotificationChoice], Meta(max_length=len(MailKind))]

@@ -9,6 +9,7 @@ error naming the Debian package: these tests must not silently turn into skips.
 
 from __future__ import annotations
 
+import mailbox
 import os
 import random
 import re
@@ -16,10 +17,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +48,11 @@ __all__ = [
     "parse_coturn_config",
     "postgres_url",
     "psql",
+    "smtp_received",
     "start_coturn",
     "start_postgres",
     "start_redis",
+    "start_smtp",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -280,6 +287,65 @@ def start_redis(
     )
     service.start()
     return service
+
+
+# --- SMTP (aiosmtpd) ------------------------------------------------------------------------
+
+
+def _smtp_banner(host: str, port: int, timeout: float) -> bool:
+    """Ready means it greets with 220, not merely accepts TCP."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            ready = sock.recv(512).startswith(b"220")
+            sock.sendall(b"QUIT\r\n")
+            return ready
+    except OSError:
+        return False
+
+
+def start_smtp(tmp_path: Path, *, start_timeout: float = 10.0) -> RunningService:
+    """A real SMTP server (aiosmtpd, its own process) on 127.0.0.1 that stores every message it
+    accepts in the Maildir ``files["maildir"]`` (`smtp_received` reads it). ``stop()`` makes it
+    unreachable and ``restart()`` brings it back on the same port, with the mail kept."""
+    workdir = tmp_path / "smtp"
+    maildir = workdir / "maildir"  # created by the server, with its cur/new/tmp
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "aiosmtpd",
+        "--nosetuid",
+        "--listen", f"{LOOPBACK}:{port}",
+        "--class", "aiosmtpd.handlers.Mailbox",
+        str(maildir),
+    ]  # fmt: skip
+    service = RunningService(
+        name="aiosmtpd",
+        host=LOOPBACK,
+        port=port,
+        argv=argv,
+        workdir=workdir,
+        output_path=workdir / "smtp.out",
+        probe=_smtp_banner,
+        start_timeout=start_timeout,
+        files={"maildir": maildir},
+    )
+    service.start()
+    return service
+
+
+def smtp_received(service: RunningService) -> list[EmailMessage]:
+    """Every message the server accepted so far, oldest first, parsed with the modern policy."""
+    if not service.files["maildir"].exists():
+        return []
+    box = mailbox.Maildir(service.files["maildir"], create=False)
+    found = []
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        found.append((box.get_message(key).get_date(), key, message))
+    return [m for _, _, m in sorted(found, key=lambda item: (item[0], item[1]))]
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
