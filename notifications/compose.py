@@ -8,6 +8,7 @@ typed (names, messages, reasons) is escaped, and links are built here from ids o
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from email.message import EmailMessage
@@ -165,4 +166,8 @@ def compose(delivery: Delivery, base_url: str, sender: str) -> EmailMessage:
             filename="invite.ics" if method == "REQUEST" else "cancel.ics",
             params={"method": method},
         )
+    # Boundaries from the Message-ID instead of random ones: a retry is the same bytes.
+    for index, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        digest = hashlib.sha256(f"{delivery.message_id}/{index}".encode()).hexdigest()[:32]
+        part.set_boundary(f"=_duet_{digest}")
     return msg

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
+from markupsafe import escape
 
 from notifications.transport import SmtpTransport
 from notifications.worker import MailWorker, Round
@@ -27,6 +28,7 @@ from scheduling.schema import attendance, mail_deliveries
 from tests.support.apiclient import ORGANIZER, Api, Person
 from tests.support.seed import EVENT, confirmed_chat
 from tests.support.services import RunningService, smtp_received, start_smtp
+from tests.support.xss import XSS
 from web.keys import ENGINE
 
 pytestmark = pytest.mark.both_backends
@@ -214,7 +216,7 @@ async def test_invitation_and_decline_go_to_the_right_people(
         ADA,
         "POST",
         f"/api/v1/events/{event_id}/chats",
-        {"participant_id": "sam", "message": "Your robotics project looked great."},
+        {"participant_id": "sam", "message": f"Your robotics project looked great. {XSS}"},
         expect=201,
     )
     await api.call(
@@ -230,7 +232,8 @@ async def test_invitation_and_decline_go_to_the_right_people(
         ("request_declined", "ada@acme.example"),
     ]
     assert invited["Subject"] == "Ada Lovelace invites you to a 1-1 chat"
-    assert "Your robotics project looked great." in text_of(invited)
+    assert f"Your robotics project looked great. {XSS}" in text_of(invited)
+    assert XSS not in html_of(invited) and str(escape(XSS)) in html_of(invited)
     assert f"{BASE}/#/participant/invitations" in text_of(invited)
     assert declined["Subject"] == "Sam Student declined your invitation"
     assert "Thank you, I have accepted an offer elsewhere." in html_of(declined)
