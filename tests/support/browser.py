@@ -72,11 +72,15 @@ class RunningDuet:
 
 
 @asynccontextmanager
-async def running_duet(tmp_path: Path, clock: ManualClock) -> AsyncIterator[RunningDuet]:
+async def running_duet(
+    tmp_path: Path, clock: ManualClock, **settings: Any
+) -> AsyncIterator[RunningDuet]:
+    """`settings`: more Config values (e.g. `mail_dir`)."""
     config = Config(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
         jwt_secret=SECRET,
         dev_login=True,
+        **settings,
     )
     app = create_app(config, clock=clock)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

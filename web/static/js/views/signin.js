@@ -35,6 +35,7 @@ export async function renderSignIn(root) {
         h('h1', {}, 'Sign in to Duet'),
         h('p', { class: 'subtitle' }, 'Scheduled 1-1 video chats between company employees and participants of a virtual career fair.'),
         h('p', { class: 'muted' }, 'Tip: open a second window and sign in as someone else to try a call with yourself.'),
+        h('p', { class: 'muted' }, 'Emails the demo sends are kept in its ', h('a', { href: '#/mail' }, 'mail outbox'), '.'),
       ),
       errors,
       list,
