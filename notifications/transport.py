@@ -40,6 +40,7 @@ class SmtpTransport:
     user: str = ""
     password: str = ""
     timeout: float = SMTP_TIMEOUT_S
+    ca_file: str = ""  # trust these CAs for the server's certificate (else the system's)
 
     async def send(self, message: EmailMessage) -> None:
         try:
@@ -52,6 +53,7 @@ class SmtpTransport:
                 username=self.user or None,
                 password=self.password or None,
                 timeout=self.timeout,
+                cert_bundle=self.ca_file or None,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             if all(400 <= r.code < 500 for r in exc.recipients):

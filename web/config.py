@@ -66,6 +66,8 @@ class Config:
     smtp_security: str = "starttls"  # "none" | "starttls" | "tls"
     smtp_user: str = ""
     smtp_password: str = ""
+    # PEM file of the CA(s) to trust for the SMTP server's certificate; empty: the system's.
+    smtp_ca_file: str = ""
     mail_from: str = "Duet <duet@localhost>"
     mail_dir: str = ""
     # The address people open Duet at, for the links in mails; default http://host:port.

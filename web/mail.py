@@ -34,6 +34,7 @@ def transport_for(config: Config) -> Transport | None:
             else ("tls" if config.smtp_security == "tls" else "starttls"),
             config.smtp_user,
             config.smtp_password,
+            ca_file=config.smtp_ca_file,
         )
     if config.mail_dir:
         return DirectoryTransport(Path(config.mail_dir))

@@ -402,3 +402,14 @@ async def test_people_without_an_address_get_no_mail(api: Api, smtp: RunningServ
     await confirmed_chat(api, ADA, nobody)
     await drain(make_worker(api, smtp))
     assert {to for _, to in kinds(smtp_received(smtp))} == {"ada@acme.example"}
+
+
+async def test_an_email_claim_that_is_not_one_address_is_ignored(api: Api) -> None:
+    for claim in ("sam@student.example\r\nBcc: all@example.org", "Sam <sam@x.example>", "nope"):
+        sneaky = Person("sam", "Sam Student", Role.PARTICIPANT, email=claim)
+        assert (await api.call(sneaky, "GET", "/api/v1/me/notifications"))["email"] == ""
+    await api.call(SAM, "PUT", "/api/v1/me/notifications", {"kinds": []})
+    # A later token without the claim keeps the address an earlier one gave.
+    plain = Person("sam", "Sam Student", Role.PARTICIPANT)
+    await api.call(plain, "PUT", "/api/v1/me/notifications", {"kinds": []})
+    assert (await api.call(plain, "GET", "/api/v1/me/notifications"))["email"] == SAM.email
