@@ -31,11 +31,12 @@ from scheduling.db import is_unavailable, read_tx, write_tx
 from scheduling.store_mail import (
     Delivery,
     claim,
+    due_mail,
     mark_dropped,
     mark_failed,
     mark_sent,
-    schedule_due,
     still_true,
+    write_due,
 )
 
 log = logging.getLogger("duet.notifications")
@@ -85,8 +86,11 @@ class MailWorker:
         """Write what is due now, then send one batch of due mails."""
         done = Round()
         now = self.clock.now()
-        async with write_tx(self.engine) as conn:
-            done.scheduled = await schedule_due(conn, now)
+        async with read_tx(self.engine) as conn:
+            due = await due_mail(conn, now)
+        if due:
+            async with write_tx(self.engine) as conn:
+                done.scheduled = await write_due(conn, due)
         async with write_tx(self.engine) as conn:
             claimed = await claim(conn, self.owner, now, LEASE, BATCH)
         for delivery in claimed:

@@ -243,11 +243,11 @@ async def _without_opt_outs(
     return [row for row in rows if (row["user_id"], row["kind"]) not in off]
 
 
-async def schedule_due(conn: AsyncConnection, now: datetime) -> int:
-    """Write the reminders and "waiting for you" mails due at `now`, derived from the confirmed
-    chats as they are now: a moved chat's reminders follow it, a cancelled chat has none. Each
-    has a unique key (chat, kind, start, person), so every node may run this every round and
-    each mail is written once. Returns how many were new."""
+async def due_mail(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
+    """The reminders and "waiting for you" mails due at `now` and not written yet, derived from
+    the confirmed chats as they are now: a moved chat's reminders follow it, a cancelled chat
+    has none. Only reads (most rounds find nothing new), so on SQLite the scan does not hold
+    the write lock; `write_due` writes what it found."""
     found = (
         (
             await conn.execute(
@@ -262,7 +262,7 @@ async def schedule_due(conn: AsyncConnection, now: datetime) -> int:
         .all()
     )
     if not found:
-        return 0
+        return []
     joined: dict[str, dict[str, datetime]] = {}
     for part in _chunks([c["id"] for c in found]):
         for row in await conn.execute(
@@ -320,7 +320,13 @@ async def schedule_due(conn: AsyncConnection, now: datetime) -> int:
         built = _row(kind, side, facts, context, now, key)
         if built is not None:
             rows.append(built)
-    rows = await _without_opt_outs(conn, rows)
+    return await _without_opt_outs(conn, rows)
+
+
+async def write_due(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    """Write rows from `due_mail`; each has a unique key (kind, chat, the start it is about,
+    person), so every node may run a round at any time and each mail is written once. Returns
+    how many were new."""
     new = 0
     for values in rows:
         result = await conn.execute(

@@ -64,7 +64,9 @@ HttpUrl = Annotated[
     str,
     Meta(
         max_length=500,
-        pattern=r"^(https?://\S+)?$",
+        # Not `\S+`: Python's `\s` also matches \x1c-\x1f and \x85, JavaScript's (the
+        # document's readers, schemathesis) matches \ufeff; this class is one set in both.
+        pattern=r"^(https?://[^\s\x00-\x1f\x7f\x85\ufeff]+)?$",
         description="An http(s) link, or empty for none.",
         extra={"expect": "empty or a link starting with https:// or http://"},
     ),

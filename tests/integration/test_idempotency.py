@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from scheduling.db import write_tx
-from scheduling.schema import chats, events, idempotency_keys
+from scheduling.schema import chats, events, idempotency_keys, mail_opt_outs
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
@@ -140,6 +140,18 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         history_rows,
     )
     assert booked["state"] == "confirmed"
+
+    async def opt_outs() -> int:
+        return await _count(api, mail_opt_outs)
+
+    await check(
+        ADA,  # keys are per person: Sam's last one named the booking
+        "PUT",
+        "/api/v1/me/notifications",
+        "/api/v1/me/notifications",
+        {"kinds": [{"kind": "reminder", "enabled": False}]},
+        opt_outs,
+    )
     assert seen == set(IDEMPOTENT)  # every operation that takes the header was tried
 
 
