@@ -17,9 +17,9 @@ from signaling import log_context
 from web.problems import Problem
 
 ALGORITHM = "HS256"
-# An address mail can go to: one @, no spaces, brackets or line breaks (nothing that could
+# An address mail can go to: one @, no spaces, brackets or control characters (nothing that could
 # smuggle a header in); a claim that is not one is ignored, as if the platform sent none.
-_EMAIL = re.compile(r"[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,255}")
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[^@\s<>,;\"\x00-\x1f\x7f]{1,255}")
 PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal")
 
 

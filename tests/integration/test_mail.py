@@ -405,7 +405,12 @@ async def test_people_without_an_address_get_no_mail(api: Api, smtp: RunningServ
 
 
 async def test_an_email_claim_that_is_not_one_address_is_ignored(api: Api) -> None:
-    for claim in ("sam@student.example\r\nBcc: all@example.org", "Sam <sam@x.example>", "nope"):
+    for claim in (
+        "sam@student.example\r\nBcc: all@example.org",
+        "Sam <sam@x.example>",
+        "sam\x00@student.example",
+        "nope",
+    ):
         sneaky = Person("sam", "Sam Student", Role.PARTICIPANT, email=claim)
         assert (await api.call(sneaky, "GET", "/api/v1/me/notifications"))["email"] == ""
     await api.call(SAM, "PUT", "/api/v1/me/notifications", {"kinds": []})
