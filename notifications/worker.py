@@ -77,6 +77,9 @@ class MailWorker:
         self.owner = owner
         self.poll_s = poll_s
         self._wake = asyncio.Event()
+        # Mails this worker handled since it started, by outcome: read by /metrics at scrape
+        # time (web/metrics.py), plain ints like the node's other counters.
+        self.outcomes = {"sent": 0, "failed": 0, "dropped": 0}
 
     def wake(self) -> None:
         """Run a round soon (a change just wrote mails) instead of at the next poll."""
@@ -96,6 +99,7 @@ class MailWorker:
         for delivery in claimed:
             outcome = await self._deliver(delivery)
             setattr(done, outcome, getattr(done, outcome) + 1)
+            self.outcomes[outcome] += 1
         return done
 
     async def _deliver(self, delivery: Delivery) -> str:

@@ -6,18 +6,32 @@ page's reading of it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from notifications.compose import compose
 from notifications.transport import DirectoryTransport, SendFailed, SendRefused, SmtpTransport
+from scheduling.clock import ManualClock
+from scheduling.db import read_tx
 from scheduling.mail_rules import MailKind
+from scheduling.model import Role
+from scheduling.schema import mail_deliveries
+from tests.support.apiclient import Api, Person
+from tests.support.app import TEST_SECRET
 from tests.support.mail import delivery
+from tests.support.seed import confirmed_chat
 from tests.support.services import smtp_received, start_smtp
 from tests.support.tls import throwaway_tls
-from web.mail import mail_html, read_outbox
+from web.app import create_app
+from web.config import Config
+from web.keys import ENGINE, MAIL
+from web.mail import mail_html, read_outbox, transport_for
 
 SENDER = "Duet <duet@fair.example>"
+ADA = Person("ada", "Ada Lovelace", Role.EMPLOYEE, "acme", email="ada@acme.example")
+SAM = Person("sam", "Sam Student", Role.PARTICIPANT, email="sam@student.example")
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
@@ -75,3 +89,38 @@ async def test_the_directory_catch_all_and_its_outbox_page(tmp_path: Path) -> No
     (tmp_path / "file").write_text("")
     with pytest.raises(SendFailed):  # a directory that cannot be made
         await DirectoryTransport(tmp_path / "file" / "mail").send(message)
+
+
+async def test_the_apps_worker_writes_to_mail_dir_and_metrics_count_it(
+    aiohttp_client: Any, tmp_path: Path, clock: ManualClock
+) -> None:
+    """The app picks the transport from its config and runs the worker; /metrics counts what
+    it did by outcome."""
+    token = "metrics-token-0123456789"
+    config = Config(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+        jwt_secret=TEST_SECRET,
+        mail_dir=str(tmp_path / "mail"),
+        metrics_token=token,
+        mail_poll_s=3600,  # rounds only when the test runs one
+    )
+    app = create_app(config, clock=clock)
+    api = Api(await aiohttp_client(app), TEST_SECRET, clock)
+    assert isinstance(transport_for(config), DirectoryTransport)
+    assert transport_for(Config(smtp_host="mail.example")) == SmtpTransport("mail.example", 587)
+    assert transport_for(Config()) is None
+    await confirmed_chat(api, ADA, SAM)
+    # The app's own loop (woken by the booking) and the test's rounds share the outbox: run
+    # rounds until no row is left pending, whichever of them sent it.
+    for _ in range(200):
+        async with read_tx(app[ENGINE]) as conn:
+            statuses = set((await conn.execute(sa.select(mail_deliveries.c.status))).scalars())
+        if statuses == {"sent"}:
+            break
+        await app[MAIL].run_once()
+    assert statuses == {"sent"}
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 4
+    scrape = await api.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    text = await scrape.text()
+    assert 'duet_mails_total{outcome="sent"} 4.0' in text
+    assert 'duet_mails_total{outcome="failed"} 0.0' in text
