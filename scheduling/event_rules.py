@@ -100,3 +100,13 @@ def check_quota_covers(company_id: str, quota: int, published: int) -> None:
             f"{company_id} already published {published} slots; the quota cannot go below that.",
             field="quotas",
         )
+
+
+def zone_or(time_zone: str | None, fallback: str) -> ZoneInfo:
+    """`time_zone` when this server knows it, else `fallback` (the event's zone)."""
+    if time_zone:
+        try:
+            return ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a zone a newer tz database had; the event's is still right for the event
+    return ZoneInfo(fallback)

@@ -58,6 +58,8 @@ users = sa.Table(
     # The IANA zone a person chose for showing times; NULL follows their browser's zone (and,
     # where no browser is asking, such as an email, the event's: scheduling/store_users.py).
     sa.Column("time_zone", sa.String(64), nullable=True),
+    # The JWT's `email` claim, kept for mail (migration 0006); "" when the platform sent none.
+    sa.Column("email", sa.String(320), nullable=False, server_default=""),
 )
 
 events = sa.Table(
@@ -380,4 +382,44 @@ chat_feedback = sa.Table(
     sa.Column("comment", sa.String(280), nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("score BETWEEN 1 AND 5", name="feedback_score_1_5"),
+)
+
+# --- Mail (issue 14, migration 0006): the outbox and each person's opt-outs. ---------------
+
+# The mail outbox: one row per email to one person, written in the transaction of the change
+# that causes it (or, for reminders, by the worker's round with a unique `key`), and sent by
+# notifications/worker.py. `payload` is a JSON snapshot of what the mail says, so a retry sends
+# the same mail; `message_id` is fixed at insert. A lease (`lease_owner`, `lease_until`) lets one
+# node send each row; `next_attempt_at` spaces the retries.
+mail_deliveries = sa.Table(
+    "mail_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("to_address", sa.String(320), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Index("ix_mail_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_mail_deliveries_user", "user_id", "id"),
+)
+
+# The kinds of email a person turned off (no row: on).
+mail_opt_outs = sa.Table(
+    "mail_opt_outs",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("kind", sa.String(32), primary_key=True),
 )

@@ -35,6 +35,7 @@ from scheduling.states import Action, Tab, states_in_tab
 from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
 from scheduling.store_integrity import from_integrity_error
+from scheduling.store_mail import record_chat_mail
 from scheduling.store_webhooks import record, record_many
 from scheduling.webhook_payloads import ChatPayload, EventType, Payload, RoomPayload
 
@@ -238,6 +239,7 @@ async def create_request(
     chat = await get_chat(conn, chat_id)
     assert chat is not None
     await record(conn, EventType.CHAT_REQUESTED, chat.id, chat_payload(chat), now=now)
+    await record_chat_mail(conn, chat, None, now, initiator)  # the mail outbox, in this tx
     return chat
 
 
@@ -314,6 +316,7 @@ async def act(
         room = RoomPayload(chat_id=chat.id, event_id=chat.event_id, at=now)
         await record(conn, EventType.ROOM_CLOSED, chat.id, room, now=now)
     await record(conn, _EVENT_OF[action], chat.id, chat_payload(updated, reason), now=now)
+    await record_chat_mail(conn, updated, action, now, actor.side)  # the mail outbox, in this tx
     return updated
 
 

@@ -47,6 +47,8 @@ class UserRecord:
     role: Role
     company_id: str | None
     headline: str = ""
+    # From the token's `email` claim; "" when the host platform sends none (no mail then).
+    email: str = ""
 
 
 async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
@@ -58,10 +60,10 @@ async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
     if user.company_id is not None:
         await ensure_company(conn, user.company_id, user.company_id)
     values = {"name": user.name, "role": user.role.value, "company_id": user.company_id}
+    if user.email:  # a token without the claim keeps the address a former one gave
+        values["email"] = user.email
     row = (
-        await conn.execute(
-            sa.select(users.c.name, users.c.role, users.c.company_id).where(users.c.id == user.id)
-        )
+        await conn.execute(sa.select(*(users.c[k] for k in values)).where(users.c.id == user.id))
     ).first()
     if row is None:
         insert = insert_or(conn, users).values(id=user.id, headline=user.headline, **values)
@@ -71,7 +73,7 @@ async def ensure_user(conn: AsyncConnection, user: UserRecord) -> None:
                 set_={k: insert.excluded[k] for k in values},
             )
         )
-    elif (row.name, row.role, row.company_id) != tuple(values.values()):
+    elif tuple(row) != tuple(values.values()):
         await conn.execute(users.update().where(users.c.id == user.id).values(**values))
 
 
@@ -91,7 +93,9 @@ async def get_user(conn: AsyncConnection, user_id: str) -> UserRecord | None:
     row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
     if row is None:
         return None
-    return UserRecord(row["id"], row["name"], Role(row["role"]), row["company_id"], row["headline"])
+    return UserRecord(
+        row["id"], row["name"], Role(row["role"]), row["company_id"], row["headline"], row["email"]
+    )
 
 
 async def list_users(conn: AsyncConnection, role: Role | None = None) -> list[UserRecord]:
@@ -100,7 +104,7 @@ async def list_users(conn: AsyncConnection, role: Role | None = None) -> list[Us
         q = q.where(users.c.role == role.value)
     rows = (await conn.execute(q)).mappings().all()
     return [
-        UserRecord(r["id"], r["name"], Role(r["role"]), r["company_id"], r["headline"])
+        UserRecord(r["id"], r["name"], Role(r["role"]), r["company_id"], r["headline"], r["email"])
         for r in rows
     ]
 

@@ -7,12 +7,15 @@ knows its own zone), but a mail server does not.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduling.event_rules import zone_or
 from scheduling.schema import users
+
+__all__ = ["get_time_zone", "set_time_zone", "user_zone", "zone_or"]
 
 
 async def get_time_zone(conn: AsyncConnection, user_id: str) -> str | None:
@@ -26,16 +29,6 @@ async def get_time_zone(conn: AsyncConnection, user_id: str) -> str | None:
 async def set_time_zone(conn: AsyncConnection, user_id: str, time_zone: str | None) -> None:
     """Store the person's choice (the row exists: `ensure_user` ran in the transaction)."""
     await conn.execute(users.update().where(users.c.id == user_id).values(time_zone=time_zone))
-
-
-def zone_or(time_zone: str | None, fallback: str) -> ZoneInfo:
-    """`time_zone` when this server knows it, else `fallback` (the event's zone)."""
-    if time_zone:
-        try:
-            return ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass  # a zone a newer tz database had; the event's is still right for the event
-    return ZoneInfo(fallback)
 
 
 async def user_zone(conn: AsyncConnection, user_id: str, event_timezone: str) -> ZoneInfo:

@@ -9,6 +9,7 @@ from aiohttp import web
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notifications.ics import chat_calendar
 from scheduling.db import after_commit, read_tx, write_tx
 from scheduling.model import Role
 from scheduling.roles import chat_parties
@@ -23,12 +24,12 @@ from scheduling.store_chats import (
     require_chat,
 )
 from scheduling.store_events import EventRecord, ensure_user, get_user, require_event
+from scheduling.store_mail import emails_of
 from scheduling.store_resumes import resume_holders
 from scheduling.store_users import get_time_zone
 from web import request_bodies as rb
 from web import resources as r
 from web.auth import Principal, principal
-from web.ics import chat_calendar
 from web.json_io import Body, json_response, read_query
 from web.keys import CHAT_CHANGED, CLOCK, ENGINE
 from web.problems import Problem
@@ -158,13 +159,15 @@ async def get_ics(request: web.Request) -> web.Response:
     async with read_tx(request.app[ENGINE]) as conn:
         chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
         event = await require_event(conn, chat.event_id)
+        emails = await emails_of(conn, (chat.employee_id, chat.participant_id))
     if chat.starts_at is None:
         raise Problem(
             409,
             "wrong_state",
             "This chat has no time yet, so there is nothing to put in a calendar.",
         )
-    body = chat_calendar(chat, event, f"{request.scheme}://{request.host}", now)
+    # The same addresses as the invitation mails, so a calendar matches the two up.
+    body = chat_calendar(chat, event, f"{request.scheme}://{request.host}", now, emails)
     return web.Response(
         body=body,
         content_type="text/calendar",

@@ -32,6 +32,7 @@ from web import (
     api_events,
     api_exports,
     api_join,
+    api_notifications,
     api_precall,
     api_resumes,
     api_settings,
@@ -45,8 +46,9 @@ from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
-from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, OFFERS, WEBHOOKS
+from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, MAIL, OFFERS, WEBHOOKS
 from web.logs import echo_request_id, request_context
+from web.mail import mail_context
 from web.metrics import METRICS, Metrics, metrics_endpoint
 from web.offers_cache import OffersCache
 from web.problems import Problem, problem_middleware
@@ -132,6 +134,9 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     offers = app[OFFERS] = OffersCache(node.broker, clock.now)
 
     async def chat_changed(chat: ChatRecord) -> None:
+        mail = app.get(MAIL)
+        if mail is not None:
+            mail.wake()  # the change wrote mails: send them now, not at the next poll
         await node.chat_changed(chat)
         if chat.state in (ChatState.CONFIRMED, ChatState.CANCELLED):  # a slot taken or freed
             await invalidate_offers(offers, chat.event_id)
@@ -175,6 +180,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
     app.cleanup_ctx.append(_webhooks)
+    app.cleanup_ctx.append(mail_context)  # the mail delivery worker (web/mail.py)
     app.cleanup_ctx.append(precall_context)  # server-side peers: closed before shutdown
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
@@ -190,6 +196,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_after_chat,
         api_exports,
         api_settings,
+        api_notifications,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/api/v1/ws", ws_handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,9 @@ from signaling import log_context
 from web.problems import Problem
 
 ALGORITHM = "HS256"
+# An address mail can go to: one @, no spaces, brackets or control characters (nothing that could
+# smuggle a header in); a claim that is not one is ignored, as if the platform sent none.
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[^@\s<>,;\"\x00-\x1f\x7f]{1,255}")
 PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal")
 
 
@@ -27,9 +31,10 @@ class Principal:
     role: Role
     company_id: str | None
     name: str
+    email: str = ""  # the `email` claim, where the host platform sends one (for mail)
 
     def as_user(self) -> UserRecord:
-        return UserRecord(self.user_id, self.name, self.role, self.company_id)
+        return UserRecord(self.user_id, self.name, self.role, self.company_id, email=self.email)
 
 
 def mint_token(
@@ -41,6 +46,7 @@ def mint_token(
         "role": user.role.value,
         "company": user.company_id,
         "name": user.name,
+        **({"email": user.email} if user.email else {}),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
@@ -74,11 +80,13 @@ def verify_token(secret: str, token: str, now: datetime) -> Principal:
     company = claims.get("company")
     if role == Role.EMPLOYEE and not company:
         raise Problem(401, "bad_token", "An employee's token must name their company.")
+    email = claims.get("email")
     return Principal(
         str(claims["sub"]),
         role,
         str(company) if company else None,
         str(claims.get("name") or claims["sub"]),
+        email if isinstance(email, str) and _EMAIL.fullmatch(email) else "",
     )
 
 

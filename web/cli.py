@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from web.demo import seed_or_refresh
 from web.gc_policy import GcPolicy
 from web.keys import CONFIG
 from web.logs import configure_logging
+
+DEMO_MAIL_DIR = "var/mail"
 
 
 def _config(args: argparse.Namespace, **forced: object) -> Config:
@@ -103,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             config = _config(args, dev_login=True)
+            if not config.smtp_host and not config.mail_dir:
+                # make run: mail is written to var/mail/ and shown on the demo's outbox page.
+                config = dataclasses.replace(config, mail_dir=DEMO_MAIL_DIR)
             result = asyncio.run(_prepare_demo(config))
             print(
                 f"Demo event {result}. Open http://{config.host}:{config.port}/ and sign in as Ada and as Sam."

@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,22 @@ class Config:
     webhook_allow_private: bool = False
     webhook_timeout_s: float = 10.0
     static_dir: str = field(default="")
+    # Mail (docs/notifications.md). With smtp_host set, mail goes to that server; else, with
+    # mail_dir set, each mail is written there as an .eml file (`duet demo` uses var/mail);
+    # with neither, mails wait in the outbox unsent. smtp_port 0 means the security's usual
+    # port (25 none, 587 starttls, 465 tls).
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = "starttls"  # "none" | "starttls" | "tls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    # PEM file of the CA(s) to trust for the SMTP server's certificate; empty: the system's.
+    smtp_ca_file: str = ""
+    mail_from: str = "Duet <duet@localhost>"
+    mail_dir: str = ""
+    # The address people open Duet at, for the links in mails; default http://host:port.
+    public_url: str = ""
+    mail_poll_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.broker not in ("memory", "redis"):
@@ -82,6 +99,26 @@ class Config:
         if self.metrics_token and len(self.metrics_token) < 16:
             # A short token on the public port can be guessed; it guards every room's figures.
             raise ConfigError("metrics_token must be at least 16 characters")
+
+        if self.smtp_security not in ("none", "starttls", "tls"):
+            raise ConfigError("smtp_security must be 'none', 'starttls' or 'tls'")
+        if not 0 <= self.smtp_port < 65536:
+            raise ConfigError("smtp_port must be 0 (the usual port) or 1..65535")
+        if "@" not in parseaddr(self.mail_from)[1]:
+            raise ConfigError("mail_from must be an address, e.g. 'Duet <duet@fair.example>'")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("public_url must start with http:// or https://")
+        if self.mail_poll_s <= 0:
+            raise ConfigError("mail_poll_s must be positive")
+
+    @property
+    def base_url(self) -> str:
+        """Where people open Duet: the links in mails and calendar files start with it."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        return self.smtp_port or {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
 
     def with_secret(self) -> Config:
         """Fill an empty jwt_secret from (or into) secret_file, so dev tokens survive a restart."""

@@ -29,15 +29,58 @@ LIVE_MINUTES = 30
 
 COMPANIES = {"acme": "Acme Robotics", "globex": "Globex Energy"}
 PEOPLE = [
-    UserRecord("olivia", "Olivia Organizer", Role.ORGANIZER, None, "Career fair organizer"),
-    UserRecord("ada", "Ada Lovelace", Role.EMPLOYEE, "acme", "Engineering Manager"),
-    UserRecord("alan", "Alan Turing", Role.EMPLOYEE, "acme", "Research Scientist"),
-    UserRecord("grace", "Grace Hopper", Role.EMPLOYEE, "globex", "Principal Engineer"),
-    UserRecord("linus", "Linus Berg", Role.EMPLOYEE, "globex", "Recruiter"),
-    UserRecord("sam", "Sam Student", Role.PARTICIPANT, None, "CS student, graduating 2027"),
-    UserRecord("priya", "Priya Patel", Role.PARTICIPANT, None, "Data science MSc"),
-    UserRecord("jonas", "Jonas Weber", Role.PARTICIPANT, None, "Electrical engineering"),
-    UserRecord("mei", "Mei Chen", Role.PARTICIPANT, None, "Product design"),
+    UserRecord(
+        "olivia",
+        "Olivia Organizer",
+        Role.ORGANIZER,
+        None,
+        "Career fair organizer",
+        "olivia@duet-demo.example",
+    ),
+    UserRecord(
+        "ada", "Ada Lovelace", Role.EMPLOYEE, "acme", "Engineering Manager", "ada@duet-demo.example"
+    ),
+    UserRecord(
+        "alan", "Alan Turing", Role.EMPLOYEE, "acme", "Research Scientist", "alan@duet-demo.example"
+    ),
+    UserRecord(
+        "grace",
+        "Grace Hopper",
+        Role.EMPLOYEE,
+        "globex",
+        "Principal Engineer",
+        "grace@duet-demo.example",
+    ),
+    UserRecord(
+        "linus", "Linus Berg", Role.EMPLOYEE, "globex", "Recruiter", "linus@duet-demo.example"
+    ),
+    UserRecord(
+        "sam",
+        "Sam Student",
+        Role.PARTICIPANT,
+        None,
+        "CS student, graduating 2027",
+        "sam@duet-demo.example",
+    ),
+    UserRecord(
+        "priya",
+        "Priya Patel",
+        Role.PARTICIPANT,
+        None,
+        "Data science MSc",
+        "priya@duet-demo.example",
+    ),
+    UserRecord(
+        "jonas",
+        "Jonas Weber",
+        Role.PARTICIPANT,
+        None,
+        "Electrical engineering",
+        "jonas@duet-demo.example",
+    ),
+    UserRecord(
+        "mei", "Mei Chen", Role.PARTICIPANT, None, "Product design", "mei@duet-demo.example"
+    ),
 ]
 PROFILES = {
     "ada": Profile(
@@ -85,6 +128,8 @@ async def seed_or_refresh(engine: AsyncEngine, now: datetime) -> str:
             await _seed(conn, now)
             result = "seeded"
         else:
+            for person in PEOPLE:  # a demo seeded before a field was added gets it now
+                await ensure_user(conn, person)
             await _shift_days(conn, now)
             result = "refreshed"
         await _place_live_chat(conn, now)

@@ -8,7 +8,7 @@ The key is reserved, the change made and the answer stored in **one** database t
 (`scheduling.db.one_transaction`): a duplicate sent at the same time waits for that transaction
 and then replays its answer (SQLite: the write lock; PostgreSQL: the key's unique index), and a
 crash between the change and the answer cannot happen, since they commit together. Only the
-operations that change the schedule take part (`IDEMPOTENT`, the ones the OpenAPI document
+operations that change the schedule (and a person's email settings) take part (`IDEMPOTENT`, the ones the OpenAPI document
 declares with the header); the header is ignored elsewhere, so a join grant or a pre-call check
 never holds the write lock.
 """
@@ -46,6 +46,7 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/chats/{chat_id}/{action}"),
         ("POST", "/api/v1/chats/{chat_id}/follow-up"),
         ("PUT", "/api/v1/me/time-zone"),
+        ("PUT", "/api/v1/me/notifications"),
     }
 )
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media.precall import PrecallService
+from notifications.worker import MailWorker
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from scheduling.store_exports import CallQuality
@@ -29,3 +30,5 @@ WEBHOOKS = web.AppKey("webhooks", DeliveryWorker)
 # The call-quality columns of the organizer's CSV export (scheduling/store_exports.py): unset,
 # the export has one empty `call_quality` column; the live board's summary plugs in here.
 CALL_QUALITY = web.AppKey("call_quality", CallQuality)
+# The mail delivery worker, when mail is configured (web/mail.py).
+MAIL = web.AppKey("mail", MailWorker)

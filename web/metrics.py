@@ -45,13 +45,14 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from media.precall import PrecallService
+from notifications.worker import MailWorker
 from rooms.broker_redis import RedisBroker
 from scheduling.db import observe_transactions
 from signaling.close_codes import CloseCode
 from signaling.node import CallQuality, SignalingNode
 from signaling.ws import NODE
 from web.config import Config
-from web.keys import CONFIG, ENGINE, PRECALL, WEBHOOKS
+from web.keys import CONFIG, ENGINE, MAIL, PRECALL, WEBHOOKS
 from web.webhook_worker import DeliveryWorker
 
 __all__ = ["METRICS", "Metrics", "metrics_endpoint"]
@@ -169,6 +170,17 @@ class _NodeCollector(Collector):
                 "Notifications to other nodes dropped because the Redis outbox was full.",
                 value=broker.dropped,
             )
+        mail = metrics.mail
+        if mail is not None:
+            mails = CounterMetricFamily(
+                "duet_mails",
+                "Mails this node's worker handled, by outcome (sent; failed, to retry; "
+                "dropped: no longer true, too old, or refused for good).",
+                labels=["outcome"],
+            )
+            for outcome, count in mail.outcomes.items():
+                mails.add_metric([outcome], count)
+            yield mails
         precall = metrics.precall
         if precall is not None:
             yield GaugeMetricFamily(
@@ -227,6 +239,7 @@ class Metrics:
         self.node: SignalingNode | None = None
         self.precall: PrecallService | None = None
         self.webhooks: DeliveryWorker | None = None
+        self.mail: MailWorker | None = None
         registry = self.registry
         self.grant_to_joined = Histogram(
             "duet_join_grant_to_joined_seconds",
@@ -341,6 +354,7 @@ class Metrics:
         if ENGINE in app:
             undo.append(observe_transactions(app[ENGINE], self.transaction))
         self.webhooks = app.get(WEBHOOKS)
+        self.mail = app.get(MAIL)
         self.precall = app.get(PRECALL)
         if self.precall is not None:
             precall = self.precall
@@ -361,6 +375,7 @@ class Metrics:
             self.node = None
             self.precall = None
             self.webhooks = None
+            self.mail = None
 
     async def _loopback_site(self, config: Config) -> web.AppRunner | None:
         """`metrics_port`: /metrics alone on 127.0.0.1, for a scraper on the same host."""

@@ -107,6 +107,28 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             public=True,
         )
     },
+    "/api/v1/dev/mail": {
+        "get": Op(
+            "The demo's mail outbox: mails the catch-all wrote to mail_dir (dev/demo only, "
+            "else 404)",
+            r.MailList,
+            public=True,
+        )
+    },
+    "/api/v1/dev/mail/{mail_id}": {
+        "get": Op(
+            "One outbox mail's HTML body, for a sandboxed frame (dev/demo only, else 404)",
+            None,
+            path={"mail_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,200}$"}},
+            public=True,
+            responses={
+                "200": {
+                    "description": "The mail's HTML",
+                    "content": {"text/html": {"schema": _STRING}},
+                }
+            },
+        )
+    },
     "/api/v1/me": {"get": Op("The signed-in person and the server's clock", r.Me)},
     "/api/v1/me/time-zone": {
         "get": Op("My time zone setting (null: the browser's)", rb.TimeZoneSetting),
@@ -114,6 +136,16 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             "Set my time zone for showing times (null: follow the browser's)",
             rb.TimeZoneSetting,
             body=rb.TimeZoneSetting,
+        ),
+    },
+    "/api/v1/me/notifications": {
+        "get": Op("Which emails I get, and my address", r.NotificationSettings),
+        "put": Op(
+            "Turn kinds of email on or off",
+            r.NotificationSettings,
+            body=rb.NotificationChoices,
+            rules="Kinds not listed keep their setting; an unknown kind is refused (422). "
+            "Mail goes to the address the host platform's token names (`email` claim).",
         ),
     },
     "/api/v1/me/schedule": {

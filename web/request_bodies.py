@@ -23,6 +23,7 @@ from scheduling.after_chat_rules import MAX_COMMENT, MAX_NOTES, NEXT_STEPS
 from scheduling.booking_gap import MAX_GAP_MIN
 from scheduling.chat_rules import MAX_TEXT
 from scheduling.event_rules import ALLOWED_DURATIONS, MEDIA_MODES
+from scheduling.mail_rules import MailKind
 from scheduling.model import JoinPolicy
 from scheduling.states import Tab
 from scheduling.webhook_payloads import EventType
@@ -66,7 +67,9 @@ HttpUrl = Annotated[
     str,
     Meta(
         max_length=500,
-        pattern=r"^(https?://\S+)?$",
+        # Not `\S+`: Python's `\s` also matches \x1c-\x1f and \x85, JavaScript's (the
+        # document's readers, schemathesis) matches \ufeff; this class is one set in both.
+        pattern=r"^(https?://[^\s\x00-\x1f\x7f\x85\ufeff]+)?$",
         description="An http(s) link, or empty for none.",
         extra={"expect": "empty or a link starting with https:// or http://"},
     ),
@@ -385,3 +388,16 @@ class TimeZoneSetting(Struct):
         ]
         | None
     ) = None
+
+
+class NotificationChoice(Struct):
+    """One kind of email, turned on or off."""
+
+    kind: MailKind
+    enabled: bool
+
+
+class NotificationChoices(Struct):
+    """The kinds of email to turn on or off; a kind not listed keeps its setting."""
+
+    kinds: Annotated[list[NotificationChoice], Meta(max_length=len(MailKind))]

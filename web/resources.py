@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
+from scheduling.mail_rules import MailKind
 from scheduling.model import ChatState, Role
 from scheduling.states import Action, Tab
 from scheduling.webhook_payloads import EventType
@@ -444,3 +445,36 @@ class WebhookDelivery(Struct):
 
 class WebhookDeliveryList(Struct):
     deliveries: list[WebhookDelivery]
+
+
+class NotificationKind(Struct):
+    kind: MailKind
+    label: str
+    enabled: bool
+
+
+class NotificationSettings(Struct):
+    """Which emails I get, and the address they go to: the host platform's `email` claim
+    (empty: the platform sent none, so Duet sends no email)."""
+
+    email: str
+    kinds: list[NotificationKind]
+
+
+class MailSummary(Struct):
+    """One mail the demo's catch-all wrote instead of sending it."""
+
+    id: str
+    kind: str
+    to: str
+    subject: str
+    date: str
+    calendar: str  # the attached invitation's METHOD ("REQUEST", "CANCEL") or ""
+    text: str
+
+
+class MailList(Struct):
+    """The demo's mail outbox, newest first (`directory`: where the .eml files are)."""
+
+    directory: str
+    mails: list[MailSummary]

@@ -24,6 +24,7 @@ from tests.support.browser import (
     sign_in,
     wait_for_media_flowing,
 )
+from tests.support.xss import LINKS, XSS
 from web.auth import mint_token
 from web.demo import LIVE_CHAT_ID
 
@@ -31,7 +32,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 SEED = datetime(2026, 11, 30, 9, 58, tzinfo=UTC)  # the live chat Ada ↔ Sam is open
 SAM = UserRecord("sam", "Sam Student", Role.PARTICIPANT, None)
-XSS = "<img src=x onerror=window.pwned=1>"
 # Sam's answer when he requested the chat, under Ada's question (the request form's label).
 ADA_QUESTION = "What role are you looking for?"
 SAM_ANSWER = "Robotics careers, and how to prepare for interviews"
@@ -75,7 +75,7 @@ async def test_chat_text_is_rendered_as_text_never_as_html(tmp_path: Path) -> No
                 for i, text in enumerate(
                     (
                         XSS,
-                        "Links: javascript:alert(1) and https://example.org/jobs?team=1&x=<b>.",
+                        LINKS,
                     )
                 ):
                     await ws.send_json(

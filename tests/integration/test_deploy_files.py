@@ -156,13 +156,14 @@ def test_duet_toml_is_a_node_config_for_postgresql_and_redis() -> None:
     # Every setting that is the deployment's own is marked in the comment block above it.
     text = path.read_text().splitlines()
     own = ("host", "node_id", "database_url", "redis_url", "jwt_secret", "allowed_origins")
-    for key in (*own, "turn_secret", "turn_urls"):
+    for key in (*own, "turn_secret", "turn_urls", "smtp_host", "public_url"):
         at = next(i for i, line in enumerate(text) if line.startswith(f"{key} ="))
         block_start = max(i for i in range(at) if not text[i].strip()) + 1  # the blank above
         comments = [line for line in text[block_start:at] if line.startswith("#")]
         assert any("CHANGE ME" in line for line in comments), key
     # Placeholder secrets are recognisable, so a forgotten one is found by a grep.
-    for value in (config.jwt_secret, config.turn_secret, config.database_url):
+    assert config.smtp_host and config.base_url.startswith("https://")
+    for value in (config.jwt_secret, config.turn_secret, config.database_url, config.smtp_password):
         assert "CHANGE_ME" in value
 
 

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from scheduling.db import write_tx
-from scheduling.schema import chats, events, idempotency_keys
+from scheduling.schema import chats, events, idempotency_keys, mail_opt_outs
 from scheduling.store_chats import get_chat, settle_chats
 from signaling import messages as m
 from signaling.close_codes import CloseCode
@@ -161,6 +161,18 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         ADA, "PUT", "/api/v1/me/time-zone", "/api/v1/me/time-zone", {"time_zone": "Asia/Kolkata"}
     )
     assert zone == {"time_zone": "Asia/Kolkata"}
+
+    async def opt_outs() -> int:
+        return await _count(api, mail_opt_outs)
+
+    await check(
+        ADA,  # keys are per person: Sam's last one named the booking
+        "PUT",
+        "/api/v1/me/notifications",
+        "/api/v1/me/notifications",
+        {"kinds": [{"kind": "reminder", "enabled": False}]},
+        opt_outs,
+    )
     assert seen == set(IDEMPOTENT)  # every operation that takes the header was tried
 
 

@@ -27,6 +27,7 @@ from web import (
     api_chats,
     api_dev,
     api_events,
+    api_notifications,
     api_precall,
     api_settings,
     api_webhooks,
@@ -98,6 +99,7 @@ def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None
         api_webhooks,
         api_after_chat,
         api_settings,
+        api_notifications,
     ):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
@@ -196,6 +198,12 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
         await call(None, "GET", path)
     login = await call(None, "POST", "/api/v1/dev/login", {"user_id": "nobody"}, expect=404)
     assert login["code"] == "not_found"
+    assert (await call(None, "GET", "/api/v1/dev/mail"))["mails"] == []
+    await call(None, "GET", "/api/v1/dev/mail/no-such-mail", expect=404)
+    await call(SAM, "GET", "/api/v1/me/notifications")
+    off = {"kinds": [{"kind": "reminder", "enabled": False}]}
+    settings = await call(SAM, "PUT", "/api/v1/me/notifications", off)
+    assert {k["kind"] for k in settings["kinds"] if not k["enabled"]} == {"reminder"}
 
     event_body = {
         "name": "Contract Fair",

@@ -24,10 +24,11 @@ class Person:
     name: str
     role: Role
     company: str | None = None
+    email: str = ""  # the token's `email` claim, when set
 
     @property
     def record(self) -> UserRecord:
-        return UserRecord(self.id, self.name, self.role, self.company)
+        return UserRecord(self.id, self.name, self.role, self.company, email=self.email)
 
 
 ORGANIZER = Person("olivia", "Olivia Organizer", Role.ORGANIZER)

@@ -9,17 +9,23 @@ error naming the Debian package: these tests must not silently turn into skips.
 
 from __future__ import annotations
 
+import mailbox
 import os
 import random
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +49,11 @@ __all__ = [
     "parse_coturn_config",
     "postgres_url",
     "psql",
+    "smtp_received",
     "start_coturn",
     "start_postgres",
     "start_redis",
+    "start_smtp",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -280,6 +288,92 @@ def start_redis(
     )
     service.start()
     return service
+
+
+# --- SMTP (aiosmtpd) ------------------------------------------------------------------------
+
+
+def _smtp_banner(
+    tls: ssl.SSLContext | None = None,
+) -> Callable[[str, int, float], bool]:
+    """Ready means it greets with 220 (over TLS from the first byte for SMTPS), not merely
+    accepts TCP."""
+
+    def probe(host: str, port: int, timeout: float) -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as raw:
+                raw.settimeout(timeout)
+                sock = raw if tls is None else tls.wrap_socket(raw, server_hostname=host)
+                ready = sock.recv(512).startswith(b"220")
+                sock.sendall(b"QUIT\r\n")
+                return ready
+        except OSError:
+            return False
+
+    return probe
+
+
+def start_smtp(
+    tmp_path: Path,
+    *,
+    security: str = "none",
+    tls_files: tuple[Path, Path, Path] | None = None,
+    start_timeout: float = 10.0,
+) -> RunningService:
+    """A real SMTP server (aiosmtpd, its own process) on 127.0.0.1 that stores every message it
+    accepts in the Maildir ``files["maildir"]`` (`smtp_received` reads it). ``stop()`` makes it
+    unreachable and ``restart()`` brings it back on the same port, with the mail kept.
+
+    ``security`` "starttls" (required before MAIL) or "tls" (SMTPS) needs ``tls_files``, the
+    (ca, chain, key) of tests/support/tls.py:throwaway_tls."""
+    workdir = tmp_path / "smtp"
+    maildir = workdir / "maildir"  # created by the server, with its cur/new/tmp
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    tls_args: list[str] = []
+    probe_tls = None
+    if security != "none":
+        assert tls_files is not None, "a TLS server needs tls_files"
+        ca, chain, key = tls_files
+        flag = "--tlscert" if security == "starttls" else "--smtpscert"
+        tls_args = [flag, str(chain), flag.replace("cert", "key"), str(key)]
+        if security == "tls":
+            probe_tls = ssl.create_default_context(cafile=str(ca))
+    argv = [
+        sys.executable, "-m", "aiosmtpd",
+        "--nosetuid",
+        "--listen", f"{LOOPBACK}:{port}",
+        *tls_args,
+        "--class", "aiosmtpd.handlers.Mailbox",
+        str(maildir),
+    ]  # fmt: skip
+    service = RunningService(
+        name="aiosmtpd",
+        host=LOOPBACK,
+        port=port,
+        argv=argv,
+        workdir=workdir,
+        output_path=workdir / "smtp.out",
+        probe=_smtp_banner(probe_tls),
+        start_timeout=start_timeout,
+        files={"maildir": maildir},
+    )
+    service.start()
+    return service
+
+
+def smtp_received(service: RunningService) -> list[EmailMessage]:
+    """Every message the server accepted so far, oldest first, parsed with the modern policy."""
+    if not service.files["maildir"].exists():
+        return []
+    box = mailbox.Maildir(service.files["maildir"], create=False)
+    found = []
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        found.append((box.get_message(key).get_date(), key, message))
+    return [m for _, _, m in sorted(found, key=lambda item: (item[0], item[1]))]
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

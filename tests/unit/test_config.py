@@ -201,3 +201,24 @@ def test_webhook_settings() -> None:
     for bad in (0, 61):
         with pytest.raises(ConfigError, match="webhook_timeout_s"):
             load_config(webhook_timeout_s=bad)
+
+
+def test_mail_settings(tmp_path: Path) -> None:
+    config = load_config(
+        toml(tmp_path, 'smtp_host = "mail.example"\nsmtp_security = "tls"\n'),
+        env={
+            "DUET_MAIL_FROM": "Fair <fair@example.org>",
+            "DUET_PUBLIC_URL": "https://fair.example/",
+        },
+    )
+    assert (config.smtp_host, config.smtp_port_or_default) == ("mail.example", 465)
+    assert config.base_url == "https://fair.example"
+    assert load_config(port=9000).base_url == "http://127.0.0.1:9000"
+    assert load_config(smtp_security="none").smtp_port_or_default == 25
+    assert load_config(smtp_port=2525).smtp_port_or_default == 2525
+    with pytest.raises(ConfigError, match="smtp_security"):
+        load_config(env={"DUET_SMTP_SECURITY": "ssl"})
+    with pytest.raises(ConfigError, match="mail_from"):
+        load_config(mail_from="Duet")
+    with pytest.raises(ConfigError, match="public_url"):
+        load_config(public_url="fair.example")

@@ -21,7 +21,7 @@ DOCS = sorted(
     for p in [ROOT / "README.md", ROOT / "bench" / "README.md", *(ROOT / "docs").glob("*.md")]
     if p != HISTORY
 )
-PACKAGES = ("scheduling", "rooms", "signaling", "media", "web", "tests", "bench")
+PACKAGES = ("scheduling", "rooms", "signaling", "media", "notifications", "web", "tests", "bench")
 # Paths that exist only at run time or on a deployed machine, never in the repository.
 NOT_IN_REPO = ("var/", "artifacts/", ".venv/", "/", "~")
 _TICKS = re.compile(r"`([^`\n]+)`")

@@ -14,6 +14,8 @@ import { renderEmployee } from './views/employee.js';
 import { renderParticipant } from './views/participant.js';
 import { renderCall } from './call/call_page.js';
 import { applyZoneSetting, zoneMenu } from './zone_setting.js';
+import { renderSettings } from './views/settings.js';
+import { renderMailOutbox } from './views/mail_outbox.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
@@ -27,7 +29,11 @@ const VIEWS = {
   employee: renderEmployee,
   participant: renderParticipant,
   chat: renderCall,
+  settings: renderSettings,
+  mail: renderMailOutbox,
 };
+// Pages anyone signed in may open, whatever their role; `mail` also without signing in (demo).
+const SHARED = new Set(['chat', 'settings', 'mail']);
 
 function parseHash() {
   const path = location.hash.replace(/^#\/?/, '').split('?')[0];
@@ -59,6 +65,7 @@ function renderTopbar(user) {
       },
     }, t('topbar.sign_out')),
   );
+  userSlot.prepend(h('a', { class: 'topbar-link', href: '#/settings', dataset: { link: 'settings' } }, t('settings.link')));
 }
 
 async function ensureUser() {
@@ -84,6 +91,10 @@ async function route() {
   const { name, params } = parseHash();
   if (!session.token) {
     renderTopbar(null);
+    if (name === 'mail') {
+      await renderMailOutbox(host, { params, scope });
+      return;
+    }
     if (name !== 'signin') {
       location.replace('#/signin');
       return;
@@ -97,7 +108,7 @@ async function route() {
     if (current.disposed) return;
     renderTopbar(user);
     const view = VIEWS[name];
-    if (!view || name === 'signin' || (name !== 'chat' && name !== user.role)) {
+    if (!view || name === 'signin' || (!SHARED.has(name) && name !== user.role)) {
       location.replace(`#/${user.role}`);
       return;
     }

@@ -36,6 +36,7 @@ export async function renderSignIn(root) {
         h('h1', {}, t('signin.title')),
         h('p', { class: 'subtitle' }, t('signin.subtitle')),
         h('p', { class: 'muted' }, t('signin.tip')),
+        h('p', { class: 'muted' }, t('signin.mail_before'), h('a', { href: '#/mail' }, t('signin.mail_link')), t('signin.mail_after')),
       ),
       errors,
       list,
