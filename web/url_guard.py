@@ -65,6 +65,10 @@ def check_form(url: str) -> tuple[str, int]:
         raise UrlRefused("The URL must start with https:// (or http://) and name a host.")
     if parts.username or parts.password:
         raise UrlRefused("The URL must not carry a user name or password; Duet signs each call.")
+    try:
+        parts.hostname.encode("idna")  # what the resolver will do: a bad name fails here, once
+    except UnicodeError as exc:
+        raise UrlRefused(f"{parts.hostname!r} is not a valid host name.") from exc
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
