@@ -3,6 +3,13 @@
 
 import { h, replace } from '../dom.js';
 import { clockDigits, initials } from '../format.js';
+import { qualityLabel } from './call_stats.js';
+
+/** A connection indicator: good / fair / poor as a dot and a word, the figures in its tooltip. */
+function qualityBadge(id, who) {
+  return h('span', { class: 'quality', id, dataset: { verdict: 'unknown' }, title: `${who}: not measured yet`, tabindex: '0', role: 'img', 'aria-label': `${who}: connection not measured yet` },
+    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word', 'aria-hidden': 'true' }, `${who} …`));
+}
 
 function video(id, { muted = false, label } = {}) {
   return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
@@ -23,6 +30,8 @@ export class CallView {
     this.timeLeft = h('span', { class: 'time-left', id: 'time-left', 'aria-live': 'off' }, '');
     this.banner = h('div', { class: 'call-banner', id: 'call-banner', role: 'status', hidden: true });
     this.peerFlags = h('div', { class: 'tile-flags', id: 'peer-flags' });
+    this.myQuality = qualityBadge('my-quality', 'You');
+    this.peerQuality = qualityBadge('peer-quality', peerName);
     this.selfFlags = h('div', { class: 'tile-flags' });
     this.placeholder = h('div', { class: 'tile-placeholder', id: 'peer-placeholder' },
       h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peerName)),
@@ -49,13 +58,24 @@ export class CallView {
     this.chatPanel = chatPanel;
     this.root = h('section', { class: 'call', id: 'call' },
       h('header', { class: 'call-bar' },
-        h('div', { class: 'call-title' }, h('strong', {}, `Chat with ${peerName}`), this.status),
+        h('div', { class: 'call-title' }, h('strong', {}, `Chat with ${peerName}`), this.status,
+          h('span', { class: 'quality-pair' }, this.myQuality, this.peerQuality)),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
           supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, 'Support') : null,
           h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, 'Leave'))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
       h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
+  }
+
+  /** who: 'me' | 'peer'; verdict good | fair | poor | unknown; words: the server's sentence. */
+  setQuality(who, verdict, words) {
+    const badge = who === 'me' ? this.myQuality : this.peerQuality;
+    const name = who === 'me' ? 'You' : this.peerName;
+    badge.dataset.verdict = verdict;
+    badge.title = `${name}: ${words}`;
+    badge.setAttribute('aria-label', `${name}: ${words}`);
+    badge.querySelector('.quality-word').textContent = `${name} ${qualityLabel(verdict)}`;
   }
 
   setDevicesOpen(open) {
