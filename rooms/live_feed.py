@@ -21,7 +21,7 @@ from rooms.broker import Broker, BrokerUnavailable
 
 log = logging.getLogger("duet.rooms.live")
 
-NewsKind = Literal["seat", "quality", "support", "chat"]
+NewsKind = Literal["seat", "quality", "support", "chat", "person"]
 # How long the broker keeps the latest news of a seat (a fair's day, and then some).
 KEEP_S: Final = 36 * 3600
 
@@ -30,7 +30,9 @@ KEEP_S: Final = 36 * 3600
 class LiveNews:
     """One change. `seat`: `value` is connected | reconnecting | absent; `quality`: the
     person's latest verdict, `path` how media travels; `support` and `chat`: read the chat
-    again (a Support request or answer, or the chat's state changed)."""
+    again (a Support request or answer, or the chat's state changed); `person`: a chat of
+    `user_id` changed, `value` its new state, `detail` the other person's name, `by` who
+    changed it (the signed-in person's own event stream, docs/live.md)."""
 
     kind: NewsKind
     chat_id: str
@@ -38,17 +40,27 @@ class LiveNews:
     value: str = ""
     at_ms: int = 0
     path: str = ""
+    detail: str = ""
+    by: str = ""
 
     def pack(self) -> bytes:
         packed: bytes = msgpack.packb(
-            (self.kind, self.chat_id, self.user_id, self.value, self.at_ms, self.path)
+            (
+                self.kind,
+                self.chat_id,
+                self.user_id,
+                self.value,
+                self.at_ms,
+                self.path,
+                self.detail,
+                self.by,
+            )
         )
         return packed
 
     @classmethod
     def unpack(cls, payload: bytes) -> LiveNews:
-        kind, chat_id, user_id, value, at_ms, path = msgpack.unpackb(payload)
-        return cls(kind, chat_id, user_id, value, at_ms, path)
+        return cls(*msgpack.unpackb(payload))
 
     @property
     def key(self) -> str:

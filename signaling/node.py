@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms import attendance
@@ -38,6 +39,8 @@ from rooms.live_feed import LiveFeed, LiveNews, NewsKind
 from rooms.tickets import Ticket
 from rooms.timeline import to_ms
 from scheduling.clock import Clock
+from scheduling.db import read_tx
+from scheduling.schema import chat_history
 from scheduling.store_chats import ChatRecord
 from signaling import messages as m
 from signaling.admission import SEAT_TTL_S, Admission, IceServersFor, JoinRefused
@@ -275,6 +278,28 @@ class SignalingNode:
             self.quality.forget(chat_id, user_id)
         news = LiveNews("seat", chat_id, user_id, state, to_ms(self.clock.now()))
         self.spawn(self.live.tell(news), "live-news")
+
+    async def tell_people(self, chat: ChatRecord) -> None:
+        """A chat changed in the database: its two people's open pages (their own event
+        streams, on any node) and every live board hear of it."""
+        at = to_ms(self.clock.now())
+        async with read_tx(self.engine) as conn:  # who did it: their own pages are not told
+            by = (
+                await conn.execute(
+                    sa.select(chat_history.c.actor_id)
+                    .where(chat_history.c.chat_id == chat.id)
+                    .order_by(chat_history.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar() or ""
+        for user_id, other in (
+            (chat.employee_id, chat.participant_name),
+            (chat.participant_id, chat.employee_name),
+        ):
+            await self.live.tell(
+                LiveNews("person", chat.id, user_id, chat.state.value, at, detail=other, by=by)
+            )
+        await self.tell_chat(chat.id)
 
     async def tell_chat(self, chat_id: str, kind: NewsKind = "chat") -> None:
         """The chat changed in the database (state, a Support request or answer): every board

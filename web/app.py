@@ -30,6 +30,7 @@ from web import (
     api_dev,
     api_events,
     api_join,
+    api_live,
     api_precall,
     api_system,
 )
@@ -111,6 +112,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
 
     async def chat_changed(chat: ChatRecord) -> None:
         await node.chat_changed(chat)
+        await node.tell_people(chat)  # open pages and live boards (docs/live.md)
         if chat.state in (ChatState.CONFIRMED, ChatState.CANCELLED):  # a slot taken or freed
             await invalidate_offers(offers, chat.event_id)
 
@@ -157,6 +159,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(app[METRICS].context)  # last: it hooks into all of the above
     for module in (api_system, api_dev, api_events, api_availability, api_join, api_chats):
         app.add_routes(module.routes)
+    app.add_routes(api_live.routes)  # the live board's stream and in-call Support
+    app[api_live.STREAMS] = set()
+    app.on_shutdown.append(api_live.end_streams)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)
     if config.metrics_token:  # else not served on the public port at all (404)

@@ -43,6 +43,9 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/events/{event_id}/availability/confirm"),
         ("POST", "/api/v1/events/{event_id}/chats"),
         ("POST", "/api/v1/chats/{chat_id}/{action}"),
+        # in-call Support (web/api_live.py): a retry must not ask, or answer, twice
+        ("POST", "/api/v1/chats/{chat_id}/support"),
+        ("POST", "/api/v1/chats/{chat_id}/support/answer"),
     }
 )
 

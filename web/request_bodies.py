@@ -63,7 +63,9 @@ HttpUrl = Annotated[
     str,
     Meta(
         max_length=500,
-        pattern=r"^(https?://\S+)?$",
+        # Spelled out rather than \S: Python's \s also matches \x1c-\x1f and \x85, and
+        # JavaScript's (the schema's readers) matches \ufeff, so \S meant two things.
+        pattern=r"^(https?://[^\s\x00-\x1f\x7f-\x9f\ufeff]+)?$",
         description="An http(s) link, or empty for none.",
         extra={"expect": "empty or a link starting with https:// or http://"},
     ),
@@ -228,6 +230,20 @@ class Cancel(Struct):
     """Why the chat is cancelled (shown to the other person)."""
 
     reason: Text = ""
+
+
+class SupportInput(Struct):
+    """What the person asks Support, in a sentence (optional: pressing the button is enough)."""
+
+    text: Annotated[str, Meta(max_length=500)] = ""
+
+
+class SupportAnswer(Struct):
+    """The organizer's answer, shown to both people in the chat as a Support message."""
+
+    text: Annotated[
+        str, Meta(min_length=1, max_length=2000, pattern=r"\S", extra={"expect": "a message"})
+    ]
 
 
 class PrecallOffer(Struct):

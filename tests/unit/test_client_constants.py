@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 from signaling.close_codes import REASONS, CloseCode
+from signaling.messages import MAX_FPS, MAX_RTT_MS, STATS_EVERY_S
+from signaling.ratelimit import STATS
 from tests.support.app import REPO_ROOT
 
 JS = REPO_ROOT / "web" / "static" / "js"
@@ -50,3 +52,13 @@ def test_join_again_is_never_offered_after_a_final_close_of_the_room() -> None:
     final = _js_set((JS / "call" / "signaling_socket.js").read_text(), "FINAL")
     assert no_rejoin <= final
     assert {CloseCode.CHAT_CANCELLED, CloseCode.ROOM_CLOSED, CloseCode.RESCHEDULED} <= no_rejoin
+
+
+def test_stats_pace_and_figures_are_the_protocols() -> None:
+    """The client sends `stats` at the protocol's pace, inside the rate limit, within its
+    ranges (rtt and jitter capped at the codec's maximum)."""
+    source = (JS / "call" / "call_stats.js").read_text()
+    every = re.search(r"export const STATS_EVERY_MS = (\d+);", source)
+    assert every and int(every.group(1)) == STATS_EVERY_S * 1000
+    assert 1 / STATS.per_second <= STATS_EVERY_S  # the pace never runs the bucket dry
+    assert f"Math.min({MAX_RTT_MS}," in source and f"Math.min({MAX_FPS}," in source

@@ -11,6 +11,7 @@ import { renderOrganizer } from './views/organizer.js';
 import { renderEmployee } from './views/employee.js';
 import { renderParticipant } from './views/participant.js';
 import { renderCall } from './call/call_page.js';
+import { eventsBadge, seen, startMyEvents, stopMyEvents } from './my_events.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
@@ -39,6 +40,7 @@ function renderTopbar(user) {
   const home = `#/${user.role}`;
   replace(
     userSlot,
+    eventsBadge(),
     h('a', { class: 'topbar-link', href: home }, user.role === 'participant' ? 'My chats' : user.role === 'employee' ? '1-1 Chat' : 'Settings'),
     h('span', { class: 'who' },
       h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, initials(user.name)),
@@ -46,6 +48,7 @@ function renderTopbar(user) {
     h('button', {
       class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'sign-out' },
       onclick: () => {
+        stopMyEvents();
         session.signOut();
         location.hash = '#/signin';
       },
@@ -83,6 +86,7 @@ async function route() {
     const user = await ensureUser();
     if (current.disposed) return;
     renderTopbar(user);
+    startMyEvents(user, refreshList);
     const view = VIEWS[name];
     if (!view || name === 'signin' || (name !== 'chat' && name !== user.role)) {
       location.replace(`#/${user.role}`);
@@ -97,6 +101,18 @@ async function route() {
   }
 }
 
+// Tabs that list chats: drawn again when one of the person's chats changes (my_events.js).
+// Others (availability, the companies, a call) are left alone: someone may be typing there.
+const LIST_TABS = new Set(['requested', 'in_scheduling', 'confirmed', 'completed', 'history', 'invitations', 'requests', 'schedule']);
+
+function refreshList() {
+  const { name, params } = parseHash();
+  if ((name === 'employee' || name === 'participant') && LIST_TABS.has(params[0] || '')) {
+    seen();
+    route();
+  }
+}
+
 function showFlash(host) {
   if (!flash) return;
   host.prepend(alertBox(flash, 'info'));
@@ -104,6 +120,7 @@ function showFlash(host) {
 }
 
 onUnauthorized((err) => {
+  stopMyEvents();
   session.signOut();
   flash = err.message;
   location.hash = '#/signin';

@@ -302,6 +302,7 @@ export class CallSession {
         toggleScreen: () => (this.flags.screen ? this.stopScreen() : this.startScreen()),
         toggleChat: () => this.toggleChat(),
         leave: () => this.leave(),
+        askSupport: (text, button, note) => this.askSupport(text, button, note),
       },
     });
     this.view.localVideo.srcObject = this.stream;
@@ -332,6 +333,23 @@ export class CallSession {
       this.socket.send(msg);
     } catch (err) {
       console.warn('stats could not be read', err);
+    }
+  }
+
+  /** The Support button: a request on the organizer's live board; the answer comes in the chat. */
+  async askSupport(text, button, note) {
+    button.disabled = true;
+    try {
+      await api.post(`/chats/${this.chat.id}/support`, { text });
+      this.view.supportText.value = '';
+      note.textContent = 'Sent. The organizer will answer here in the chat.';
+      note.dataset.kind = 'success';
+      toast('Your request reached the organizer.', 'success');
+    } catch (err) {
+      note.textContent = err.message || 'Your request could not be sent. Please try again.';
+      note.dataset.kind = 'error';
+    } finally {
+      button.disabled = false;
     }
   }
 

@@ -53,6 +53,24 @@ export class CallView {
     this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
     this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
+    // Support: a request to the organizer's live board, with an optional sentence (docs/live.md);
+    // the event's own help page too, where it has one.
+    this.supportText = h('textarea', { id: 'support-text', rows: 3, maxlength: 500, 'aria-label': 'What do you need help with? (optional)', placeholder: 'What do you need help with? (optional)' });
+    this.supportNote = h('div', { class: 'support-note', role: 'status' });
+    this.supportSend = h('button', { class: 'btn btn-primary btn-small', type: 'submit', dataset: { action: 'send-support-request' } }, 'Ask for help');
+    this.supportPanel = h('form', {
+      class: 'support-panel card', id: 'support-panel', hidden: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        handlers.askSupport(this.supportText.value.trim(), this.supportSend, this.supportNote);
+      },
+    },
+    h('h2', {}, 'Ask the organizer for help'),
+    h('p', { class: 'muted small' }, 'The organizer sees your request at once and answers in this chat, as Support.'),
+    this.supportText, this.supportNote,
+    h('div', { class: 'row' }, this.supportSend,
+      supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Help page') : null,
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.setSupportOpen(false) }, 'Close')));
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
@@ -62,10 +80,10 @@ export class CallView {
           h('span', { class: 'quality-pair' }, this.myQuality, this.peerQuality)),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
-          supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, 'Support') : null,
+          h('button', { class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'support' }, 'aria-expanded': 'false', onclick: () => this.setSupportOpen(this.supportPanel.hidden) }, 'Support'),
           h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, 'Leave'))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
-      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
+      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel, this.supportPanel));
   }
 
   /** who: 'me' | 'peer'; verdict good | fair | poor | unknown; words: the server's sentence. */
@@ -76,6 +94,12 @@ export class CallView {
     badge.title = `${name}: ${words}`;
     badge.setAttribute('aria-label', `${name}: ${words}`);
     badge.querySelector('.quality-word').textContent = `${name} ${qualityLabel(verdict)}`;
+  }
+
+  setSupportOpen(open) {
+    this.supportPanel.hidden = !open;
+    this.root.querySelector('[data-action="support"]').setAttribute('aria-expanded', String(open));
+    if (open) this.supportText.focus();
   }
 
   setDevicesOpen(open) {

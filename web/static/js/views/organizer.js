@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { chooseEvent, currentEvent } from '../events.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
+import { renderLiveBoard } from './live_board.js';
 
 const DURATIONS = [10, 15, 20, 30];
 
@@ -28,7 +29,8 @@ function dayRow(day, onRemove) {
   return row;
 }
 
-export async function renderOrganizer(root) {
+export async function renderOrganizer(root, context = {}) {
+  if ((context.params || [])[0] === 'live') return renderLiveBoard(root, context);
   replace(root, loading());
   const { event, events } = await currentEvent();
   const draft = event || {
@@ -95,7 +97,8 @@ export async function renderOrganizer(root) {
     ? h('select', { 'aria-label': 'Event', onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker), form, event ? quotaSection(event) : null);
+  const board = event ? h('a', { class: 'btn btn-primary btn-small', href: '#/organizer/live', dataset: { action: 'live-board' } }, 'Live board') : null;
+  replace(root, pageHeader('Career fair settings', event ? event.name : 'Create your first event', picker, board), form, event ? quotaSection(event) : null);
 }
 
 /** A company as text: its name, and the id the API and tokens use. */
