@@ -340,7 +340,9 @@ class SignalingNode:
     async def _settle_now(self) -> None:
         """Settle every chat whose room has closed; one run at a time on this node."""
         async with self._settling:
-            await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
+            settled = await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
+        for chat in settled:  # live boards show the outcome (completed, no-show)
+            await self.tell_chat(chat.id)
 
     async def _refresh_seats(self) -> None:
         """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed.

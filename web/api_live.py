@@ -70,6 +70,8 @@ async def live_board(request: web.Request) -> web.StreamResponse:
     queue: asyncio.Queue[Any] = asyncio.Queue(BACKLOG)
 
     def heard(news: LiveNews | object) -> None:
+        if isinstance(news, LiveNews) and news.kind == "person":
+            return  # a person's own stream's news; the board hears the same change as `chat`
         with contextlib.suppress(asyncio.QueueFull):
             queue.put_nowait(news)
 
@@ -98,15 +100,18 @@ async def live_board(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue
-            if item is _END:
+            # Everything that arrived meanwhile, taken together (one read for many chats).
+            batch = [item]
+            while not queue.empty() and len(batch) < BACKLOG:
+                batch.append(queue.get_nowait())
+            if _END in batch:
                 break
             now = clock.now()
-            if item is _TICK:
-                changed = board.tick(now)
-            else:
-                row = await board.apply(item, now)
-                changed = [] if row is None else [row]
-            for row in changed:
+            news = [n for n in batch if isinstance(n, LiveNews)]
+            changed = {row.chat.chat_id: row for row in board.tick(now)} if _TICK in batch else {}
+            for row in await board.apply(news, now) if news else []:
+                changed[row.chat.chat_id] = row
+            for row in changed.values():
                 await response.write(_event("row", row.json()))
             if timer is not None:
                 timer.cancel()

@@ -27,8 +27,10 @@ from scheduling.schema import chats, companies, users
 from scheduling.store_events import EventRecord
 from web.json_io import iso
 
-# Chats on the board: booked for today, and today's that were settled since.
-_ON_BOARD = ("confirmed", "completed", "no_show")
+# Chats on the board: booked for today, and today's that were settled or cancelled since.
+_ON_BOARD = ("confirmed", "completed", "no_show", "cancelled")
+# Chats read again in one query.
+READ_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -137,41 +139,37 @@ class Board:
             "rows": [row.json() for row in rows],
         }
 
-    async def apply(self, news: LiveNews, now: datetime) -> Row | None:
-        """Take one piece of news; the row it changed, if it is on this board."""
-        if news.kind in ("chat", "support") or news.chat_id not in self.rows:
-            # A chat of this event booked, moved or settled, or Support: read it again.
-            found = await self._read(chats.c.id == news.chat_id)
-            if not found:
-                return None
-            start, end = today_bounds(self.event, now)
-            fresh = found[0]
-            old = self.rows.get(news.chat_id)
-            if not start <= fresh.chat.starts_at < end:
-                if old is not None:  # moved to another day: gone from today's board
-                    del self.rows[news.chat_id]
-                    return replace(old, group="ended")
-                return None
-            if old is not None:  # keep what the live news said of the seats
-                fresh.chat = replace(
-                    fresh.chat, employee=old.chat.employee, participant=old.chat.participant
-                )
-                fresh.employee.seat, fresh.participant.seat = (
-                    old.employee.seat,
-                    old.participant.seat,
-                )
-                for mine, theirs in (
-                    (fresh.employee, old.employee),
-                    (fresh.participant, old.participant),
-                ):
-                    if theirs.path:
-                        mine.verdict, mine.path = theirs.verdict, theirs.path
-            self.rows[news.chat_id] = fresh
-        if news.kind in ("seat", "quality"):
-            self._take(news)
-        row = self.rows[news.chat_id]
-        row.group = group_of(row.chat, now)
-        return row
+    async def apply(self, batch: list[LiveNews], now: datetime) -> list[Row]:
+        """Take the news that arrived together; the rows they changed on this board. Chats to
+        read again (booked, moved, settled, Support) are read in one query per batch: the
+        rooms of one closing instant settle together, thousands at a fair."""
+        stale = {
+            n.chat_id for n in batch if n.kind in ("chat", "support") or n.chat_id not in self.rows
+        }
+        changed: dict[str, Row] = {}
+        ids = sorted(stale)
+        start, end = today_bounds(self.event, now)
+        for at in range(0, len(ids), READ_BATCH):
+            some = ids[at : at + READ_BATCH]
+            found = {row.chat.chat_id: row for row in await self._read(chats.c.id.in_(some))}
+            for chat_id in some:
+                old, fresh = self.rows.get(chat_id), found.get(chat_id)
+                if fresh is None or not start <= fresh.chat.starts_at < end:
+                    if old is not None:  # moved to another day: gone from today's board
+                        del self.rows[chat_id]
+                        changed[chat_id] = replace(old, group="ended")
+                    continue
+                if old is not None:  # keep what the live news said of the seats
+                    _carry(old, fresh)
+                self.rows[chat_id] = changed[chat_id] = fresh
+        for news in batch:
+            if news.kind in ("seat", "quality") and news.chat_id in self.rows:
+                self._take(news)
+                changed[news.chat_id] = self.rows[news.chat_id]
+        for chat_id, row in changed.items():
+            if chat_id in self.rows:
+                row.group = group_of(row.chat, now)
+        return list(changed.values())
 
     def tick(self, now: datetime) -> list[Row]:
         """Rows whose group time alone changed."""
@@ -256,6 +254,15 @@ class Board:
                 )
             )
         return rows
+
+
+def _carry(old: Row, fresh: Row) -> None:
+    """A row read again keeps what live news said of its seats and verdicts."""
+    fresh.chat = replace(fresh.chat, employee=old.chat.employee, participant=old.chat.participant)
+    fresh.employee.seat, fresh.participant.seat = old.employee.seat, old.participant.seat
+    for mine, theirs in ((fresh.employee, old.employee), (fresh.participant, old.participant)):
+        if theirs.path:
+            mine.verdict, mine.path = theirs.verdict, theirs.path
 
 
 def _saved(summaries: dict[str, Any], user_id: str) -> str:

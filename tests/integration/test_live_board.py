@@ -132,6 +132,10 @@ async def test_board_follows_rooms_on_another_node(nodes: tuple[Api, Api]) -> No
     assert [(x["sender_id"], x["text"]) for x in log["messages"]] == [
         (SUPPORT_SENDER, "Try the Devices button and pick the headset.")
     ]
+    # A cancel ends the row at once (its people's sockets are closed by the room).
+    await people_node.call(ADA, "POST", f"/api/v1/chats/{chat_id}/cancel", {"reason": "Ill."})
+    ended = await board.row(chat_id, "ended")
+    assert ended["state"] == "cancelled"
     board.close()
     await ada.close()
     await sam.close()

@@ -57,7 +57,7 @@ function statusLine(row, timeZone) {
     case 'next':
       return `Opens at ${timeOf(row.opens_at, timeZone)}`;
     default:
-      return row.state === 'completed' ? 'Completed' : row.state === 'no_show' ? 'No-show' : 'Ended';
+      return { completed: 'Completed', no_show: 'No-show', cancelled: 'Cancelled' }[row.state] || 'Ended';
   }
 }
 
