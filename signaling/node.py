@@ -106,6 +106,7 @@ class CallQuality:
     loss_ratio: float | None = None  # packets lost / packets expected, 0..1
     jitter_s: float | None = None
     path: str = "unknown"  # "direct" | "turn" | "relay" | "unknown"
+    verdict: str = "unknown"  # "good" | "fair" | "poor" | "unknown" (rooms/call_quality.py)
 
 
 class NodeObserver(Protocol):
@@ -262,13 +263,14 @@ class SignalingNode:
         """Record a client's report of its call (each `stats` message, through `_sampled`)."""
         self.observer.call_quality(sample)
 
-    def _sampled(self, sample: Sample) -> None:
+    def _sampled(self, sample: Sample, verdict: str) -> None:
         self.call_quality(
             CallQuality(
                 rtt_s=None if sample.rtt_ms is None else sample.rtt_ms / 1000,
                 loss_ratio=sample.loss,
                 jitter_s=None if sample.jitter_ms is None else sample.jitter_ms / 1000,
                 path=sample.path,
+                verdict=verdict,
             )
         )
 

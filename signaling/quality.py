@@ -42,7 +42,7 @@ class QualityDesk:
     board: Switchboard
     engine: AsyncEngine
     clock: Clock
-    on_sample: Callable[[Sample], None]  # metrics
+    on_sample: Callable[[Sample, str], None]  # metrics: the sample and its verdict
     tell: Callable[[LiveNews], Awaitable[None]]  # the live board
     # The node's tracked tasks: a socket's handler may be cancelled while it ends (the client
     # went away), so the last save runs on its own.
@@ -69,7 +69,7 @@ class QualityDesk:
             relay_mode=msg.relay_mode,
         )
         verdict, words = entry.summary.add(sample)
-        self.on_sample(sample)
+        self.on_sample(sample, verdict)
         conn.send(m.Quality(verdict=verdict, words=words))
         peer = conn.peer
         if peer.connected:
