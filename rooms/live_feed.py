@@ -100,8 +100,13 @@ class LiveFeed:
 
     async def latest(self) -> list[LiveNews]:
         """The latest seat and quality news of every person the broker still knows of."""
-        news = []
-        for payload in await self._broker.live_records():
+        news: list[LiveNews] = []
+        try:
+            records = await self._broker.live_records()
+        except BrokerUnavailable:  # the board starts from the database alone; news follows
+            log.warning("live records unavailable: the board's snapshot has no seats")
+            return news
+        for payload in records:
             try:
                 news.append(LiveNews.unpack(payload))
             except (ValueError, TypeError):

@@ -87,7 +87,8 @@ export async function renderLiveBoard(root, { scope }) {
         h('span', { class: 'board-people' }, h('strong', {}, row.employee.name), ` (${row.company}) ↔ `, h('strong', {}, row.participant.name)),
         h('span', { class: 'board-line' }, statusLine(row, timeZone)),
         h('span', { class: 'board-tags' },
-          row.group === 'live' || row.group === 'reconnecting' || row.group === 'waiting' ? qualityBadge(row) : null,
+          // live calls: the latest verdicts; ended ones: the call's, as saved
+          row.group === 'live' || row.group === 'reconnecting' || row.group === 'waiting' || (row.group === 'ended' && (row.employee.verdict !== 'unknown' || row.participant.verdict !== 'unknown')) ? qualityBadge(row) : null,
           row.media && row.group !== 'next' ? h('span', { class: 'badge', dataset: { media: row.media } }, MEDIA_WORDS[row.media] || row.media) : null,
           row.support_open ? h('span', { class: 'badge badge-danger', dataset: { support: String(row.support_open) } }, 'Support') : null)));
   }
