@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 SEED = datetime(2026, 11, 30, 9, 58, tzinfo=UTC)  # the demo's live chat Ada ↔ Sam is open
 ROW = f'.board-row[data-chat="{LIVE_CHAT_ID}"]'
+# The call page's reconnect backoff tops out at 10 s (signaling_socket.js `backoffDelay`).
+BACK_ONLINE_MS = 30_000
 
 
 async def join_call(page: Page, name: str) -> None:
@@ -77,7 +79,8 @@ async def test_board_follows_the_call_and_support_reaches_both(tmp_path: Path) -
         reconnecting = in_group(olivia, "reconnecting")
         await expect(reconnecting).to_contain_text("Sam Student is reconnecting")
         await sam_context.set_offline(False)
-        await expect(in_group(olivia, "live")).to_be_visible()
+        # Back online, Sam's page reconnects at its next backoff step (up to 10 s away).
+        await expect(in_group(olivia, "live")).to_be_visible(timeout=BACK_ONLINE_MS)
 
         # Sam asks for help; it is on top of Olivia's board.
         await sam.locator('[data-action="support"]').click()
