@@ -57,6 +57,23 @@ async def raise_request(
     return request
 
 
+async def latest_open(conn: AsyncConnection, chat_id: str, user_id: str) -> SupportRequest | None:
+    """The person's latest unanswered request in the chat, if any."""
+    row = (
+        await conn.execute(
+            sa.select(support_requests)
+            .where(
+                support_requests.c.chat_id == chat_id,
+                support_requests.c.user_id == user_id,
+                support_requests.c.answered_at.is_(None),
+            )
+            .order_by(support_requests.c.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _request(row)
+
+
 async def requests_of(
     conn: AsyncConnection, chat_ids: list[str]
 ) -> dict[str, list[SupportRequest]]:

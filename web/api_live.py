@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from rooms import chatlog
 from rooms.live_feed import LiveNews
-from rooms.support_store import SUPPORT_SENDER, mark_answered, raise_request
+from rooms.support_store import SUPPORT_SENDER, latest_open, mark_answered, raise_request
 from rooms.timeline import from_ms
 from scheduling.db import after_commit, read_tx, write_tx
 from scheduling.model import ChatState, Role
@@ -47,6 +49,7 @@ KEEPALIVE_S: Final = 20
 # starts from a fresh snapshot) rather than the server holding news without bound.
 BACKLOG: Final = 5000
 SUPPORT_INPUT = Body(rb.SupportInput)
+SUPPORT_AGAIN_AFTER: Final = timedelta(seconds=60)
 SUPPORT_ANSWER = Body(rb.SupportAnswer)
 # The app's open board streams, told to end when the app shuts down.
 STREAMS: web.AppKey[set[asyncio.Queue[Any]]] = web.AppKey("live_streams")
@@ -208,6 +211,21 @@ async def post_support(request: web.Request) -> web.Response:
                 "not_live",
                 "Support can be asked from a booked chat only; this one is "
                 f"{chat.state.value.replace('_', ' ')}.",
+            )
+        # One open request a minute per person: the button is pressed again in a hurry, and
+        # every press would be a row and a line on every board.
+        last = await latest_open(conn, chat.id, who.user_id)
+        if last is not None and now - last.created_at < SUPPORT_AGAIN_AFTER:
+            wait = max(
+                1, math.ceil((SUPPORT_AGAIN_AFTER - (now - last.created_at)).total_seconds())
+            )
+            raise Problem(
+                429,
+                "support_pending",
+                "The organizer already has your request and will answer in the chat; you can "
+                f"ask again in {wait} seconds.",
+                headers=CIMultiDict({"Retry-After": str(wait)}),
+                retry_after_s=wait,
             )
         found = await raise_request(conn, chat.id, who.user_id, text, now)
     # Boards hear of it once it is committed (inside web/idempotency.py's transaction).

@@ -286,7 +286,8 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             path=_chat(),
             roles=("employee", "participant"),
             rules="Only the chat's two people (others get 404), only for a booked chat (409 "
-            "not_live). The request is stored before the answer.",
+            "not_live), one open request a minute per person (429 support_pending, with "
+            "Retry-After). The request is stored before the answer.",
         )
     },
     "/api/v1/chats/{chat_id}/support/answer": {

@@ -107,6 +107,10 @@ async def test_board_follows_rooms_on_another_node(nodes: tuple[Api, Api]) -> No
         expect=201,
     )
     assert asked["text"] == "My audio cuts out" and asked["answered_at"] is None
+    again = await people_node.call(
+        SAM, "POST", f"/api/v1/chats/{chat_id}/support", {"text": "Hello?"}, expect=429
+    )
+    assert again["code"] == "support_pending" and again["retry_after_s"] == 60
     flagged = await board.row(chat_id)
     assert flagged["support_open"] == 1
     assert flagged["support"][0]["text"] == "My audio cuts out"
