@@ -6,6 +6,7 @@
 - claim-once keys, for single-use join tickets, and the store's epoch, which says whether it
   still holds them (it lost them all if it restarted);
 - chat notes: a few short strings per chat with a TTL (`rooms/chat_notes.py`);
+- the live board's news: published to every node, the latest of each kept (`rooms/live_feed.py`);
 - node liveness: each node says it is alive every second, so the others notice one that died
   (`signaling/presence.py` then treats its seats as dropped).
 
@@ -129,4 +130,23 @@ class Broker(Protocol):
 
     async def chat_notes(self, chat_id: str) -> dict[str, str]:
         """Every live note of the chat (empty when there are none)."""
+        ...
+
+    # --- the live board's news (rooms/live_feed.py) ------------------------------------------
+
+    async def listen_live(self, deliver: Deliver) -> None:
+        """Hand every payload `publish_live` sends, from any node this one included, to
+        `deliver` (call after `start`)."""
+        ...
+
+    async def publish_live(self, payload: bytes) -> None:
+        """Send `payload` to every node's `listen_live`; best effort."""
+        ...
+
+    async def put_live(self, key: str, payload: bytes, ttl_s: int) -> None:
+        """Keep `payload` as the latest under `key` (all keys live `ttl_s` from the latest)."""
+        ...
+
+    async def live_records(self) -> list[bytes]:
+        """Every payload kept by `put_live`."""
         ...

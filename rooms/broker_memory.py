@@ -23,6 +23,9 @@ class MemoryBroker:
         self._epoch = secrets.token_urlsafe(9)
         self._notes: dict[str, tuple[float, dict[str, str]]] = {}
         self._deliver: Deliver | None = None
+        self._deliver_live: Deliver | None = None
+        self._live: dict[str, bytes] = {}
+        self._live_until = 0.0
 
     async def start(self, deliver: Deliver, on_reconnect: OnReconnect | None = None) -> None:
         self._deliver = deliver
@@ -97,3 +100,22 @@ class MemoryBroker:
         if entry is None or entry[0] <= self._clock.now().timestamp():
             return {}
         return dict(entry[1])
+
+    async def listen_live(self, deliver: Deliver) -> None:
+        self._deliver_live = deliver
+
+    async def publish_live(self, payload: bytes) -> None:
+        if self._deliver_live is not None:
+            await self._deliver_live(payload)
+
+    async def put_live(self, key: str, payload: bytes, ttl_s: int) -> None:
+        now = self._clock.now().timestamp()
+        if self._live_until <= now:
+            self._live = {}
+        self._live[key] = payload
+        self._live_until = now + ttl_s
+
+    async def live_records(self) -> list[bytes]:
+        if self._live_until <= self._clock.now().timestamp():
+            return []
+        return list(self._live.values())

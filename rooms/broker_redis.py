@@ -77,6 +77,7 @@ class RedisBroker:
         self._outbox: asyncio.Queue[tuple[str, bytes, float]] = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
+        self._deliver_live: Deliver | None = None
         self._on_reconnect: OnReconnect | None = None
         self._delete_script = self._redis.register_script(_DELETE_IF_CONN)
         self._refresh_script = self._redis.register_script(_EXPIRE_IF_CONN)
@@ -89,6 +90,10 @@ class RedisBroker:
 
     def _channel(self, node_id: str) -> str:
         return f"{self._prefix}:node:{node_id}"
+
+    @property
+    def _live_channel(self) -> str:
+        return f"{self._prefix}:live"
 
     def _seat_key(self, chat_id: str, user_id: str) -> str:
         return f"{self._prefix}:seat:{chat_id}:{user_id}"
@@ -127,7 +132,8 @@ class RedisBroker:
         while True:
             pubsub = self._sub.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel(self.node_id))
+                await pubsub.subscribe(self._channel(self.node_id), self._live_channel)
+                live = self._live_channel.encode()
                 subscribed.set()
                 if rewrite:
                     self._epoch = None  # Redis may be a new one: read (or set) its epoch again
@@ -138,8 +144,9 @@ class RedisBroker:
                 # `listen()`, not `get_message(timeout=...)` in a loop: no timeout context per
                 # message (~10-30 µs each here); a lost connection still raises at once.
                 async for message in pubsub.listen():
-                    if self._deliver is not None:
-                        await self._deliver_frame(message["data"])
+                    target = self._deliver_live if message["channel"] == live else self._deliver
+                    if target is not None:
+                        await self._deliver_frame(message["data"], target)
             except (RedisError, OSError, BrokerUnavailable) as exc:
                 # BrokerUnavailable: rewriting the seats failed; resubscribe and rewrite again.
                 rewrite = True
@@ -150,11 +157,10 @@ class RedisBroker:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8.1 leaves it unannotated
 
-    async def _deliver_frame(self, frame: bytes) -> None:
+    async def _deliver_frame(self, frame: bytes, deliver: Deliver) -> None:
         """One published frame carries every payload a node had for us in one batch (a msgpack
         array). One bad payload, or frame, must not end the listener: the node would go deaf
         to other nodes."""
-        assert self._deliver is not None
         try:
             sent_at, payloads = msgpack.unpackb(frame)
             if not isinstance(sent_at, float) or not isinstance(payloads, list):
@@ -166,7 +172,7 @@ class RedisBroker:
             self.observe_lag("receive", max(0.0, time.time() - sent_at))
         for payload in payloads:
             try:
-                await self._deliver(payload)
+                await deliver(payload)
             except Exception:
                 log.exception("could not deliver a payload from redis; dropped it")
 
@@ -213,6 +219,36 @@ class RedisBroker:
         except asyncio.QueueFull:
             self.dropped += 1  # notification only: the data is in the database
             log.error("redis outbox full; dropped a notification to %s", node_id)
+
+    async def listen_live(self, deliver: Deliver) -> None:
+        self._deliver_live = deliver
+
+    async def publish_live(self, payload: bytes) -> None:
+        """Through the outbox like node-to-node payloads (batched per channel); every node,
+        this one included, hears it on the live channel."""
+        self._idle.clear()
+        try:
+            self._outbox.put_nowait((self._live_channel, payload, time.monotonic()))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error("redis outbox full; dropped live board news")
+
+    async def put_live(self, key: str, payload: bytes, ttl_s: int) -> None:
+        name = f"{self._prefix}:live:records"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(name, key, payload)
+                pipe.expire(name, ttl_s)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def live_records(self) -> list[bytes]:
+        try:
+            found = await self._redis.hvals(f"{self._prefix}:live:records")
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        return [v.encode() if isinstance(v, str) else v for v in found]
 
     async def put_seat(self, chat_id: str, user_id: str, seat: SeatRecord, ttl_s: int) -> None:
         key = self._seat_key(chat_id, user_id)

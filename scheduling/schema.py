@@ -423,3 +423,34 @@ mail_opt_outs = sa.Table(
     ),
     sa.Column("kind", sa.String(32), primary_key=True),
 )
+
+# --- the live fair: call quality summaries and Support requests (issue 13) -------------------
+
+call_quality = sa.Table(
+    "call_quality",
+    metadata,
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    # rooms/call_quality.py `Summary.as_dict`: medians and maxima, never the samples
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+support_requests = sa.Table(
+    "support_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("text", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.Column("answered_by", sa.String(64), nullable=True),
+    sa.Index("ix_support_requests_chat", "chat_id", "created_at"),
+)

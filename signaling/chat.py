@@ -71,3 +71,30 @@ class Chat:
             await self.board.to_seat(
                 target[0], conn.chat_id, conn.peer_id, out, conn_id=target[1], seq=stored.seq
             )
+
+    async def announce(
+        self, chat_id: str, user_ids: tuple[str, ...], stored: chatlog.StoredMessage
+    ) -> None:
+        """A message someone outside the call stored (the organizer's Support answer): to
+        whichever of `user_ids` is in the room now; the others read it from the log on join."""
+        try:
+            await self.broker.note_chat(chat_id, HAS_HISTORY, "1", NOTES_TTL_S)
+        except BrokerUnavailable:
+            log.warning("could not note chat history of %s; joins fall back on tickets", chat_id)
+        out = m.ChatMessage(
+            seq=stored.seq,
+            client_msg_id=stored.client_msg_id,
+            sender_id=stored.sender_id,
+            text=stored.text,
+            sent_at=to_ms(stored.sent_at),
+        )
+        self.stored += 1
+        for user_id in user_ids:
+            try:
+                seat = await self.broker.get_seat(chat_id, user_id)
+            except BrokerUnavailable:
+                continue  # stored: the log replays it on the next join or resume
+            if seat is not None and seat.state == SeatState.CONNECTED:
+                await self.board.to_seat(
+                    seat.node_id, chat_id, user_id, out, conn_id=seat.conn_id, seq=stored.seq
+                )

@@ -24,6 +24,7 @@ from signaling.messages import (
     MAX_CANDIDATE_CHARS,
     MAX_CHAT_TEXT_CHARS,
     MAX_CLIENT_MSG_ID_CHARS,
+    MAX_FPS,
     MAX_FRAME_BYTES,
     MAX_HISTORY,
     MAX_ICE_SERVERS,
@@ -31,10 +32,12 @@ from signaling.messages import (
     MAX_INT,
     MAX_MID_CHARS,
     MAX_NAME_CHARS,
+    MAX_RTT_MS,
     MAX_SDP_CHARS,
     MAX_SERVER_FRAME_BYTES,
     MAX_TICKET_CHARS,
     MAX_UFRAG_CHARS,
+    MAX_VIDEO_SIDE,
     PROTOCOL_VERSION,
     SERVER_MESSAGE_TYPES,
     Answer,
@@ -58,10 +61,12 @@ from signaling.messages import (
     PeerJoined,
     PeerLeft,
     PeerMediaState,
+    PeerQuality,
     PeerReconnecting,
     PeerTrackInfo,
     Ping,
     Pong,
+    Quality,
     RelayedAnswer,
     RelayedCandidate,
     RelayedOffer,
@@ -69,6 +74,7 @@ from signaling.messages import (
     Resume,
     RoomClosing,
     ServerMessage,
+    Stats,
     TimeWarning,
     TrackInfo,
     You,
@@ -190,6 +196,20 @@ def _number(value: object, path: str) -> float | int:
     if not math.isfinite(value):
         raise ProtocolError(ErrorCode.BAD_VALUE, f"The field '{path}' must be a finite number.")
     return value
+
+
+def _bounded(lo: float, hi: float) -> Check:
+    """A finite number (integer or not) between `lo` and `hi`."""
+
+    def check(value: object, path: str) -> float | int:
+        number = _number(value, path)
+        if not lo <= number <= hi:
+            raise ProtocolError(
+                ErrorCode.OUT_OF_RANGE, f"The field '{path}' must be between {lo:g} and {hi:g}."
+            )
+        return number
+
+    return check
 
 
 def _enum(*allowed: str) -> Check:
@@ -329,6 +349,30 @@ _client_msg_id = _string(1, MAX_CLIENT_MSG_ID_CHARS, pattern=r"[A-Za-z0-9._:-]+"
 _mid = _string(1, MAX_MID_CHARS)
 _purpose = _enum("camera", "screen")
 _sentence = _string(1, 500)
+_verdict = _enum("good", "fair", "poor", "unknown")
+_count = _int(0, MAX_INT)
+_milliseconds = _int(0, MAX_RTT_MS)
+_side = _int(0, MAX_VIDEO_SIDE)
+
+# `stats`: every figure optional (a browser may not measure it yet), each within what a real
+# call can show, so a summary is never skewed by a nonsense value.
+_STATS_FIELDS: Final[tuple[FieldSpec, ...]] = (
+    ("rtt_ms", _milliseconds, OPTIONAL),
+    ("loss", _bounded(0, 1), OPTIONAL),
+    ("jitter_ms", _milliseconds, OPTIONAL),
+    ("frames_decoded", _count, OPTIONAL),
+    ("frames_dropped", _count, OPTIONAL),
+    ("width", _side, OPTIONAL),
+    ("height", _side, OPTIONAL),
+    ("fps", _bounded(0, MAX_FPS), OPTIONAL),
+    ("pair", _enum("host", "srflx", "prflx", "relay"), OPTIONAL),
+    ("transport", _enum("udp", "tcp", "tls"), OPTIONAL),
+    ("relay_mode", _bool, OPTIONAL),
+)
+_QUALITY_FIELDS: Final[tuple[FieldSpec, ...]] = (
+    ("verdict", _verdict, REQUIRED),
+    ("words", _sentence, REQUIRED),
+)
 
 _CANDIDATE_FIELDS: Final[tuple[FieldSpec, ...]] = (
     ("candidate", _string(0, MAX_CANDIDATE_CHARS, prefix="candidate:"), NULLABLE),
@@ -398,6 +442,7 @@ _CLIENT_SHAPES: Final[tuple[Shape, ...]] = (
     Shape(IceRestartRequest, ()),
     Shape(Ping, (("ts", _number, OPTIONAL),)),
     Shape(Leave, ()),
+    Shape(Stats, _STATS_FIELDS),
 )
 
 _SERVER_SHAPES: Final[tuple[Shape, ...]] = (
@@ -461,6 +506,8 @@ _SERVER_SHAPES: Final[tuple[Shape, ...]] = (
         ),
     ),
     Shape(Pong, (("ts", _number, OPTIONAL),)),
+    Shape(Quality, _QUALITY_FIELDS),
+    Shape(PeerQuality, _QUALITY_FIELDS),
 )
 
 

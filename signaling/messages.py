@@ -46,6 +46,15 @@ MediaMode = Literal["p2p", "relay"]
 MediaAction = Literal["new_connection", "ice_restart", "none"]
 PeerLeftReason = Literal["left", "timeout"]
 RoomClosingReason = Literal["ended", "cancelled", "rescheduled"]
+CandidateType = Literal["host", "srflx", "prflx", "relay"]
+CandidateProtocol = Literal["udp", "tcp", "tls"]
+QualityVerdict = Literal["good", "fair", "poor", "unknown"]
+
+# How often the client sends `stats` (docs/protocol.md); the rate limit allows a little more.
+STATS_EVERY_S: Final = 10
+MAX_RTT_MS: Final = 60_000
+MAX_VIDEO_SIDE: Final = 16_384
+MAX_FPS: Final = 240
 
 
 # --- nested objects (no `type`) ---------------------------------------------------------------
@@ -191,6 +200,26 @@ class Leave:
     type: Literal["leave"] = field(default="leave", init=False)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats:
+    """How the sender's call is going, measured by its browser over the last interval (about
+    `STATS_EVERY_S`): the figures of `RTCPeerConnection.getStats()` it can see. Absent (or null)
+    means not measured yet. The server keeps a summary per call, not the samples."""
+
+    type: Literal["stats"] = field(default="stats", init=False)
+    rtt_ms: int | None = None  # the selected candidate pair's current round trip
+    loss: float | None = None  # inbound packets lost / expected in the interval, 0..1
+    jitter_ms: int | None = None  # inbound, the worst of audio and video
+    frames_decoded: int | None = None  # inbound video, in the interval
+    frames_dropped: int | None = None
+    width: int | None = None  # inbound video frame size and rate, now
+    height: int | None = None
+    fps: float | None = None
+    pair: CandidateType | None = None  # the selected pair's local candidate type
+    transport: CandidateProtocol | None = None  # udp, tcp, or tls (a TURN relay over TLS)
+    relay_mode: bool = False  # the chat runs through Duet's server peer (media_mode relay)
+
+
 ClientMessage = (
     Join
     | Offer
@@ -202,6 +231,7 @@ ClientMessage = (
     | IceRestartRequest
     | Ping
     | Leave
+    | Stats
 )
 
 # --- server -> client --------------------------------------------------------------------------
@@ -328,6 +358,24 @@ class Pong:
     ts: float | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quality:
+    """The server's grade of the receiver's own latest `stats`, for its connection indicator."""
+
+    type: Literal["quality"] = field(default="quality", init=False)
+    verdict: QualityVerdict
+    words: str  # the tooltip: a sentence naming the figures behind the verdict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerQuality:
+    """The same grade of the peer's latest `stats`: each person sees how the other one is doing."""
+
+    type: Literal["peer_quality"] = field(default="peer_quality", init=False)
+    verdict: QualityVerdict
+    words: str
+
+
 ServerMessage = (
     Joined
     | PeerJoined
@@ -346,6 +394,8 @@ ServerMessage = (
     | Replaced
     | Error
     | Pong
+    | Quality
+    | PeerQuality
 )
 
 CLIENT_MESSAGE_TYPES: Final[tuple[type[ClientMessage], ...]] = get_args(ClientMessage)

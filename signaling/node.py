@@ -28,14 +28,19 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms import attendance
 from rooms.broker import Broker, BrokerUnavailable, SeatRecord, SeatState
+from rooms.call_quality import Sample
 from rooms.closing_timers import ClosingTimers
+from rooms.live_feed import LiveFeed, LiveNews, NewsKind
 from rooms.tickets import Ticket
 from rooms.timeline import to_ms
 from scheduling.clock import Clock
+from scheduling.db import read_tx
+from scheduling.schema import chat_history
 from scheduling.store_chats import ChatRecord
 from signaling import messages as m
 from signaling.admission import SEAT_TTL_S, Admission, IceServersFor, JoinRefused
@@ -44,7 +49,8 @@ from signaling.chat import Chat
 from signaling.close_codes import CloseCode
 from signaling.codec import ErrorCode
 from signaling.connection import Connection
-from signaling.presence import NODE_ALIVE_TTL_S, NODE_CHECK_EVERY, Presence
+from signaling.presence import NODE_ALIVE_TTL_S, NODE_CHECK_EVERY, ROOM_CLOSES, Presence
+from signaling.quality import QualityDesk
 from signaling.relay_glue import MediaRelayHub
 from signaling.switchboard import Switchboard
 
@@ -94,12 +100,13 @@ class _NoHeapKeeping:
 
 @dataclass(frozen=True, slots=True)
 class CallQuality:
-    """One client-reported sample of a call's media (the `stats` message, still to come)."""
+    """One client-reported sample of a call's media, as metrics see it (from a `stats`)."""
 
     rtt_s: float | None = None
     loss_ratio: float | None = None  # packets lost / packets expected, 0..1
     jitter_s: float | None = None
     path: str = "unknown"  # "direct" | "turn" | "relay" | "unknown"
+    verdict: str = "unknown"  # "good" | "fair" | "poor" | "unknown" (rooms/call_quality.py)
 
 
 class NodeObserver(Protocol):
@@ -185,8 +192,14 @@ class SignalingNode:
             self.spawn,
             self._dropped,
             self._left,
+            self._seat_news,
         )
         self.chat = Chat(self.board, broker, engine, clock)
+        # The organizer's live board hears every room change from every node (rooms/live_feed.py).
+        self.live = LiveFeed(broker)
+        self.quality = QualityDesk(
+            self.board, engine, clock, self._sampled, self.live.tell, self.spawn
+        )
         if relay is not None:
             relay.attach(lambda chat, user, msg: self.board.deliver(chat, user, None, msg))
         # Connection ids: a random prefix per node instance and a counter, unique across nodes
@@ -201,6 +214,7 @@ class SignalingNode:
 
     async def start(self) -> None:
         await self.broker.start(self.board.from_broker, self._rewrite_seats)
+        await self.live.start()
         with contextlib.suppress(BrokerUnavailable):  # so no other node takes us for dead
             await self.broker.mark_alive(NODE_ALIVE_TTL_S)
         self._schedule_settle()
@@ -235,6 +249,7 @@ class SignalingNode:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     def _admitted(self, ticket: Ticket) -> None:
+        self._seat_news(ticket.chat_id, ticket.user_id, "connected")
         self.stats["joins"] += 1
         self.heap.socket_event()
         granted_ms = ticket.expires_ms - self.settings.ticket_ttl_s * 1000
@@ -246,8 +261,53 @@ class SignalingNode:
         self.refusals[code] = self.refusals.get(code, 0) + 1
 
     def call_quality(self, sample: CallQuality) -> None:
-        """Record a client's report of its call (the `stats` message will call this)."""
+        """Record a client's report of its call (each `stats` message, through `_sampled`)."""
         self.observer.call_quality(sample)
+
+    def _sampled(self, sample: Sample, verdict: str) -> None:
+        self.call_quality(
+            CallQuality(
+                rtt_s=None if sample.rtt_ms is None else sample.rtt_ms / 1000,
+                loss_ratio=sample.loss,
+                jitter_s=None if sample.jitter_ms is None else sample.jitter_ms / 1000,
+                path=sample.path,
+                verdict=verdict,
+            )
+        )
+
+    def _seat_news(self, chat_id: str, user_id: str, state: str) -> None:
+        """A seat changed (connected, reconnecting, absent): tell every node's live board."""
+        if state == "absent":
+            self.quality.forget(chat_id, user_id)
+        news = LiveNews("seat", chat_id, user_id, state, to_ms(self.clock.now()))
+        self.spawn(self.live.tell(news), "live-news")
+
+    async def tell_people(self, chat: ChatRecord) -> None:
+        """A chat changed in the database: its two people's open pages (their own event
+        streams, on any node) and every live board hear of it."""
+        at = to_ms(self.clock.now())
+        async with read_tx(self.engine) as conn:  # who did it: their own pages are not told
+            by = (
+                await conn.execute(
+                    sa.select(chat_history.c.actor_id)
+                    .where(chat_history.c.chat_id == chat.id)
+                    .order_by(chat_history.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar() or ""
+        for user_id, other in (
+            (chat.employee_id, chat.participant_name),
+            (chat.participant_id, chat.employee_name),
+        ):
+            await self.live.tell(
+                LiveNews("person", chat.id, user_id, chat.state.value, at, detail=other, by=by)
+            )
+        await self.tell_chat(chat.id)
+
+    async def tell_chat(self, chat_id: str, kind: NewsKind = "chat") -> None:
+        """The chat changed in the database (state, a Support request or answer): every board
+        reads it again."""
+        await self.live.tell(LiveNews(kind, chat_id, at_ms=to_ms(self.clock.now())))
 
     def _dropped(self) -> None:
         self.heap.socket_event()
@@ -291,7 +351,9 @@ class SignalingNode:
     async def _settle_now(self) -> None:
         """Settle every chat whose room has closed; one run at a time on this node."""
         async with self._settling:
-            await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
+            settled = await attendance.settle_ended(self.engine, self.clock.now(), [self.joins])
+        for chat in settled:  # live boards show the outcome (completed, no-show)
+            await self.tell_chat(chat.id)
 
     async def _refresh_seats(self) -> None:
         """Keep live seats from expiring: in Redis a seat lives SEAT_TTL_S unless refreshed.
@@ -342,6 +404,9 @@ class SignalingNode:
         await self.admission.join(conn, msg)
 
     async def disconnected(self, conn: Connection) -> None:
+        if conn.joined:  # saved first: the seat news below forgets a seat gone for good
+            for_good = conn.left or (conn.closing and conn.close_code in ROOM_CLOSES)
+            self.quality.ended(conn, for_good)
         await self.presence.disconnected(conn)
 
     async def chat_changed(self, chat: ChatRecord) -> None:
@@ -382,6 +447,8 @@ class SignalingNode:
                 await self.chat.send(conn, msg)
             case m.Ping():
                 conn.send(m.Pong(ts=msg.ts))
+            case m.Stats():
+                await self.quality.sample(conn, msg)
             case m.Leave():
                 conn.left = True
                 conn.close(CloseCode.NORMAL)

@@ -58,6 +58,8 @@ class Presence:
     on_dropped: Callable[[], None]  # the node's socket-event hook
     # (chat id, user id, "left" | "timeout"): a seat emptied for good (`participant.left`).
     on_left: Callable[[str, str, LeftReason], None] = lambda _chat, _user, _reason: None
+    # (chat, user, "connected" | "reconnecting" | "absent"): the live board's news
+    on_seat: Callable[[str, str, str], None] = lambda _chat, _user, _state: None
     # Peers' nodes found not alive at the last check (`watch_nodes`), and the connections of
     # dead nodes whose grace this node took over.
     _missing: set[str] = field(default_factory=set)
@@ -78,18 +80,21 @@ class Presence:
             if conn.closing and conn.close_code in ROOM_CLOSES:
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
                 self._relay_vacated(conn.chat_id)
+                self.on_seat(conn.chat_id, conn.user_id, "absent")
                 return
             if conn.left or (conn.closing and conn.close_code not in RECONNECTING_CLOSES):
                 # The seat is empty now, so the peer must not keep relaying to it.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
                 self._relay_vacated(conn.chat_id)
                 self.on_left(conn.chat_id, conn.user_id, "left")
+                self.on_seat(conn.chat_id, conn.user_id, "absent")
                 await self._tell_peer(conn, m.PeerLeft(reason="left"), PEER_GONE)
                 return
             grace = self.reconnect_grace_s
             await self.broker.put_seat(
                 conn.chat_id, conn.user_id, replace(seat, state=SeatState.RECONNECTING), grace + 30
             )
+            self.on_seat(conn.chat_id, conn.user_id, "reconnecting")
             await self._tell_peer(
                 conn,
                 m.PeerReconnecting(grace_s=grace),
@@ -122,6 +127,7 @@ class Presence:
         await self.broker.delete_seat(chat_id, user_id, conn_id)
         self._relay_vacated(chat_id)
         self.on_left(chat_id, user_id, "timeout")
+        self.on_seat(chat_id, user_id, "absent")
         peer = await self.broker.get_seat(chat_id, peer_id)
         if peer is not None and peer.state == SeatState.CONNECTED:
             await self.board.to_seat(
@@ -171,6 +177,7 @@ class Presence:
             await self.broker.put_seat(
                 conn.chat_id, conn.peer_id, replace(seat, state=SeatState.RECONNECTING), grace + 30
             )
+            self.on_seat(conn.chat_id, conn.peer_id, "reconnecting")
         if seat is not None:  # connected or reconnecting: the grace is ours now
             self._start_grace(conn.chat_id, conn.peer_id, link.conn, conn.user_id)
         if link.connected:

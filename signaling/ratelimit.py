@@ -37,10 +37,25 @@ ALL_MESSAGES: Final = Bucket(100.0, 20.0, Verdict.CLOSE)
 NEGOTIATION: Final = Bucket(10.0, 0.5, Verdict.CLOSE)  # offer, answer
 CHAT: Final = Bucket(5.0, 1.0, Verdict.REFUSE)  # chat_send
 BAD_FRAMES: Final = Bucket(5.0, 1 / 60, Verdict.CLOSE)  # frames that fail to decode
+# stats: one every 10 s is the protocol; a burst of 3 covers a resume, a sample is refused (not
+# the call) beyond one every 5 s, so a chatty client costs the server nothing but an error.
+STATS: Final = Bucket(3.0, 1 / 5, Verdict.REFUSE)
 
-_BUCKETS: Final = (ALL_MESSAGES, NEGOTIATION, CHAT, BAD_FRAMES)
-_ALL, _NEGOTIATION, _CHAT, _BAD = range(4)
-_BUCKET_OF_TYPE: Final = {"offer": _NEGOTIATION, "answer": _NEGOTIATION, "chat_send": _CHAT}
+_BUCKETS: Final = (ALL_MESSAGES, NEGOTIATION, CHAT, BAD_FRAMES, STATS)
+_ALL, _NEGOTIATION, _CHAT, _BAD, _STATS = range(5)
+_BUCKET_OF_TYPE: Final = {
+    "offer": _NEGOTIATION,
+    "answer": _NEGOTIATION,
+    "chat_send": _CHAT,
+    "stats": _STATS,
+}
+# What a refused message's `error` says, by message type.
+REFUSED_SENTENCES: Final = {
+    "chat_send": "That message was not sent: you are sending them faster than one a second. "
+    "Send it again in a moment.",
+    "stats": "Call statistics arrive too often (one every 10 seconds is expected); "
+    "this sample was ignored.",
+}
 
 
 class ConnectionLimits:

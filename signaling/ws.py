@@ -22,7 +22,7 @@ from signaling.close_codes import FATAL_PROTOCOL_ERRORS, CloseCode
 from signaling.codec import ErrorCode, ProtocolError, decode
 from signaling.connection import Connection
 from signaling.node import JoinRefused, SignalingNode
-from signaling.ratelimit import ConnectionLimits, Verdict
+from signaling.ratelimit import REFUSED_SENTENCES, ConnectionLimits, Verdict
 
 log = logging.getLogger("duet.signaling.ws")
 
@@ -271,8 +271,7 @@ async def _serve(
                 conn.send(
                     m.Error(
                         code=ErrorCode.RATE_LIMITED.value,
-                        message="That message was not sent: you are sending them faster than one "
-                        "a second. Send it again in a moment.",
+                        message=REFUSED_SENTENCES[msg.type],
                         ref_type=msg.type,
                     )
                 )

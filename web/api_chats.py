@@ -76,6 +76,9 @@ async def post_chat(request: web.Request) -> web.Response:
             answer=data.answer,
             now=now,
         )
+    on_change = request.app.get(CHAT_CHANGED)
+    if on_change is not None:  # the other person's open pages show the new request
+        await after_commit(partial(on_change, chat))
     return json_response(chat_view(chat, event, who, now), status=201)
 
 

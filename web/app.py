@@ -32,6 +32,7 @@ from web import (
     api_events,
     api_exports,
     api_join,
+    api_live,
     api_notifications,
     api_precall,
     api_resumes,
@@ -138,6 +139,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         if mail is not None:
             mail.wake()  # the change wrote mails: send them now, not at the next poll
         await node.chat_changed(chat)
+        await node.tell_people(chat)  # open pages and live boards (docs/live.md)
         if chat.state in (ChatState.CONFIRMED, ChatState.CANCELLED):  # a slot taken or freed
             await invalidate_offers(offers, chat.event_id)
 
@@ -199,6 +201,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         api_notifications,
     ):
         app.add_routes(module.routes)
+    app.add_routes(api_live.routes)  # the live board's stream and in-call Support
+    app[api_live.STREAMS] = set()
+    app.on_shutdown.append(api_live.end_streams)
     app.router.add_get("/api/v1/ws", ws_handler)
     app.add_routes(api_precall.routes)
     if config.metrics_token:  # else not served on the public port at all (404)

@@ -47,6 +47,9 @@ IDEMPOTENT: Final = frozenset(
         ("POST", "/api/v1/chats/{chat_id}/follow-up"),
         ("PUT", "/api/v1/me/time-zone"),
         ("PUT", "/api/v1/me/notifications"),
+        # in-call Support (web/api_live.py): a retry must not ask, or answer, twice
+        ("POST", "/api/v1/chats/{chat_id}/support"),
+        ("POST", "/api/v1/chats/{chat_id}/support/answer"),
     }
 )
 

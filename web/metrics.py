@@ -127,6 +127,11 @@ class _NodeCollector(Collector):
         yield CounterMetricFamily(
             "duet_joins", "Sockets admitted to their seat.", value=node.stats["joins"]
         )
+        yield GaugeMetricFamily(
+            "duet_event_streams",
+            "Open Server-Sent Events streams on this node (live boards and people's own).",
+            value=node.live.listeners,
+        )
         refusals = CounterMetricFamily(
             "duet_join_refusals",
             "Sockets closed before they were admitted, by close code.",
@@ -296,6 +301,12 @@ class Metrics:
             buckets=JITTER_BUCKETS,
             registry=registry,
         )
+        self.quality_verdicts = Counter(
+            "duet_call_quality_verdicts",
+            "Client-reported call quality samples, by the server's verdict and media path.",
+            ["verdict", "path"],
+            registry=registry,
+        )
         self.gc_pauses = {generation: PlainHistogram(GC_BUCKETS) for generation in (0, 1, 2)}
         self._gc_started = 0.0
         registry.register(_NodeCollector(self))
@@ -318,6 +329,7 @@ class Metrics:
             self.quality_loss.labels(path).observe(min(1.0, max(0.0, sample.loss_ratio)))
         if sample.jitter_s is not None:
             self.quality_jitter.labels(path).observe(sample.jitter_s)
+        self.quality_verdicts.labels(sample.verdict, path).inc()
 
     def transaction(self, kind: str, seconds: float) -> None:
         self.db_transaction.labels(kind).observe(seconds)

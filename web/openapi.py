@@ -148,6 +148,21 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             "Mail goes to the address the host platform's token names (`email` claim).",
         ),
     },
+    "/api/v1/me/events": {
+        "get": Op(
+            "My own events as Server-Sent Events: a chat of mine changed",
+            None,
+            rules="A `hello` event, then a `chat` event ({chat_id, state, with, at}) whenever "
+            "one of the caller's chats changes, on any node; a comment line every 20 s "
+            "(docs/live.md).",
+            responses={
+                "200": {
+                    "description": "text/event-stream: `event: hello` then `event: chat`",
+                    "content": {"text/event-stream": {"schema": _STRING}},
+                }
+            },
+        )
+    },
     "/api/v1/me/schedule": {
         "get": Op("My Schedule: confirmed chats in time order", r.ChatList, query=rb.ScheduleQuery)
     },
@@ -311,6 +326,47 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             r.ChatLog,
             path=_chat(),
             rules=_PARTIES,
+        )
+    },
+    "/api/v1/chats/{chat_id}/support": {
+        "post": Op(
+            "Ask the organizer for help from a call (shown on the live board)",
+            r.SupportRequest,
+            status=201,
+            body=rb.SupportInput,
+            path=_chat(),
+            roles=("employee", "participant"),
+            rules="Only the chat's two people (others get 404), only for a booked chat (409 "
+            "not_live), one open request a minute per person (429 support_pending, with "
+            "Retry-After). The request is stored before the answer.",
+        )
+    },
+    "/api/v1/chats/{chat_id}/support/answer": {
+        "post": Op(
+            "Answer in the chat as Support: both people see it, the chat log keeps it",
+            r.ChatMessage,
+            status=201,
+            body=rb.SupportAnswer,
+            path=_chat(),
+            roles=("organizer",),
+            rules="Stored in the chat's log (sender_id `support`) before the answer, then sent "
+            "to whoever of the two is in the room; marks the chat's Support requests answered.",
+        )
+    },
+    "/api/v1/events/{event_id}/live": {
+        "get": Op(
+            "The live board: today's chats in real time, as Server-Sent Events",
+            None,
+            path=_event(),
+            roles=("organizer",),
+            rules="A `snapshot` event with every row, then a `row` event whenever one changes; "
+            "a comment line every 20 s keeps proxies from closing it (docs/live.md).",
+            responses={
+                "200": {
+                    "description": "text/event-stream: `event: snapshot` then `event: row`",
+                    "content": {"text/event-stream": {"schema": _STRING}},
+                }
+            },
         )
     },
     "/api/v1/chats/{chat_id}/history": {

@@ -67,9 +67,9 @@ HttpUrl = Annotated[
     str,
     Meta(
         max_length=500,
-        # Not `\S+`: Python's `\s` also matches \x1c-\x1f and \x85, JavaScript's (the
-        # document's readers, schemathesis) matches \ufeff; this class is one set in both.
-        pattern=r"^(https?://[^\s\x00-\x1f\x7f\x85\ufeff]+)?$",
+        # Spelled out rather than \S: Python's \s also matches \x1c-\x1f and \x85, and
+        # JavaScript's (the schema's readers) matches \ufeff, so \S meant two things.
+        pattern=r"^(https?://[^\s\x00-\x1f\x7f-\x9f\ufeff]+)?$",
         description="An http(s) link, or empty for none.",
         extra={"expect": "empty or a link starting with https:// or http://"},
     ),
@@ -245,6 +245,20 @@ class Cancel(Struct):
     reason: Text = ""
 
 
+class SupportInput(Struct):
+    """What the person asks Support, in a sentence (optional: pressing the button is enough)."""
+
+    text: Annotated[str, Meta(max_length=500)] = ""
+
+
+class SupportAnswer(Struct):
+    """The organizer's answer, shown to both people in the chat as a Support message."""
+
+    text: Annotated[
+        str, Meta(min_length=1, max_length=2000, pattern=r"\S", extra={"expect": "a message"})
+    ]
+
+
 class PrecallOffer(Struct):
     """The browser's offer, sent once ICE gathering is complete (no trickled candidates).
 
@@ -331,7 +345,7 @@ WebhookUrl = Annotated[
         min_length=1,
         max_length=2000,
         # The same character class as HttpUrl's (Python's and JavaScript's `\S` differ).
-        pattern=r"^https?://[^\s\x00-\x1f\x7f\x85\ufeff]+$",
+        pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f\ufeff]+$",
         description="Where Duet POSTs the events: an http(s) URL on a public address.",
         extra={"expect": "a link starting with https:// (or http://)"},
     ),

@@ -342,6 +342,17 @@ class ChatMessage(Struct):
     sent_at: Instant
 
 
+class SupportRequest(Struct):
+    """A Support request raised from a call (docs/live.md)."""
+
+    id: str
+    chat_id: str
+    user_id: str
+    text: str
+    created_at: Instant
+    answered_at: Instant | None = None
+
+
 class ChatLog(Struct):
     chat_id: str
     last_seq: int

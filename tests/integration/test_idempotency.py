@@ -10,6 +10,7 @@ once and succeeds instead of finding "already done" with no answer to replay.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,14 @@ import pytest
 import sqlalchemy as sa
 
 from scheduling.db import write_tx
-from scheduling.schema import chats, events, idempotency_keys, mail_opt_outs
+from scheduling.schema import (
+    chat_messages,
+    chats,
+    events,
+    idempotency_keys,
+    mail_opt_outs,
+    support_requests,
+)
 from scheduling.store_chats import get_chat, settle_chats
 from signaling import messages as m
 from signaling.close_codes import CloseCode
@@ -58,6 +66,7 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
     api: Api,
 ) -> None:
     seen: set[tuple[str, str]] = set()
+    keys = itertools.count()  # one key per request (a route may be tried twice)
 
     async def check(
         person: Person,
@@ -69,7 +78,7 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         expect: int = 200,
     ) -> dict[str, Any]:
         before = await effect() if effect else 0
-        answers = await _at_once(api, person, method, path, body, f"key-{len(seen)}")
+        answers = await _at_once(api, person, method, path, body, f"key-{next(keys)}")
         assert len(set(answers)) == 1, f"{method} {path}: {sorted(set(answers))[:3]}"
         status, raw = answers[0]
         assert status == expect, (method, path, raw[:300])
@@ -141,6 +150,33 @@ async def test_twenty_concurrent_copies_make_one_change_and_twenty_identical_ans
         history_rows,
     )
     assert booked["state"] == "confirmed"
+
+    async def support_asked() -> int:
+        return await _count(api, support_requests)
+
+    async def chat_logged() -> int:
+        return await _count(api, chat_messages)
+
+    support = f"/api/v1/chats/{chat['id']}/support"
+    await check(
+        SAM,
+        "POST",
+        "/api/v1/chats/{chat_id}/support",
+        support,
+        {"text": "No sound"},
+        support_asked,
+        201,
+    )
+    await check(
+        ORGANIZER,
+        "POST",
+        "/api/v1/chats/{chat_id}/support/answer",
+        f"{support}/answer",
+        {"text": "Try the Devices button."},
+        chat_logged,
+        201,
+    )
+
     # Once the chat took place, a follow-up invitation is a new chat: made once.
     api.clock.set(at(booked["slot"]["ends_at"]))
     async with write_tx(api.client.app[ENGINE]) as conn:

@@ -245,3 +245,35 @@ async def test_every_socket_the_metrics_count_is_one_of_the_node(api: Api) -> No
         == 1
     )
     assert value(after, "duet_rooms_open") == 0
+
+
+async def test_stats_messages_and_event_streams_move_the_metrics(api: Api) -> None:
+    """Real `stats` from a scripted call reach the call quality metrics with the server's
+    verdict; an open event stream is counted while it is open."""
+    chat_id, _ = await live_chat(api)
+    ada, _ = await join(api, ADA, chat_id)
+    sam, _ = await join(api, SAM, chat_id)
+    before = await scrape(api.client)
+    await sam.send(m.Stats(rtt_ms=700, loss=0.1, pair="relay", transport="tls"))
+    assert (await sam.expect(m.Quality)).verdict == "poor"
+    await ada.send(m.Stats(rtt_ms=20, loss=0.0, jitter_ms=3, pair="host", transport="udp"))
+    assert (await ada.expect(m.Quality)).verdict == "good"
+    stream = await api.client.get(
+        "/api/v1/me/events", headers={"Authorization": f"Bearer {api.token(ADA)}"}
+    )
+    assert stream.status == 200
+    await stream.content.readline()  # the `hello` event: the stream is open
+    after = await scrape(api.client)
+    assert (
+        moved(before, after, "duet_call_quality_verdicts_total", verdict="poor", path="turn") == 1
+    )
+    assert (
+        moved(before, after, "duet_call_quality_verdicts_total", verdict="good", path="direct") == 1
+    )
+    assert moved(before, after, "duet_call_quality_rtt_seconds_sum", path="turn") == pytest.approx(
+        0.7
+    )
+    assert moved(before, after, "duet_event_streams") == 1
+    stream.close()
+    await ada.close()
+    await sam.close()

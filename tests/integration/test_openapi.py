@@ -27,6 +27,7 @@ from web import (
     api_chats,
     api_dev,
     api_events,
+    api_live,
     api_notifications,
     api_precall,
     api_settings,
@@ -43,8 +44,14 @@ pytestmark = pytest.mark.both_backends
 
 METHODS = ("get", "put", "post", "delete", "patch")
 # Described but not driven here: the WebSocket upgrade (tests/integration/test_ws_bad_input.py and the room tests) and starting a pre-call
-# check, which needs a real WebRTC offer (tests/media/test_precall.py).
-NOT_DRIVEN = {("get", "/api/v1/ws"), ("post", "/api/v1/precall")}
+# check, which needs a real WebRTC offer (tests/media/test_precall.py), and the event streams,
+# which never end (tests/integration/test_live_board.py).
+NOT_DRIVEN = {
+    ("get", "/api/v1/ws"),
+    ("post", "/api/v1/precall"),
+    ("get", "/api/v1/events/{event_id}/live"),
+    ("get", "/api/v1/me/events"),
+}
 
 
 def routed_operations(app: web.Application) -> set[tuple[str, str]]:
@@ -100,6 +107,7 @@ def test_every_body_a_handler_reads_is_the_one_its_operation_describes() -> None
         api_after_chat,
         api_settings,
         api_notifications,
+        api_live,
     ):
         read |= {b._type.__name__ for b in vars(module).values() if isinstance(b, Body)}
     read |= {body._type.__name__ for _action, body in CHAT_ACTIONS.values()}
@@ -260,6 +268,8 @@ async def test_responses_of_a_real_flow_match_their_schemas(api: Api) -> None:
     grant = await call(SAM, "POST", f"/api/v1/chats/{cid}/join")
     assert grant["join_window"]["open"] is True
     await call(SAM, "GET", f"/api/v1/chats/{cid}/messages")
+    await call(SAM, "POST", f"/api/v1/chats/{cid}/support", {"text": "No sound"}, expect=201)
+    await call(ORGANIZER, "POST", f"/api/v1/chats/{cid}/support/answer", {"text": "On it."}, 201)
     await call(ADA, "POST", f"/api/v1/chats/{cid}/cancel", {"reason": "Sorry, I am ill."})
     await call(SAM, "GET", f"/api/v1/chats/{cid}/history")
 

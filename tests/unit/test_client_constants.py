@@ -10,6 +10,8 @@ import re
 
 from scheduling.webhook_payloads import EventType
 from signaling.close_codes import REASONS, CloseCode
+from signaling.messages import MAX_FPS, MAX_RTT_MS, STATS_EVERY_S
+from signaling.ratelimit import STATS
 from tests.support.app import REPO_ROOT
 from tests.support.client_catalogue import load as load_catalogue
 
@@ -77,3 +79,13 @@ def test_the_after_chat_forms_offer_what_the_server_takes() -> None:
     assert f"const COMMENT_MAX = {MAX_COMMENT};" in source
     resume = (JS / "resume.js").read_text()
     assert f"const MAX_MB = {MAX_RESUME_BYTES // (1024 * 1024)};" in resume
+
+
+def test_stats_pace_and_figures_are_the_protocols() -> None:
+    """The client sends `stats` at the protocol's pace, inside the rate limit, within its
+    ranges (rtt and jitter capped at the codec's maximum)."""
+    source = (JS / "call" / "call_stats.js").read_text()
+    every = re.search(r"export const STATS_EVERY_MS = (\d+);", source)
+    assert every and int(every.group(1)) == STATS_EVERY_S * 1000
+    assert 1 / STATS.per_second <= STATS_EVERY_S  # the pace never runs the bucket dry
+    assert f"Math.min({MAX_RTT_MS}," in source and f"Math.min({MAX_FPS}," in source

@@ -48,16 +48,19 @@ from signaling.messages import (
     PeerJoined,
     PeerLeft,
     PeerMediaState,
+    PeerQuality,
     PeerReconnecting,
     PeerTrackInfo,
     Ping,
     Pong,
+    Quality,
     RelayedAnswer,
     RelayedCandidate,
     RelayedOffer,
     Replaced,
     Resume,
     RoomClosing,
+    Stats,
     TimeWarning,
     TrackInfo,
     You,
@@ -92,6 +95,20 @@ CLIENT_SAMPLES: list[Any] = [
     Ping(ts=1718000000123),
     Ping(ts=12345.678),
     Leave(),
+    Stats(),
+    Stats(
+        rtt_ms=42,
+        loss=0.013,
+        jitter_ms=7,
+        frames_decoded=298,
+        frames_dropped=2,
+        width=640,
+        height=480,
+        fps=29.8,
+        pair="relay",
+        transport="tls",
+        relay_mode=True,
+    ),
 ]
 
 SERVER_SAMPLES: list[Any] = [
@@ -159,6 +176,8 @@ SERVER_SAMPLES: list[Any] = [
     Error(code="bad_length", message="The message is too long.", ref_type="chat_send"),
     Pong(ts=1.5),
     Pong(),
+    Quality(verdict="fair", words="Fair connection: 3% of packets lost."),
+    PeerQuality(verdict="unknown", words="Not measured yet."),
 ]
 
 CODEC_CODES = {

@@ -16,6 +16,7 @@ import { renderCall } from './call/call_page.js';
 import { applyZoneSetting, zoneMenu } from './zone_setting.js';
 import { renderSettings } from './views/settings.js';
 import { renderMailOutbox } from './views/mail_outbox.js';
+import { eventsBadge, seen, startMyEvents, stopMyEvents } from './my_events.js';
 
 const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
@@ -52,6 +53,7 @@ function renderTopbar(user) {
   const home = `#/${user.role}`;
   replace(
     userSlot,
+    eventsBadge(),
     h('a', { class: 'topbar-link', href: home }, t(HOME_KEYS[user.role] || HOME_KEYS.organizer)),
     zoneMenu(user, () => route()),
     h('span', { class: 'who' },
@@ -60,6 +62,7 @@ function renderTopbar(user) {
     h('button', {
       class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'sign-out' },
       onclick: () => {
+        stopMyEvents();
         session.signOut();
         location.hash = '#/signin';
       },
@@ -107,6 +110,7 @@ async function route() {
     const user = await ensureUser();
     if (current.disposed) return;
     renderTopbar(user);
+    startMyEvents(user, refreshList);
     const view = VIEWS[name];
     if (!view || name === 'signin' || (!SHARED.has(name) && name !== user.role)) {
       location.replace(`#/${user.role}`);
@@ -121,6 +125,18 @@ async function route() {
   }
 }
 
+// Tabs that list chats: drawn again when one of the person's chats changes (my_events.js).
+// Others (availability, the companies, a call) are left alone: someone may be typing there.
+const LIST_TABS = new Set(['requested', 'in_scheduling', 'confirmed', 'completed', 'history', 'invitations', 'requests', 'schedule']);
+
+function refreshList() {
+  const { name, params } = parseHash();
+  if ((name === 'employee' || name === 'participant') && LIST_TABS.has(params[0] || '')) {
+    seen();
+    route();
+  }
+}
+
 function showFlash(host) {
   if (!flash) return;
   host.prepend(alertBox(flash, 'info'));
@@ -128,6 +144,7 @@ function showFlash(host) {
 }
 
 onUnauthorized((err) => {
+  stopMyEvents();
   session.signOut();
   flash = err.message;
   location.hash = '#/signin';

@@ -12,6 +12,7 @@ import { CallView, endedView } from './call_view.js';
 import { PeerLink } from './peer_link.js';
 import { SignalingSocket, closeSentence, errorSentence } from './signaling_socket.js';
 import { listDevices, openTrack } from './local_media.js';
+import { STATS_EVERY_MS, measureStats } from './call_stats.js';
 import { h, replace } from '../dom.js';
 import { joinWindowSentence } from '../join_control.js';
 
@@ -92,9 +93,12 @@ export class CallSession {
           endsAt: session.joined ? session.joined.ends_at : null,
           polite: session.joined ? session.joined.polite : null,
           log: session.log.slice(),
+          quality: session.quality || null,
+          peerQuality: session.peerQualityMsg || null,
         };
       },
       messages: () => session.chatPanel.messages(),
+      sendStats: () => session.sendStats(),
     };
   }
 
@@ -160,8 +164,15 @@ export class CallSession {
         return this.finish(t('call.ended.title'), closeSentence(CLOSING_CODES[msg.reason], msg.message), false);
       case 'replaced':
         return this.finish(t('call.ended.elsewhere'), closeSentence(4008, msg.message), true);
+      case 'quality':
+        this.quality = msg;
+        return this.view.setQuality('me', msg.verdict, msg.words);
+      case 'peer_quality':
+        this.peerQualityMsg = msg;
+        return this.view.setQuality('peer', msg.verdict, msg.words);
       case 'error':
         if (msg.ref_type === 'chat_send') return this.chatPanel.onSendError(msg);
+        if (msg.ref_type === 'stats') return console.warn('stats refused', msg.message);
         if (msg.code !== 'peer_absent') toast(errorSentence(msg), 'error');
         return undefined;
       default:
@@ -296,6 +307,7 @@ export class CallSession {
         toggleScreen: () => (this.flags.screen ? this.stopScreen() : this.startScreen()),
         toggleChat: () => this.toggleChat(),
         leave: () => this.leave(),
+        askSupport: (text, button, note) => this.askSupport(text, button, note),
       },
     });
     this.view.localVideo.srcObject = this.stream;
@@ -304,6 +316,7 @@ export class CallSession {
     document.body.classList.add('in-call');
     this.scope.onDispose(() => document.body.classList.remove('in-call'));
     this.scope.every(1000, () => this.tick());
+    this.scope.every(STATS_EVERY_MS, () => this.sendStats());
     // The chat drawer is closed by default on narrow screens; unread counts while it is hidden.
     const narrow = window.matchMedia('(max-width: 860px)');
     const visible = () => !document.hidden && (!narrow.matches || this.view.root.classList.contains('chat-open'));
@@ -312,6 +325,37 @@ export class CallSession {
     this.scope.listen(document, 'visibilitychange', () => this.chatPanel.setVisible(visible()));
     this.scope.listen(narrow, 'change', () => this.chatPanel.setVisible(visible()));
     this.fillDevices();
+  }
+
+  /** docs/protocol.md "Call quality": the figures of the last interval, while media flows. */
+  async sendStats() {
+    const link = this.link;
+    if (this.ended || !link || link.pc.connectionState !== 'connected') return;
+    try {
+      const { msg, state } = await measureStats(link.pc, this.joined && this.joined.media_mode === 'relay', link === this.statsLink ? this.statsState : {});
+      this.statsLink = link;
+      this.statsState = state;
+      this.socket.send(msg);
+    } catch (err) {
+      console.warn('stats could not be read', err);
+    }
+  }
+
+  /** The Support button: a request on the organizer's live board; the answer comes in the chat. */
+  async askSupport(text, button, note) {
+    button.disabled = true;
+    try {
+      await api.post(`/chats/${this.chat.id}/support`, { text });
+      this.view.supportText.value = '';
+      note.textContent = 'Sent. The organizer will answer here in the chat.';
+      note.dataset.kind = 'success';
+      toast('Your request reached the organizer.', 'success');
+    } catch (err) {
+      note.textContent = err.message || 'Your request could not be sent. Please try again.';
+      note.dataset.kind = 'error';
+    } finally {
+      button.disabled = false;
+    }
   }
 
   toggleChat() {

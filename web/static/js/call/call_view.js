@@ -4,6 +4,13 @@
 import { h, replace } from '../dom.js';
 import { clockDigits, initials } from '../format.js';
 import { t } from '../i18n.js';
+import { qualityLabel } from './call_stats.js';
+
+/** A connection indicator: good / fair / poor as a dot and a word, the figures in its tooltip. */
+function qualityBadge(id, who) {
+  return h('span', { class: 'quality', id, dataset: { verdict: 'unknown' }, title: t('quality.not_measured', { who }), tabindex: '0', role: 'img', 'aria-label': t('quality.not_measured_label', { who }) },
+    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word', 'aria-hidden': 'true' }, `${who} …`));
+}
 
 function video(id, { muted = false, label } = {}) {
   return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
@@ -24,6 +31,8 @@ export class CallView {
     this.timeLeft = h('span', { class: 'time-left', id: 'time-left', 'aria-live': 'off' }, '');
     this.banner = h('div', { class: 'call-banner', id: 'call-banner', role: 'status', hidden: true });
     this.peerFlags = h('div', { class: 'tile-flags', id: 'peer-flags' });
+    this.myQuality = qualityBadge('my-quality', 'You');
+    this.peerQuality = qualityBadge('peer-quality', peerName);
     this.selfFlags = h('div', { class: 'tile-flags' });
     this.placeholder = h('div', { class: 'tile-placeholder', id: 'peer-placeholder' },
       h('span', { class: 'avatar avatar-large', 'aria-hidden': 'true' }, initials(peerName)),
@@ -45,18 +54,53 @@ export class CallView {
     this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, t('call.control.chat')), this.unreadBadge);
     this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
+    // Support: a request to the organizer's live board, with an optional sentence (docs/live.md);
+    // the event's own help page too, where it has one.
+    this.supportText = h('textarea', { id: 'support-text', rows: 3, maxlength: 500, 'aria-label': 'What do you need help with? (optional)', placeholder: 'What do you need help with? (optional)' });
+    this.supportNote = h('div', { class: 'support-note', role: 'status' });
+    this.supportSend = h('button', { class: 'btn btn-primary btn-small', type: 'submit', dataset: { action: 'send-support-request' } }, 'Ask for help');
+    this.supportPanel = h('form', {
+      class: 'support-panel card', id: 'support-panel', hidden: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        handlers.askSupport(this.supportText.value.trim(), this.supportSend, this.supportNote);
+      },
+    },
+    h('h2', {}, 'Ask the organizer for help'),
+    h('p', { class: 'muted small' }, 'The organizer sees your request at once and answers in this chat, as Support.'),
+    this.supportText, this.supportNote,
+    h('div', { class: 'row' }, this.supportSend,
+      supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Help page') : null,
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.setSupportOpen(false) }, 'Close')));
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
     this.root = h('section', { class: 'call', id: 'call' },
       h('header', { class: 'call-bar' },
-        h('div', { class: 'call-title' }, h('strong', {}, t('call.chat_with', { name: peerName })), this.status),
+        h('div', { class: 'call-title' }, h('strong', {}, t('call.chat_with', { name: peerName })), this.status,
+          h('span', { class: 'quality-pair' }, this.myQuality, this.peerQuality)),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
-          supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, t('call.support')) : null,
+          h('button', { class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'support' }, 'aria-expanded': 'false', onclick: () => this.setSupportOpen(this.supportPanel.hidden) }, t('call.support')),
           h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, t('call.leave')))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
-      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
+      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel, this.supportPanel));
+  }
+
+  /** who: 'me' | 'peer'; verdict good | fair | poor | unknown; words: the server's sentence. */
+  setQuality(who, verdict, words) {
+    const badge = who === 'me' ? this.myQuality : this.peerQuality;
+    const name = who === 'me' ? 'You' : this.peerName;
+    badge.dataset.verdict = verdict;
+    badge.title = `${name}: ${words}`;
+    badge.setAttribute('aria-label', `${name}: ${words}`);
+    badge.querySelector('.quality-word').textContent = `${name} ${qualityLabel(verdict)}`;
+  }
+
+  setSupportOpen(open) {
+    this.supportPanel.hidden = !open;
+    this.root.querySelector('[data-action="support"]').setAttribute('aria-expanded', String(open));
+    if (open) this.supportText.focus();
   }
 
   setDevicesOpen(open) {

@@ -262,8 +262,10 @@ export class ChatPanel {
   render(entry, status) {
     this.empty.remove();
     const mine = entry.sender_id === this.myId;
-    const el = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { clientMsgId: entry.client_msg_id, status } },
-      mine ? null : h('span', { class: 'msg-author' }, this.names[entry.sender_id] || t('chat.them')),
+    // The organizer's answers to a Support request come from "support" (docs/live.md).
+    const support = entry.sender_id === 'support';
+    const el = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}${support ? ' msg-support' : ''}`, dataset: { clientMsgId: entry.client_msg_id, status, sender: entry.sender_id } },
+      mine ? null : h('span', { class: 'msg-author' }, support ? t('call.support') : this.names[entry.sender_id] || t('chat.them')),
       // The text is only ever text nodes and safe anchors; never parsed as HTML.
       h('div', { class: 'bubble' }, textWithLinks(entry.text)),
       h('span', { class: 'msg-meta' }));

@@ -6,6 +6,7 @@ import { chooseEvent, currentEvent } from '../events.js';
 import { t } from '../i18n.js';
 import { downloadLink } from '../downloads.js';
 import { busy, loading, pageHeader, showNotice } from '../ui.js';
+import { renderLiveBoard } from './live_board.js';
 import { webhookSection } from './webhooks.js';
 
 const DURATIONS = [10, 15, 20, 30];
@@ -31,7 +32,8 @@ function dayRow(day, onRemove) {
   return row;
 }
 
-export async function renderOrganizer(root) {
+export async function renderOrganizer(root, context = {}) {
+  if ((context.params || [])[0] === 'live') return renderLiveBoard(root, context);
   replace(root, loading());
   const { event, events } = await currentEvent();
   const draft = event || {
@@ -102,7 +104,8 @@ export async function renderOrganizer(root) {
     ? h('select', { 'aria-label': t('organizer.event'), onchange: (e) => { chooseEvent(e.target.value); window.dispatchEvent(new HashChangeEvent('hashchange')); } },
       events.map((ev) => h('option', { value: ev.id, selected: ev.id === event?.id }, ev.name)))
     : null;
-  replace(root, pageHeader(t('organizer.title'), event ? event.name : t('organizer.first_event'), picker), form, event ? quotaSection(event) : null, event ? afterSection(event) : null, event ? webhookSection(event) : null);
+  const board = event ? h('a', { class: 'btn btn-primary btn-small', href: '#/organizer/live', dataset: { action: 'live-board' } }, t('board.link')) : null;
+  replace(root, pageHeader(t('organizer.title'), event ? event.name : t('organizer.first_event'), picker, board), form, event ? quotaSection(event) : null, event ? afterSection(event) : null, event ? webhookSection(event) : null);
 }
 
 /** After the fair: the CSV of every chat, and participants' feedback summed up per company. */
