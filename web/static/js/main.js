@@ -118,6 +118,12 @@ document.addEventListener('click', (event) => {
   }
 });
 
+// The skip link moves the focus to the main region without changing the route (the hash).
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  app.focus();
+});
+
 window.addEventListener('hashchange', route);
 window.addEventListener('unhandledrejection', (event) => console.warn('unhandled', event.reason));
 takeTokenFromFragment();

@@ -117,10 +117,12 @@ export class CallSession {
     switch (msg.type) {
       case 'joined': return this.onJoined(msg);
       case 'peer_joined':
+        this.view.announce('joined', this.peerName);
         this.setPeer(msg.peer);
         return this.mediaAction(msg.media_action);
       case 'peer_left':
         this.peer = { ...this.peer, present: false, state: 'absent' };
+        this.view.announce(msg.reason === 'left' ? 'left' : 'lost', this.peerName);
         this.closeLink();
         this.view.setStatus('absent', msg.reason === 'left' ? `${this.peerName} left the chat` : `${this.peerName} lost the connection`);
         this.view.setPlaceholderText(msg.reason === 'left' ? `${this.peerName} left. They can join again while the chat is open.` : `Waiting for ${this.peerName} to come back…`);
@@ -145,6 +147,7 @@ export class CallSession {
       case 'ice_restart_request':
         return this.link && this.link.restartIce();
       case 'chat_message':
+        if (msg.sender_id !== this.user.id && !this.chatPanel.bySeq.has(msg.seq)) this.view.announce('message', this.peerName, msg.text);
         if (this.chatPanel.addMessage(msg)) this.socket.drop(); // a gap: resume fills it
         return undefined;
       case 'chat_ack':
@@ -301,6 +304,7 @@ export class CallSession {
     this.scope.every(1000, () => this.tick());
     // The chat drawer is closed by default on narrow screens; unread counts while it is hidden.
     const narrow = window.matchMedia('(max-width: 860px)');
+    this.narrow = narrow;
     const visible = () => !document.hidden && (!narrow.matches || this.view.root.classList.contains('chat-open'));
     this.chatVisible = visible;
     this.chatPanel.setVisible(visible());
@@ -310,7 +314,7 @@ export class CallSession {
   }
 
   toggleChat() {
-    this.view.root.classList.toggle('chat-open');
+    this.view.setChatOpen(!this.view.root.classList.contains('chat-open'), this.narrow.matches);
     this.chatPanel.setVisible(this.chatVisible());
   }
 

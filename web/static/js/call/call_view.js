@@ -4,6 +4,16 @@
 import { h, replace } from '../dom.js';
 import { clockDigits, initials } from '../format.js';
 
+// What a screen reader hears when the other person comes and goes, and when they write.
+const ANNOUNCE = {
+  joined: (name) => `${name} joined the chat.`,
+  left: (name) => `${name} left the chat.`,
+  lost: (name) => `${name} lost the connection.`,
+  message: (name, text) => `${name} wrote: ${text}`,
+};
+// The announcements kept in the live region (older ones are dropped).
+const ANNOUNCE_KEEP = 5;
+
 function video(id, { muted = false, label } = {}) {
   return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
 }
@@ -41,21 +51,45 @@ export class CallView {
     this.devicesButton = toggle('Devices', 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
     this.devicesButton.setAttribute('aria-pressed', 'false');
     this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
-    this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
+    this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, 'aria-expanded': 'false', 'aria-controls': 'chat-panel', onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
     this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
+    chatPanel.root.id = 'chat-panel';
+    // Escape closes the phone's chat drawer (the Chat button is shown only there).
+    chatPanel.root.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || !this.root.classList.contains('chat-open') || !this.chatButton.offsetParent) return;
+      event.preventDefault();
+      handlers.toggleChat();
+    });
+    this.announcer = h('div', { class: 'sr-only', id: 'call-announcer', role: 'log', 'aria-live': 'polite' });
     this.root = h('section', { class: 'call', id: 'call' },
       h('header', { class: 'call-bar' },
-        h('div', { class: 'call-title' }, h('strong', {}, `Chat with ${peerName}`), this.status),
+        h('div', { class: 'call-title' }, h('h1', { class: 'call-heading' }, h('strong', {}, `Chat with ${peerName}`)), this.status),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
           supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer', dataset: { action: 'support' } }, 'Support') : null,
           h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, 'Leave'))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
-      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel));
+      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel),
+      this.announcer);
+  }
+
+  /** Tell a screen reader: kind is one of ANNOUNCE's keys. */
+  announce(kind, ...args) {
+    this.announcer.append(h('p', {}, ANNOUNCE[kind](...args)));
+    while (this.announcer.childElementCount > ANNOUNCE_KEEP) this.announcer.firstElementChild.remove();
+  }
+
+  /** The phone's chat drawer: opening moves the focus into it, closing returns it to the button. */
+  setChatOpen(open, moveFocus) {
+    this.root.classList.toggle('chat-open', open);
+    this.chatButton.setAttribute('aria-expanded', String(open));
+    if (!moveFocus) return;
+    if (open) this.chatPanel.input.focus();
+    else this.chatButton.focus();
   }
 
   setDevicesOpen(open) {

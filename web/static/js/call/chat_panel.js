@@ -76,7 +76,7 @@ export class ChatPanel {
     this.unread = 0;
     this.visible = true;
     this.divider = null;
-    this.list = h('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
+    this.list = h('ol', { class: 'chat-log', 'aria-label': 'Chat messages' });
     this.empty = h('li', { class: 'chat-empty' }, 'Say hello! Messages are visible to both of you during the chat.');
     this.list.append(this.empty);
     this.errors = h('div', { class: 'chat-errors' });
@@ -288,7 +288,7 @@ export class ChatPanel {
   markUnread(el) {
     this.unread += 1;
     if (!this.divider) {
-      this.divider = h('li', { class: 'unread-divider', role: 'separator' }, 'New messages');
+      this.divider = h('li', { class: 'unread-divider' }, 'New messages');
       this.list.insertBefore(this.divider, el);
     }
     this.onUnread(this.unread);

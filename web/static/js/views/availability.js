@@ -8,6 +8,7 @@ import { BACKGROUND_MAX, QUESTION_MAX } from '../limits.js';
 import { serverNow } from '../server_clock.js';
 import { alertBox, busy, loading, showError, showNotice } from '../ui.js';
 
+const QUOTA_METER_LABEL = "Your company's slots used";
 const EXPERIENCE_LEVELS = ['', 'Junior', 'Mid-level', 'Senior', 'Staff', 'Principal', 'Executive'];
 
 function splitList(text) {
@@ -33,7 +34,7 @@ export function quotaBox(figure, pendingCount = 0) {
       h('span', { class: 'quota-big' }, `${used} of ${quota}`),
       h('span', {}, ' slots used'),
       h('span', { class: 'muted' }, ` · ${available} available to your company`)),
-    h('div', { class: 'meter', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
+    h('div', { class: 'meter', role: 'progressbar', 'aria-label': QUOTA_METER_LABEL, 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
     pendingCount ? h('p', { class: 'muted small' }, `Your unconfirmed selection adds ${pendingCount} slot${pendingCount === 1 ? '' : 's'}.`) : null,
   );
 }
@@ -149,6 +150,14 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
 
   const dayNodes = new Map();
 
+  /** The control of `node` that has the keyboard focus, as a selector that finds its redrawn twin. */
+  function focusedControl(node) {
+    const el = document.activeElement;
+    if (!el || !node.contains(el)) return null;
+    const key = ['start', 'duration', 'action'].find((k) => el.dataset[k]);
+    return key ? `[data-${key}="${CSS.escape(el.dataset[key])}"]` : null;
+  }
+
   function renderDay(date) {
     const eventDay = event.days.find((d) => d.date === date);
     const day = state.get(date);
@@ -224,14 +233,17 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
         renderStatus();
       },
     }, 'Clear');
+    const refocus = focusedControl(node);
     replace(
       node,
       h('div', { class: 'day-head' },
-        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} ${zoneOfDay(date, tz)} · ${day.selected.size} selected`)),
+        h('div', {}, h('h2', { class: 'day-title' }, calendarDay(date)), h('span', { class: 'muted' }, `${eventDay.start}–${eventDay.end} ${zoneOfDay(date, tz)} · ${day.selected.size} selected`)),
         h('div', { class: 'day-tools' }, durationPicker, selectAll, clearAll)),
       day.grid && day.grid.length ? h('p', { class: 'muted small grid-zone' }, zoneNote(day.grid[0].starts_at, tz)) : null,
       day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading('Loading slots…'),
     );
+    // Redrawing keeps a keyboard user where they were (a disabled twin cannot take it).
+    if (refocus) node.querySelector(refocus)?.focus();
   }
 
   // Profile form

@@ -146,6 +146,7 @@ function requestForm(event, offer, onClose) {
   const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, name: 'message', placeholder: 'Optional: a short note', 'aria-label': 'Message' });
   const errors = h('div');
   const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, 'Send request');
+  setTimeout(() => answer.focus(), 0); // the form opens where the person types next
   return h('form', {
     class: 'inline-form request-form',
     onsubmit: (e) => {
