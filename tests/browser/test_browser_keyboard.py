@@ -70,7 +70,16 @@ async def test_the_whole_journey_by_keyboard(tmp_path: Path) -> None:
         # --- Grace publishes the 10-minute slot at 11:00 ----------------------------------------
         await sign_in_by_keyboard(grace, "Grace Hopper")
         today = grace.locator('.day[data-date="2026-11-30"]')
-        await press_on(grace, today.locator('.segment[data-duration="10"]'), "Space")
+        # The chat length is a radio group: one Tab stop, the arrow keys choose.
+        ten, fifteen = (today.locator(f'.segment[data-duration="{m}"]') for m in (10, 15))
+        await expect(ten).to_have_attribute("aria-checked", "true")
+        await tab_to(grace, ten)
+        await grace.keyboard.press("ArrowRight")
+        await expect(fifteen).to_have_attribute("aria-checked", "true")
+        await expect(fifteen).to_be_focused()
+        await grace.keyboard.press("ArrowLeft")
+        await expect(ten).to_have_attribute("aria-checked", "true")
+        await expect(ten).to_be_focused()
         slot = today.locator(f'.slot-cell[data-start="{SLOT_START}"]')
         await press_on(grace, slot, "Space")
         await expect(slot).to_have_attribute("data-kind", "pending")
@@ -137,6 +146,16 @@ async def test_the_whole_journey_by_keyboard(tmp_path: Path) -> None:
         await grace.keyboard.type("Nice to meet you, Priya.")
         await press_on(grace, grace.get_by_role("button", name="Send"), "Space")
         await expect(priya.locator(".msg.theirs .bubble")).to_have_text("Nice to meet you, Priya.")
+
+        # --- The devices panel takes the focus, and Escape gives it back ----------------------
+        devices = grace.get_by_role("button", name="Devices")
+        await press_on(grace, devices)
+        await expect(
+            grace.get_by_role("group", name="Devices").get_by_label("Camera")
+        ).to_be_focused()
+        await grace.keyboard.press("Escape")
+        await expect(devices).to_be_focused()
+        await expect(grace.get_by_role("group", name="Devices")).to_be_hidden()
 
         # --- Both leave -------------------------------------------------------------------------
         await press_on(priya, priya.get_by_role("button", name="Leave"))

@@ -16,6 +16,7 @@ const app = document.getElementById('app');
 const userSlot = document.getElementById('topbar-user');
 let scope = null;
 let flash = null;
+let navigated = false; // false on the first page load: the skip link is then the first Tab stop
 
 const VIEWS = {
   signin: renderSignIn,
@@ -77,6 +78,7 @@ async function route() {
     }
     await renderSignIn(host, { params, scope });
     showFlash(host);
+    focusNewPage(current);
     return;
   }
   try {
@@ -91,10 +93,18 @@ async function route() {
     document.body.dataset.view = name;
     await view(host, { params, scope: current, user });
     showFlash(host);
+    focusNewPage(current);
   } catch (err) {
     if (current.disposed) return;
     replace(host, alertBox(err.message || 'Something went wrong. Please reload the page.'));
   }
+}
+
+/** After a navigation the old page's focused control is gone: start the keyboard at the new
+ * page's main region (unless the person already moved on inside it). */
+function focusNewPage(current) {
+  if (!navigated || current.disposed) return;
+  if (!document.activeElement || document.activeElement === document.body) app.focus({ preventScroll: true });
 }
 
 function showFlash(host) {
@@ -114,6 +124,7 @@ document.addEventListener('click', (event) => {
   const link = event.target.closest && event.target.closest('a[href^="#/"]');
   if (link && link.getAttribute('href') === location.hash) {
     event.preventDefault();
+    navigated = true;
     route();
   }
 });
@@ -124,7 +135,10 @@ document.querySelector('.skip-link')?.addEventListener('click', (event) => {
   app.focus();
 });
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  navigated = true;
+  route();
+});
 window.addEventListener('unhandledrejection', (event) => console.warn('unhandled', event.reason));
 takeTokenFromFragment();
 route();

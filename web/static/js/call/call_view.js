@@ -53,7 +53,12 @@ export class CallView {
     this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
     this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, 'aria-expanded': 'false', 'aria-controls': 'chat-panel', onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
-    this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
+    this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true, role: 'group', 'aria-label': 'Devices' });
+    this.devicesPanel.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape') return;
+      event.preventDefault();
+      this.setDevicesOpen(false);
+    });
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
@@ -92,9 +97,13 @@ export class CallView {
     else this.chatButton.focus();
   }
 
+  /** Opening moves the focus into the panel; closing from inside it returns it to the button. */
   setDevicesOpen(open) {
+    const hadFocus = this.devicesPanel.contains(document.activeElement);
     this.devicesPanel.hidden = !open;
     this.devicesButton.setAttribute('aria-pressed', String(open));
+    if (open) this.devicesPanel.querySelector('select, button')?.focus();
+    else if (hadFocus) this.devicesButton.focus();
   }
 
   setStatus(state, text) {

@@ -39,6 +39,17 @@ export function quotaBox(figure, pendingCount = 0) {
   );
 }
 
+/** A radio group is one Tab stop; the arrow keys move to the next choice and pick it. */
+function arrowsPickRadio(event) {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (!step) return;
+  event.preventDefault();
+  const radios = [...event.currentTarget.querySelectorAll('[role=radio]')];
+  const next = radios[(radios.indexOf(document.activeElement) + step + radios.length) % radios.length];
+  next.focus(); // first, so the redrawn day gives the focus to the new choice
+  next.click();
+}
+
 export async function renderAvailability(root, { event, scope, onQuota }) {
   replace(root, loading('Loading your availability…'));
   let record = await api.get(`/events/${event.id}/availability`);
@@ -164,13 +175,14 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
     const node = dayNodes.get(date);
     const durationPicker = h(
       'div',
-      { class: 'segmented', role: 'radiogroup', 'aria-label': 'Chat length' },
+      { class: 'segmented', role: 'radiogroup', 'aria-label': 'Chat length', onkeydown: arrowsPickRadio },
       eventDay.durations.map((minutes) =>
         h(
           'button',
           {
             type: 'button',
             role: 'radio',
+            tabindex: minutes === day.duration ? '0' : '-1',
             class: `segment${minutes === day.duration ? ' is-current' : ''}`,
             'aria-checked': minutes === day.duration ? 'true' : 'false',
             dataset: { duration: String(minutes) },
