@@ -147,9 +147,20 @@ async def test_the_whole_journey_by_keyboard(tmp_path: Path) -> None:
         await press_on(grace, grace.get_by_role("button", name="Send"), "Space")
         await expect(priya.locator(".msg.theirs .bubble")).to_have_text("Nice to meet you, Priya.")
 
+        # --- Mute and unmute: the button's name says what pressing it does ---------------------
+        await press_on(grace, grace.get_by_role("button", name="Mute"), "Space")
+        unmute = grace.get_by_role("button", name="Unmute")
+        await expect(unmute).to_be_focused()
+        assert await unmute.get_attribute("aria-pressed") is None
+        await expect(priya.locator("#peer-flags")).to_contain_text("Mic off")
+        await grace.keyboard.press("Enter")
+        await expect(grace.get_by_role("button", name="Mute")).to_be_focused()
+        await expect(priya.locator("#peer-flags")).not_to_contain_text("Mic off")
+
         # --- The devices panel takes the focus, and Escape gives it back ----------------------
         devices = grace.get_by_role("button", name="Devices")
         await press_on(grace, devices)
+        await expect(devices).to_have_attribute("aria-expanded", "true")
         await expect(
             grace.get_by_role("group", name="Devices").get_by_label("Camera")
         ).to_be_focused()

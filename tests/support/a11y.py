@@ -19,8 +19,15 @@ TAB_LIMIT = 80
 _AXE = Axe()
 
 
+# Colours are judged once CSS transitions have run: mid-fade, a button is a blend of two colours.
+_TRANSITIONS_DONE_JS = """() => document.getAnimations()
+  .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
+  .every((a) => a.playState !== 'running')"""
+
+
 async def serious_violations(page: Page) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now, one line each."""
+    await page.wait_for_function(_TRANSITIONS_DONE_JS)
     results = await _AXE.run(page)
     lines = []
     for violation in results.response["violations"]:

@@ -19,7 +19,9 @@ function video(id, { muted = false, label } = {}) {
 }
 
 function toggle(label, action, onclick) {
-  return h('button', { class: 'control', type: 'button', dataset: { action }, 'aria-pressed': 'true', onclick }, h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, label));
+  // No aria-pressed: the label says what pressing does (Mute / Unmute), and a pressed "Mute"
+  // would read as muted.
+  return h('button', { class: 'control', type: 'button', dataset: { action }, onclick }, h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, label));
 }
 
 export class CallView {
@@ -47,13 +49,13 @@ export class CallView {
     this.micButton = toggle('Mic', 'toggle-mic', handlers.toggleMic);
     this.cameraButton = toggle('Camera', 'toggle-camera', handlers.toggleCamera);
     this.shareButton = toggle('Share screen', 'share-screen', handlers.toggleScreen);
-    this.shareButton.setAttribute('aria-pressed', 'false');
     this.devicesButton = toggle('Devices', 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
-    this.devicesButton.setAttribute('aria-pressed', 'false');
+    this.devicesButton.setAttribute('aria-expanded', 'false');
+    this.devicesButton.setAttribute('aria-controls', 'devices-panel');
     this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
     this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, 'aria-expanded': 'false', 'aria-controls': 'chat-panel', onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, 'Chat'), this.unreadBadge);
-    this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true, role: 'group', 'aria-label': 'Devices' });
+    this.devicesPanel = h('div', { class: 'devices-panel card', id: 'devices-panel', hidden: true, role: 'group', 'aria-label': 'Devices' });
     this.devicesPanel.addEventListener('keydown', (event) => {
       if (event.key !== 'Escape') return;
       event.preventDefault();
@@ -101,7 +103,7 @@ export class CallView {
   setDevicesOpen(open) {
     const hadFocus = this.devicesPanel.contains(document.activeElement);
     this.devicesPanel.hidden = !open;
-    this.devicesButton.setAttribute('aria-pressed', String(open));
+    this.devicesButton.setAttribute('aria-expanded', String(open));
     if (open) this.devicesPanel.querySelector('select, button')?.focus();
     else if (hadFocus) this.devicesButton.focus();
   }
@@ -134,7 +136,6 @@ export class CallView {
   }
 
   setToggle(button, on, offLabel, onLabel) {
-    button.setAttribute('aria-pressed', String(on));
     button.classList.toggle('is-off', !on);
     button.querySelector('.control-label').textContent = on ? onLabel : offLabel;
   }
@@ -142,7 +143,6 @@ export class CallView {
   setLocalFlags({ mic, camera, screen }) {
     this.setToggle(this.micButton, mic, 'Unmute', 'Mute');
     this.setToggle(this.cameraButton, camera, 'Start video', 'Stop video');
-    this.shareButton.setAttribute('aria-pressed', String(screen));
     this.shareButton.classList.toggle('is-active', screen);
     this.shareButton.querySelector('.control-label').textContent = screen ? 'Stop sharing' : 'Share screen';
     replace(this.selfFlags, mic ? null : h('span', { class: 'flag flag-mic-off' }, 'Mic off'), screen ? h('span', { class: 'flag flag-sharing' }, 'Sharing screen') : null);
