@@ -135,6 +135,8 @@ async def test_the_whole_journey_by_keyboard(tmp_path: Path) -> None:
         await press_on(grace, join_now, "Space")
         for page in (grace, priya):
             await page.locator("#call").wait_for()
+            # The call replaced the pre-join page: the focus starts again at the main region.
+            await expect(page.locator("#app")).to_be_focused()
         await expect(grace.locator("#call-status")).to_contain_text("Priya Patel")
 
         # --- A message each way: Enter in the box, and the Send button by Space ------------------
@@ -176,4 +178,7 @@ async def test_the_whole_journey_by_keyboard(tmp_path: Path) -> None:
         await press_on(grace, grace.get_by_role("button", name="Leave"))
         for page in (grace, priya):
             await expect(page.locator("#call-ended")).to_contain_text("You left the chat")
+            await expect(page.locator("#app")).to_be_focused()
+        await press_on(priya, priya.get_by_role("link", name="Back to my chats"))
+        await expect(priya).to_have_url(f"{duet.base_url}/#/participant/schedule")
         assert grace.duet_errors == [] and priya.duet_errors == []  # type: ignore[attr-defined]

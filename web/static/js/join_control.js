@@ -26,6 +26,10 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = '
   );
   const hint = h('span', { class: 'join-hint', 'aria-live': 'polite' });
   const root = h('div', { class: 'join-control' }, button, hint);
+  // The hint is a live region redrawn every second: only a new sentence is worth announcing.
+  const setHint = (text) => {
+    if (hint.textContent !== text) hint.textContent = text;
+  };
   let window_ = chat.join;
   let lastCheck = 0;
   let checking = false;
@@ -60,7 +64,7 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = '
       root.dataset.joinState = 'open';
       if (!button.classList.contains('is-busy')) button.disabled = false;
       if (!button.classList.contains('is-busy')) button.textContent = label;
-      hint.textContent = `Open until ${timeOf(window_.join_closes_at, timeZone)}`;
+      setHint(`Open until ${timeOf(window_.join_closes_at, timeZone)}`);
       return true;
     }
     root.dataset.joinState = 'waiting';
@@ -68,11 +72,11 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label = '
     const seconds = Math.ceil((opens - now) / 1000);
     if (seconds > 0) {
       button.textContent = `Join in ${waitInWords(seconds)}`;
-      hint.textContent = `Opens at ${timeOf(window_.join_opens_at, timeZone)}`;
+      setHint(`Opens at ${timeOf(window_.join_opens_at, timeZone)}`);
     } else {
       // Our estimate says open; the server decides.
       button.textContent = 'Opening…';
-      hint.textContent = '';
+      setHint('');
       askServer();
     }
     return true;

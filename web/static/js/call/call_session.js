@@ -16,6 +16,13 @@ const WAS_IN_CALL = 'duet.in-call.';
 // Ends after which joining again cannot help: the chat is over, moved or gone, or the app is old.
 const NO_REJOIN = new Set([4005, 4006, 4007, 4009, 4010, 4012]);
 
+/** The page was redrawn under the focused control (Join now, Leave): start again at the main
+ * region rather than at the top of the document. */
+function keepFocusOnPage() {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  document.getElementById('app')?.focus({ preventScroll: true });
+}
+
 export class CallSession {
   /**
    * chat: the REST chat; media: {stream, mic, camera, speakerId}; root: where the call renders;
@@ -299,6 +306,7 @@ export class CallSession {
     this.view.localVideo.srcObject = this.stream;
     this.view.setLocalFlags(this.flags);
     replace(this.root, this.view.root);
+    keepFocusOnPage();
     document.body.classList.add('in-call');
     this.scope.onDispose(() => document.body.classList.remove('in-call'));
     this.scope.every(1000, () => this.tick());
@@ -439,6 +447,7 @@ export class CallSession {
       } : null,
     });
     replace(this.root, ended.root);
+    keepFocusOnPage();
     if (!offer) return;
     const over = (sentence) => {
       clearInterval(timer);
