@@ -61,7 +61,9 @@ export async function request(method, path, body, { accept = 'application/json' 
   if (!type.includes('json')) return resp.blob();
   const data = await resp.json();
   // Every answer that carries the server's clock keeps our countdowns honest.
-  if (data && typeof data.now === 'string') syncServerClock(data.now);
+  // One chat carries it in its join window: the call page may be the first page loaded.
+  const now = data && (typeof data.now === 'string' ? data.now : data.join && data.join.now);
+  if (typeof now === 'string') syncServerClock(now);
   return data;
 }
 
