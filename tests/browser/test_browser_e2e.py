@@ -158,8 +158,8 @@ async def test_publish_request_approve_book_call_and_complete(tmp_path: Path) ->
             re.compile("Priya Patel's camera is off")
         )
         await expect(grace.locator("#remote-screen")).to_be_hidden()
-        await expect(priya.get_by_role("button", name="Unmute")).to_have_attribute(
-            "aria-pressed", "false"
+        await expect(priya.get_by_role("button", name="Unmute")).to_have_class(
+            re.compile(r"\bis-off\b")
         )
 
         # --- Leave; after the window the settler completes the chat ---------------------------

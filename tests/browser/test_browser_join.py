@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,3 +137,23 @@ async def test_a_refused_join_is_shown_as_the_servers_sentence(tmp_path: Path) -
         await expect(sam.locator(".precheck .alert")).to_have_text("This chat was cancelled.")
         await expect(sam.locator("[data-action=join]")).to_have_count(0)
         assert sam.duet_errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_call_page_opened_first_counts_on_the_server_clock(tmp_path: Path) -> None:
+    """A person already signed in who opens the chat's link first: no answer with a top-level
+    `now` has come yet, so the page takes the server's clock from the chat's join window (the
+    browser's own clock is days after the demo's and would call the chat over)."""
+    clock = ManualClock(SEED)
+    async with running_duet(tmp_path, clock) as duet, chromium() as browser:
+        context, ada = await new_person_page(browser, duet)
+        token = mint_token(SECRET, ADA, clock.now())
+        user = {"id": "ada", "name": "Ada Lovelace", "role": "employee", "company_id": "acme"}
+        await context.add_init_script(
+            f"sessionStorage.setItem('duet.token', {json.dumps(token)});"
+            f"sessionStorage.setItem('duet.user', {json.dumps(json.dumps(user))});"
+        )
+        await ada.goto(f"/#/chat/{LIVE_CHAT_ID}")
+        join = ada.locator(".precheck .join-control")
+        await expect(join).to_have_attribute("data-join-state", "open")
+        await expect(ada.get_by_role("button", name="Join now")).to_be_enabled()
+        assert ada.duet_errors == []  # type: ignore[attr-defined]

@@ -40,6 +40,10 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label } =
   );
   const hint = h('span', { class: 'join-hint', 'aria-live': 'polite' });
   const root = h('div', { class: 'join-control' }, button, hint);
+  // The hint is a live region redrawn every second: only a new sentence is worth announcing.
+  const setHint = (text) => {
+    if (hint.textContent !== text) hint.textContent = text;
+  };
   let window_ = chat.join;
   let lastCheck = 0;
   let checking = false;
@@ -74,7 +78,7 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label } =
       root.dataset.joinState = 'open';
       if (!button.classList.contains('is-busy')) button.disabled = false;
       if (!button.classList.contains('is-busy')) button.textContent = joinLabel;
-      hint.textContent = t('join.open_until', { time: timeOf(window_.join_closes_at, timeZone) });
+      setHint(t('join.open_until', { time: timeOf(window_.join_closes_at, timeZone) }));
       return true;
     }
     root.dataset.joinState = 'waiting';
@@ -82,11 +86,11 @@ export function joinControl(chat, { scope, timeZone, onUpdate, onJoin, label } =
     const seconds = Math.ceil((opens - now) / 1000);
     if (seconds > 0) {
       button.textContent = t('join.join_in', { wait: waitInWords(seconds) });
-      hint.textContent = t('join.opens_at', { time: timeOf(window_.join_opens_at, timeZone) });
+      setHint(t('join.opens_at', { time: timeOf(window_.join_opens_at, timeZone) }));
     } else {
       // Our estimate says open; the server decides.
       button.textContent = t('join.opening');
-      hint.textContent = '';
+      setHint('');
       askServer();
     }
     return true;

@@ -23,6 +23,7 @@ const userSlot = document.getElementById('topbar-user');
 const languageSlot = document.getElementById('topbar-language');
 let scope = null;
 let flash = null;
+let navigated = false; // false on the first page load: the skip link is then the first Tab stop
 
 const VIEWS = {
   signin: renderSignIn,
@@ -104,6 +105,7 @@ async function route() {
     }
     await renderSignIn(host, { params, scope });
     showFlash(host);
+    focusNewPage(current);
     return;
   }
   try {
@@ -119,6 +121,7 @@ async function route() {
     document.body.dataset.view = name;
     await view(host, { params, scope: current, user });
     showFlash(host);
+    focusNewPage(current);
   } catch (err) {
     if (current.disposed) return;
     replace(host, alertBox(err.message || t('error.generic_reload')));
@@ -135,6 +138,13 @@ function refreshList() {
     seen();
     route();
   }
+}
+
+/** After a navigation the old page's focused control is gone: start the keyboard at the new
+ * page's main region (unless the person already moved on inside it). */
+function focusNewPage(current) {
+  if (!navigated || current.disposed) return;
+  if (!document.activeElement || document.activeElement === document.body) app.focus({ preventScroll: true });
 }
 
 function showFlash(host) {
@@ -155,11 +165,21 @@ document.addEventListener('click', (event) => {
   const link = event.target.closest && event.target.closest('a[href^="#/"]');
   if (link && link.getAttribute('href') === location.hash) {
     event.preventDefault();
+    navigated = true;
     route();
   }
 });
 
-window.addEventListener('hashchange', route);
+// The skip link moves the focus to the main region without changing the route (the hash).
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  app.focus();
+});
+
+window.addEventListener('hashchange', () => {
+  navigated = true;
+  route();
+});
 // A new language re-renders the page in place (a call hides the top bar, so none is torn down).
 window.addEventListener(LANGUAGE_EVENT, () => {
   if (!document.body.classList.contains('in-call')) route();

@@ -22,6 +22,13 @@ const NO_REJOIN = new Set([4005, 4006, 4007, 4009, 4010, 4012]);
 // room_closing's reason → the close code whose sentence says it (signaling/presence.py).
 const CLOSING_CODES = { ended: 4009, cancelled: 4007, rescheduled: 4012 };
 
+/** The page was redrawn under the focused control (Join now, Leave): start again at the main
+ * region rather than at the top of the document. */
+function keepFocusOnPage() {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  document.getElementById('app')?.focus({ preventScroll: true });
+}
+
 export class CallSession {
   /**
    * chat: the REST chat; media: {stream, mic, camera, speakerId}; root: where the call renders;
@@ -126,10 +133,12 @@ export class CallSession {
     switch (msg.type) {
       case 'joined': return this.onJoined(msg);
       case 'peer_joined':
+        this.view.announce('joined', this.peerName);
         this.setPeer(msg.peer);
         return this.mediaAction(msg.media_action);
       case 'peer_left':
         this.peer = { ...this.peer, present: false, state: 'absent' };
+        this.view.announce(msg.reason === 'left' ? 'left' : 'lost', this.peerName);
         this.closeLink();
         this.view.setStatus('absent', t(msg.reason === 'left' ? 'call.status.peer_left' : 'call.status.peer_lost', { name: this.peerName }));
         this.view.setPlaceholderText(t(msg.reason === 'left' ? 'call.peer_left' : 'call.waiting_back', { name: this.peerName }));
@@ -154,6 +163,7 @@ export class CallSession {
       case 'ice_restart_request':
         return this.link && this.link.restartIce();
       case 'chat_message':
+        if (msg.sender_id !== this.user.id && !this.chatPanel.bySeq.has(msg.seq)) this.view.announce('message', this.peerName, msg.text);
         if (this.chatPanel.addMessage(msg)) this.socket.drop(); // a gap: resume fills it
         return undefined;
       case 'chat_ack':
@@ -313,12 +323,14 @@ export class CallSession {
     this.view.localVideo.srcObject = this.stream;
     this.view.setLocalFlags(this.flags);
     replace(this.root, this.view.root);
+    keepFocusOnPage();
     document.body.classList.add('in-call');
     this.scope.onDispose(() => document.body.classList.remove('in-call'));
     this.scope.every(1000, () => this.tick());
     this.scope.every(STATS_EVERY_MS, () => this.sendStats());
     // The chat drawer is closed by default on narrow screens; unread counts while it is hidden.
     const narrow = window.matchMedia('(max-width: 860px)');
+    this.narrow = narrow;
     const visible = () => !document.hidden && (!narrow.matches || this.view.root.classList.contains('chat-open'));
     this.chatVisible = visible;
     this.chatPanel.setVisible(visible());
@@ -359,7 +371,7 @@ export class CallSession {
   }
 
   toggleChat() {
-    this.view.root.classList.toggle('chat-open');
+    this.view.setChatOpen(!this.view.root.classList.contains('chat-open'), this.narrow.matches);
     this.chatPanel.setVisible(this.chatVisible());
   }
 
@@ -486,6 +498,7 @@ export class CallSession {
     replace(this.root, ended.root);
     // The participant's short feedback, right after leaving (docs: organizers see only sums).
     if (this.user.id === this.chat.participant.id) ended.root.append(feedbackForm(this.chat));
+    keepFocusOnPage();
     if (!offer) return;
     const over = (sentence) => {
       clearInterval(timer);

@@ -12,12 +12,24 @@ function qualityBadge(id, who) {
     h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word', 'aria-hidden': 'true' }, `${who} …`));
 }
 
+// What a screen reader hears when the other person comes and goes, and when they write.
+const ANNOUNCE = {
+  joined: (name) => `${name} joined the chat.`,
+  left: (name) => `${name} left the chat.`,
+  lost: (name) => `${name} lost the connection.`,
+  message: (name, text) => `${name} wrote: ${text}`,
+};
+// The announcements kept in the live region (older ones are dropped).
+const ANNOUNCE_KEEP = 5;
+
 function video(id, { muted = false, label } = {}) {
   return h('video', { id, autoplay: true, playsInline: true, muted, 'aria-label': label });
 }
 
 function toggle(label, action, onclick) {
-  return h('button', { class: 'control', type: 'button', dataset: { action }, 'aria-pressed': 'true', onclick }, h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, label));
+  // No aria-pressed: the label says what pressing does (Mute / Unmute), and a pressed "Mute"
+  // would read as muted.
+  return h('button', { class: 'control', type: 'button', dataset: { action }, onclick }, h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, label));
 }
 
 export class CallView {
@@ -47,13 +59,18 @@ export class CallView {
     this.micButton = toggle(t('call.control.mic'), 'toggle-mic', handlers.toggleMic);
     this.cameraButton = toggle(t('device.camera'), 'toggle-camera', handlers.toggleCamera);
     this.shareButton = toggle(t('call.control.share'), 'share-screen', handlers.toggleScreen);
-    this.shareButton.setAttribute('aria-pressed', 'false');
     this.devicesButton = toggle(t('call.control.devices'), 'devices', () => this.setDevicesOpen(this.devicesPanel.hidden));
-    this.devicesButton.setAttribute('aria-pressed', 'false');
+    this.devicesButton.setAttribute('aria-expanded', 'false');
+    this.devicesButton.setAttribute('aria-controls', 'devices-panel');
     this.unreadBadge = h('span', { class: 'unread-badge', hidden: true, id: 'unread-badge' });
-    this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, onclick: handlers.toggleChat },
+    this.chatButton = h('button', { class: 'control control-chat', type: 'button', dataset: { action: 'toggle-chat' }, 'aria-expanded': 'false', 'aria-controls': 'chat-panel', onclick: handlers.toggleChat },
       h('span', { class: 'control-icon', 'aria-hidden': 'true' }), h('span', { class: 'control-label' }, t('call.control.chat')), this.unreadBadge);
-    this.devicesPanel = h('div', { class: 'devices-panel card', hidden: true });
+    this.devicesPanel = h('div', { class: 'devices-panel card', id: 'devices-panel', hidden: true, role: 'group', 'aria-label': t('call.control.devices') });
+    this.devicesPanel.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape') return;
+      event.preventDefault();
+      this.setDevicesOpen(false);
+    });
     // Support: a request to the organizer's live board, with an optional sentence (docs/live.md);
     // the event's own help page too, where it has one.
     this.supportText = h('textarea', { id: 'support-text', rows: 3, maxlength: 500, 'aria-label': 'What do you need help with? (optional)', placeholder: 'What do you need help with? (optional)' });
@@ -75,16 +92,25 @@ export class CallView {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
+    chatPanel.root.id = 'chat-panel';
+    // Escape closes the phone's chat drawer (the Chat button is shown only there).
+    chatPanel.root.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || !this.root.classList.contains('chat-open') || !this.chatButton.offsetParent) return;
+      event.preventDefault();
+      handlers.toggleChat();
+    });
+    this.announcer = h('div', { class: 'sr-only', id: 'call-announcer', role: 'log', 'aria-live': 'polite' });
     this.root = h('section', { class: 'call', id: 'call' },
       h('header', { class: 'call-bar' },
-        h('div', { class: 'call-title' }, h('strong', {}, t('call.chat_with', { name: peerName })), this.status,
+        h('div', { class: 'call-title' }, h('h1', { class: 'call-heading' }, h('strong', {}, t('call.chat_with', { name: peerName }))), this.status,
           h('span', { class: 'quality-pair' }, this.myQuality, this.peerQuality)),
         h('div', { class: 'call-bar-right' },
           this.timeLeft,
           h('button', { class: 'btn btn-ghost btn-small', type: 'button', dataset: { action: 'support' }, 'aria-expanded': 'false', onclick: () => this.setSupportOpen(this.supportPanel.hidden) }, t('call.support')),
           h('button', { class: 'btn btn-danger btn-small', type: 'button', dataset: { action: 'leave' }, onclick: handlers.leave }, t('call.leave')))),
       h('div', { class: 'call-body' }, this.stage, chatPanel.root),
-      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel, this.supportPanel));
+      h('footer', { class: 'controls' }, this.micButton, this.cameraButton, this.shareButton, this.devicesButton, this.chatButton, this.devicesPanel, this.supportPanel),
+      this.announcer);
   }
 
   /** who: 'me' | 'peer'; verdict good | fair | poor | unknown; words: the server's sentence. */
@@ -103,9 +129,28 @@ export class CallView {
     if (open) this.supportText.focus();
   }
 
+  /** Tell a screen reader: kind is one of ANNOUNCE's keys. */
+  announce(kind, ...args) {
+    this.announcer.append(h('p', {}, ANNOUNCE[kind](...args)));
+    while (this.announcer.childElementCount > ANNOUNCE_KEEP) this.announcer.firstElementChild.remove();
+  }
+
+  /** The phone's chat drawer: opening moves the focus into it, closing returns it to the button. */
+  setChatOpen(open, moveFocus) {
+    this.root.classList.toggle('chat-open', open);
+    this.chatButton.setAttribute('aria-expanded', String(open));
+    if (!moveFocus) return;
+    if (open) this.chatPanel.input.focus();
+    else this.chatButton.focus();
+  }
+
+  /** Opening moves the focus into the panel; closing from inside it returns it to the button. */
   setDevicesOpen(open) {
+    const hadFocus = this.devicesPanel.contains(document.activeElement);
     this.devicesPanel.hidden = !open;
-    this.devicesButton.setAttribute('aria-pressed', String(open));
+    this.devicesButton.setAttribute('aria-expanded', String(open));
+    if (open) this.devicesPanel.querySelector('select, button')?.focus();
+    else if (hadFocus) this.devicesButton.focus();
   }
 
   setStatus(state, text) {
@@ -136,7 +181,6 @@ export class CallView {
   }
 
   setToggle(button, on, offLabel, onLabel) {
-    button.setAttribute('aria-pressed', String(on));
     button.classList.toggle('is-off', !on);
     button.querySelector('.control-label').textContent = on ? onLabel : offLabel;
   }
@@ -144,7 +188,6 @@ export class CallView {
   setLocalFlags({ mic, camera, screen }) {
     this.setToggle(this.micButton, mic, t('call.control.unmute'), t('call.control.mute'));
     this.setToggle(this.cameraButton, camera, t('call.control.start_video'), t('call.control.stop_video'));
-    this.shareButton.setAttribute('aria-pressed', String(screen));
     this.shareButton.classList.toggle('is-active', screen);
     this.shareButton.querySelector('.control-label').textContent = t(screen ? 'call.control.stop_sharing' : 'call.control.share');
     replace(this.selfFlags, mic ? null : h('span', { class: 'flag flag-mic-off' }, t('call.flag.mic_off')), screen ? h('span', { class: 'flag flag-sharing' }, t('call.flag.sharing')) : null);

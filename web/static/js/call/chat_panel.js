@@ -78,7 +78,7 @@ export class ChatPanel {
     this.unread = 0;
     this.visible = true;
     this.divider = null;
-    this.list = h('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-label': t('chat.messages') });
+    this.list = h('ol', { class: 'chat-log', 'aria-label': t('chat.messages') });
     this.empty = h('li', { class: 'chat-empty' }, t('chat.empty'));
     this.list.append(this.empty);
     this.errors = h('div', { class: 'chat-errors' });
@@ -292,7 +292,7 @@ export class ChatPanel {
   markUnread(el) {
     this.unread += 1;
     if (!this.divider) {
-      this.divider = h('li', { class: 'unread-divider', role: 'separator' }, t('chat.new_messages'));
+      this.divider = h('li', { class: 'unread-divider' }, t('chat.new_messages'));
       this.list.insertBefore(this.divider, el);
     }
     this.onUnread(this.unread);

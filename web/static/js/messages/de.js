@@ -540,5 +540,6 @@ export default {
   "outbox.demo_only": "Der Postausgang wird nur in der Demo gezeigt.",
   "outbox.smtp": "Dieser Server versendet seine E-Mails per SMTP; hier wird nichts aufbewahrt.",
   "outbox.empty.title": "Noch keine E-Mails",
-  "outbox.empty.text": "Stellen Sie eine Anfrage, nehmen Sie sie an oder buchen Sie ein Gespräch: Die E-Mails dazu erscheinen hier."
+  "outbox.empty.text": "Stellen Sie eine Anfrage, nehmen Sie sie an oder buchen Sie ein Gespräch: Die E-Mails dazu erscheinen hier.",
+  "availability.quota.meter": "Belegte Termine Ihres Unternehmens"
 };

@@ -540,5 +540,6 @@ export default {
   "outbox.demo_only": "The mail outbox is only shown in the demo.",
   "outbox.smtp": "This server sends its mail through SMTP; nothing is kept here.",
   "outbox.empty.title": "No mail yet",
-  "outbox.empty.text": "Request, approve or book a chat, and the emails it sends show up here."
+  "outbox.empty.text": "Request, approve or book a chat, and the emails it sends show up here.",
+  "availability.quota.meter": "Your company's slots used"
 };

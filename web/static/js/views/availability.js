@@ -46,7 +46,7 @@ export function quotaBox(figure, pendingCount = 0) {
       h('span', { class: 'quota-big' }, t('availability.quota.used_of', { used, quota })),
       h('span', {}, ' ', t('availability.quota.slots_used')),
       h('span', { class: 'muted' }, ' · ', t('availability.quota.available', { available }))),
-    h('div', { class: 'meter', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
+    h('div', { class: 'meter', role: 'progressbar', 'aria-label': t('availability.quota.meter'), 'aria-valuemin': '0', 'aria-valuemax': String(quota), 'aria-valuenow': String(used) }, fill),
     pendingCount ? h('p', { class: 'muted small' }, t('availability.quota.pending', { count: pendingCount })) : null,
   );
 }
@@ -58,6 +58,17 @@ const CELL_KEYS = {
   past: 'availability.cell.past',
   free: 'availability.cell.free',
 };
+
+/** A radio group is one Tab stop; the arrow keys move to the next choice and pick it. */
+function arrowsPickRadio(event) {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (!step) return;
+  event.preventDefault();
+  const radios = [...event.currentTarget.querySelectorAll('[role=radio]')];
+  const next = radios[(radios.indexOf(document.activeElement) + step + radios.length) % radios.length];
+  next.focus(); // first, so the redrawn day gives the focus to the new choice
+  next.click();
+}
 
 export async function renderAvailability(root, { event, scope, onQuota }) {
   replace(root, loading(t('availability.loading')));
@@ -172,19 +183,28 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
 
   const dayNodes = new Map();
 
+  /** The control of `node` that has the keyboard focus, as a selector that finds its redrawn twin. */
+  function focusedControl(node) {
+    const el = document.activeElement;
+    if (!el || !node.contains(el)) return null;
+    const key = ['start', 'duration', 'action'].find((k) => el.dataset[k]);
+    return key ? `[data-${key}="${CSS.escape(el.dataset[key])}"]` : null;
+  }
+
   function renderDay(date) {
     const eventDay = event.days.find((d) => d.date === date);
     const day = state.get(date);
     const node = dayNodes.get(date);
     const durationPicker = h(
       'div',
-      { class: 'segmented', role: 'radiogroup', 'aria-label': t('availability.chat_length') },
+      { class: 'segmented', role: 'radiogroup', 'aria-label': t('availability.chat_length'), onkeydown: arrowsPickRadio },
       eventDay.durations.map((minutes) =>
         h(
           'button',
           {
             type: 'button',
             role: 'radio',
+            tabindex: minutes === day.duration ? '0' : '-1',
             class: `segment${minutes === day.duration ? ' is-current' : ''}`,
             'aria-checked': minutes === day.duration ? 'true' : 'false',
             dataset: { duration: String(minutes) },
@@ -247,14 +267,17 @@ export async function renderAvailability(root, { event, scope, onQuota }) {
         renderStatus();
       },
     }, t('availability.clear'));
+    const refocus = focusedControl(node);
     replace(
       node,
       h('div', { class: 'day-head' },
-        h('div', {}, h('h3', {}, calendarDay(date)), h('span', { class: 'muted' }, t('availability.day_summary', { start: eventDay.start, end: eventDay.end, zone: zoneOfDay(date, tz), selected: day.selected.size }))),
+        h('div', {}, h('h2', { class: 'day-title' }, calendarDay(date)), h('span', { class: 'muted' }, t('availability.day_summary', { start: eventDay.start, end: eventDay.end, zone: zoneOfDay(date, tz), selected: day.selected.size }))),
         h('div', { class: 'day-tools' }, durationPicker, selectAll, clearAll)),
       day.grid && day.grid.length ? h('p', { class: 'muted small grid-zone' }, zoneNote(day.grid[0].starts_at, tz)) : null,
       day.grid ? h('div', { class: 'slot-grid' }, day.grid.map((slot) => cell(date, slot))) : loading(t('availability.loading_slots')),
     );
+    // Redrawing keeps a keyboard user where they were (a disabled twin cannot take it).
+    if (refocus) node.querySelector(refocus)?.focus();
   }
 
   // Profile form

@@ -138,6 +138,7 @@ function requestForm(event, offer, onClose) {
   const message = h('textarea', { rows: 2, maxlength: TEXT_MAX, name: 'message', placeholder: t('participant.request.note_placeholder'), 'aria-label': t('participant.request.message') });
   const errors = h('div');
   const send = h('button', { class: 'btn btn-primary btn-small', type: 'submit' }, t('participant.request.send'));
+  setTimeout(() => answer.focus(), 0); // the form opens where the person types next
   return h('form', {
     class: 'inline-form request-form',
     onsubmit: (e) => {
