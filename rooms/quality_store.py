@@ -1,21 +1,23 @@
 """Call quality summaries in the database: one row per person per chat, upserted as a call runs.
 
 The summary (rooms/call_quality.py) is written every few samples and when a socket ends, so it
-is in the database by the time the room closes and the chat is settled; `call_quality_payload`
-is what the `call.quality` webhook sends at the end of a call (docs/live.md).
+is in the database by the time the room closes and the chat is settled, whose transaction
+writes the `call.quality` webhook from it (scheduling/store_chats.py `settle_chats`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms.call_quality import Summary
 from scheduling.db import insert_or, read_tx, write_tx
-from scheduling.schema import call_quality, chats
+from scheduling.schema import call_quality
+from scheduling.store_quality import summaries_in
+
+__all__ = ["load", "save", "summaries_in"]
 
 
 async def save(
@@ -55,42 +57,3 @@ async def load(engine: AsyncEngine, chat_id: str, user_id: str) -> Summary | Non
             )
         ).first()
     return None if row is None else Summary.from_dict(row[0])
-
-
-async def summaries_in(conn: AsyncConnection, chat_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """chat_id -> {user_id: summary dict}, for the live board and exports."""
-    found: dict[str, dict[str, Any]] = {}
-    if not chat_ids:
-        return found
-    rows = await conn.execute(
-        sa.select(call_quality.c.chat_id, call_quality.c.user_id, call_quality.c.summary).where(
-            call_quality.c.chat_id.in_(chat_ids)
-        )
-    )
-    for chat_id, user_id, summary in rows:
-        found.setdefault(chat_id, {})[user_id] = summary
-    return found
-
-
-async def call_quality_payload(conn: AsyncConnection, chat_id: str) -> dict[str, Any] | None:
-    """The `call.quality` webhook's payload (docs/live.md), read in the caller's transaction
-    (the one that settles the chat, so the event is written with the outcome); None when
-    neither person sent a sample (nobody joined, or a client too old to measure)."""
-    chat = (
-        await conn.execute(
-            sa.select(
-                chats.c.id, chats.c.event_id, chats.c.employee_id, chats.c.participant_id
-            ).where(chats.c.id == chat_id)
-        )
-    ).first()
-    if chat is None:
-        return None
-    by_user = (await summaries_in(conn, [chat_id])).get(chat_id)
-    if not by_user:
-        return None
-    return {
-        "chat_id": chat.id,
-        "event_id": chat.event_id,
-        "employee": by_user.get(chat.employee_id),
-        "participant": by_user.get(chat.participant_id),
-    }

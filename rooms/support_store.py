@@ -15,7 +15,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduling.schema import chats, support_requests
+from scheduling.schema import support_requests
 
 # The `sender_id` of the organizer's answers in the chat log: not a person's id, so the client
 # shows them as "Support" (docs/live.md).
@@ -101,24 +101,3 @@ async def mark_answered(
         .values(answered_at=now, answered_by=organizer_id)
     )
     return int(result.rowcount or 0)
-
-
-async def support_requested_payload(
-    conn: AsyncConnection, request: SupportRequest
-) -> dict[str, Any]:
-    """The `support.requested` webhook's payload (docs/live.md), read in the transaction that
-    stored the request."""
-    chat = (
-        await conn.execute(
-            sa.select(chats.c.event_id, chats.c.employee_id).where(chats.c.id == request.chat_id)
-        )
-    ).one()
-    return {
-        "support_request_id": request.id,
-        "chat_id": request.chat_id,
-        "event_id": chat.event_id,
-        "user_id": request.user_id,
-        "side": "employee" if request.user_id == chat.employee_id else "participant",
-        "text": request.text,
-        "created_at": request.created_at.isoformat().replace("+00:00", "Z"),
-    }

@@ -36,8 +36,16 @@ from scheduling.store_availability import free_slot_filter
 from scheduling.store_events import EventRecord
 from scheduling.store_integrity import from_integrity_error
 from scheduling.store_mail import record_chat_mail
+from scheduling.store_quality import summaries_in
 from scheduling.store_webhooks import record, record_many
-from scheduling.webhook_payloads import ChatPayload, EventType, Payload, RoomPayload
+from scheduling.webhook_payloads import (
+    CallQualityPayload,
+    ChatPayload,
+    EventType,
+    Payload,
+    RoomPayload,
+    call_quality_side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,6 +522,24 @@ async def settle_chats(
                     )
                 )
             hooks.append((_EVENT_OF[action], chat.id, chat_payload(done_chat)))
+        # The call's quality summary, from what both clients measured (none: nobody sent any).
+        came = [chat for chat, missing in moved.values() if missing != "both"]
+        summaries = await summaries_in(conn, [chat.id for chat in came])
+        for chat in came:
+            by_user = summaries.get(chat.id, {})
+            sides = (
+                [call_quality_side(chat.employee_id, "employee", by_user[chat.employee_id])]
+                if chat.employee_id in by_user
+                else []
+            )
+            if chat.participant_id in by_user:
+                summary = by_user[chat.participant_id]
+                sides.append(call_quality_side(chat.participant_id, "participant", summary))
+            if sides:
+                quality = CallQualityPayload(
+                    chat_id=chat.id, event_id=chat.event_id, ended_at=now, sides=sides
+                )
+                hooks.append((EventType.CALL_QUALITY, chat.id, quality))
         await conn.execute(chat_history.insert(), history)
         await record_many(conn, hooks, now=now)
     return settled

@@ -6,7 +6,7 @@ and hands over `BATCH` rows at a time, each already turned into the export's cel
 
 The call-quality summary is another module's (the live board's): it plugs in as a
 `CallQuality` source that answers, per batch of chat ids, the extra cells of its `columns`.
-Until one is wired, `NO_CALL_QUALITY` leaves one empty `call_quality` column.
+`CALL_QUALITY_COLUMNS` reads the summaries the clients' `stats` built (docs/live.md).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from scheduling.schema import (
     participant_notes,
     users,
 )
+from scheduling.store_quality import summaries_in
 
 BATCH = 1000
 
@@ -49,17 +50,55 @@ class CallQuality(Protocol):
     ) -> Mapping[str, Sequence[Cell]]: ...
 
 
+_VERDICT_ORDER = ("good", "fair", "poor")
+
+
 @dataclass(frozen=True)
-class _NoCallQuality:
-    columns: tuple[str, ...] = ("call_quality",)
+class _StoredCallQuality:
+    """The call's figures from the summaries the clients' `stats` built (table
+    `call_quality`): the worse verdict of the two people, the worse median round trip and
+    loss, and the route (`relay`/`srflx`/`host` candidate pair, `relay_mode` through Duet).
+    A chat nobody measured has empty cells."""
+
+    columns: tuple[str, ...] = ("call_quality", "call_rtt_ms_median", "call_loss_pct", "call_route")
 
     async def cells(
         self, conn: AsyncConnection, chat_ids: Sequence[str]
     ) -> Mapping[str, Sequence[Cell]]:
-        return {}
+        found: dict[str, Sequence[Cell]] = {}
+        for chat_id, by_user in (await summaries_in(conn, chat_ids)).items():
+            sides = list(by_user.values())
+            verdicts = [s.get("verdict") for s in sides if s.get("verdict") in _VERDICT_ORDER]
+            worst = max(verdicts, key=_VERDICT_ORDER.index) if verdicts else "unknown"
+            rtts = [
+                s["rtt_ms"]["median"]
+                for s in sides
+                if (s.get("rtt_ms") or {}).get("median") is not None
+            ]
+            losses = [
+                s["loss"]["median"]
+                for s in sides
+                if (s.get("loss") or {}).get("median") is not None
+            ]
+            route = (
+                "duet"
+                if any(s.get("relay_mode") for s in sides)
+                else "turn"
+                if any(s.get("pair") == "relay" for s in sides)
+                else "direct"
+                if any(s.get("pair") for s in sides)
+                else ""
+            )
+            found[chat_id] = (
+                worst,
+                round(max(rtts)) if rtts else None,
+                f"{max(losses) * 100:.1f}" if losses else None,
+                route,
+            )
+        return found
 
 
-NO_CALL_QUALITY: CallQuality = _NoCallQuality()
+CALL_QUALITY_COLUMNS: CallQuality = _StoredCallQuality()
 
 _employee = users.alias("export_employee")
 _participant = users.alias("export_participant")

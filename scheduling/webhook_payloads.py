@@ -8,9 +8,10 @@ The body of every webhook is a Standard Webhooks envelope, `{"type", "timestamp"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -93,6 +94,7 @@ class SupportPayload(Struct, kw_only=True):
 
     chat_id: str
     event_id: str
+    request_id: str  # the Support request (the organizer's live board names it too)
     user_id: str
     side: SideName
     message: str
@@ -100,34 +102,69 @@ class SupportPayload(Struct, kw_only=True):
 
 
 class CallQualitySide(Struct, kw_only=True):
-    """One person's figures over the call, from the client's `stats` messages."""
+    """One person's figures over the call, summed up from their client's `stats` messages
+    (rooms/call_quality.py keeps medians and maxima, never the samples)."""
 
     user_id: str
+    side: SideName
     samples: int
-    rtt_ms_avg: float | None = None
+    verdict: Literal["good", "fair", "poor", "unknown"] = "unknown"
+    rtt_ms_median: float | None = None
     rtt_ms_max: float | None = None
-    packet_loss_avg: float | None = None  # 0..1
-    jitter_ms_avg: float | None = None
-    frames_decoded: int | None = None
-    frames_dropped: int | None = None
+    loss_median: float | None = None  # 0..1
+    loss_max: float | None = None
+    jitter_ms_median: float | None = None
+    jitter_ms_max: float | None = None
+    fps_median: float | None = None
+    frames_decoded: int = 0
+    frames_dropped: int = 0
     frame_width: int | None = None
     frame_height: int | None = None
-    frame_rate_avg: float | None = None
     # The selected candidate pair: "host" | "srflx" | "prflx" | "relay", over "udp" | "tcp" | "tls".
     candidate_type: str = ""
     transport: str = ""
-    grade: Literal["good", "fair", "poor", "unknown"] = "unknown"
+    relay_mode: bool = False
 
 
 class CallQualityPayload(Struct, kw_only=True):
-    """call.quality: a summary per call, sent once at its end."""
+    """call.quality: a summary per call, sent once at its end (when the chat is settled), with
+    a side for each person whose client sent figures."""
 
     chat_id: str
     event_id: str
-    relay: bool
-    started_at: Instant | None
     ended_at: Instant
     sides: list[CallQualitySide]
+
+
+def call_quality_side(user_id: str, side: SideName, summary: Mapping[str, Any]) -> CallQualitySide:
+    """A stored summary (`Summary.as_dict`) as the webhook's figures."""
+
+    def figure(name: str, which: str) -> float | None:
+        value = (summary.get(name) or {}).get(which)
+        return None if value is None else float(value)
+
+    size = summary.get("frame_size") or (None, None)
+    verdict = summary.get("verdict")
+    return CallQualitySide(
+        user_id=user_id,
+        side=side,
+        samples=int(summary.get("samples", 0)),
+        verdict=verdict if verdict in ("good", "fair", "poor") else "unknown",
+        rtt_ms_median=figure("rtt_ms", "median"),
+        rtt_ms_max=figure("rtt_ms", "max"),
+        loss_median=figure("loss", "median"),
+        loss_max=figure("loss", "max"),
+        jitter_ms_median=figure("jitter_ms", "median"),
+        jitter_ms_max=figure("jitter_ms", "max"),
+        fps_median=None if summary.get("fps_median") is None else float(summary["fps_median"]),
+        frames_decoded=int(summary.get("frames_decoded") or 0),
+        frames_dropped=int(summary.get("frames_dropped") or 0),
+        frame_width=None if size[0] is None else int(size[0]),
+        frame_height=None if size[1] is None else int(size[1]),
+        candidate_type=str(summary.get("pair") or ""),
+        transport=str(summary.get("transport") or ""),
+        relay_mode=bool(summary.get("relay_mode", False)),
+    )
 
 
 Payload = ChatPayload | RoomPayload | ParticipantPayload | SupportPayload | CallQualityPayload

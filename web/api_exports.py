@@ -13,8 +13,8 @@ from scheduling.db import read_tx
 from scheduling.model import Role
 from scheduling.store_events import require_event
 from scheduling.store_exports import (
+    CALL_QUALITY_COLUMNS,
     COMPANY_COLUMNS,
-    NO_CALL_QUALITY,
     ORGANIZER_COLUMNS,
     company_query,
     export_batches,
@@ -30,9 +30,10 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/events/{event_id}/export/chats.csv")
 async def export_chats(request: web.Request) -> web.StreamResponse:
     """Every chat of the event: people, company, state, slot, attendance, absence, feedback
-    score and the call-quality columns (`CALL_QUALITY`, empty until a source is wired)."""
+    score and the call-quality columns (`CALL_QUALITY`, the stored summaries unless a test
+    sets another source)."""
     principal(request, Role.ORGANIZER)
-    quality = request.app.get(CALL_QUALITY, NO_CALL_QUALITY)
+    quality = request.app.get(CALL_QUALITY, CALL_QUALITY_COLUMNS)
     async with read_tx(request.app[ENGINE]) as conn:
         event = await require_event(conn, request.match_info["event_id"])
         return await stream_csv(

@@ -32,6 +32,8 @@ from scheduling.db import after_commit, read_tx, write_tx
 from scheduling.model import ChatState, Role
 from scheduling.store_chats import require_chat
 from scheduling.store_events import require_event
+from scheduling.store_webhooks import record
+from scheduling.webhook_payloads import EventType, SideName, SupportPayload
 from signaling.ws import NODE
 from web import request_bodies as rb
 from web.auth import principal
@@ -228,6 +230,17 @@ async def post_support(request: web.Request) -> web.Response:
                 retry_after_s=wait,
             )
         found = await raise_request(conn, chat.id, who.user_id, text, now)
+        side: SideName = "employee" if who.user_id == chat.employee_id else "participant"
+        asked = SupportPayload(
+            chat_id=chat.id,
+            event_id=chat.event_id,
+            request_id=found.id,
+            user_id=who.user_id,
+            side=side,
+            message=text,
+            at=now,
+        )
+        await record(conn, EventType.SUPPORT_REQUESTED, chat.id, asked, now=now)
     # Boards hear of it once it is committed (inside web/idempotency.py's transaction).
     await after_commit(partial(request.app[NODE].tell_chat, chat.id, "support"))
     return json_response(_request_json(found.id, chat.id, who.user_id, text, now, None), 201)

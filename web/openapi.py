@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from scheduling.store_exports import COMPANY_COLUMNS, ORGANIZER_COLUMNS
+from scheduling.store_exports import CALL_QUALITY_COLUMNS, COMPANY_COLUMNS, ORGANIZER_COLUMNS
 from scheduling.webhook_payloads import PAYLOAD_OF
 from web import request_bodies as rb
 from web import resources as r
@@ -619,8 +619,10 @@ AROUND_THE_CALL: dict[str, dict[str, Op]] = {
             None,
             path=_event(),
             roles=("organizer",),
-            rules="Columns: " + ", ".join(ORGANIZER_COLUMNS) + ", then the call-quality "
-            "columns (`call_quality` until a summary is wired). Cells a spreadsheet would run "
+            rules="Columns: "
+            + ", ".join((*ORGANIZER_COLUMNS, *CALL_QUALITY_COLUMNS.columns))
+            + " (the call's worse verdict, median round trip and loss of the two people, and its "
+            "route: direct, turn or duet; empty when nobody measured). Cells a spreadsheet would run "
             "as a formula start with `'`.",
             responses={"200": {"description": "CSV", "content": _CSV}},
         )

@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from rooms.quality_store import call_quality_payload
+from rooms.quality_store import summaries_in
 from scheduling.db import read_tx
 from signaling import messages as m
 from signaling.quality import SAVE_EVERY
 from signaling.ws import NODE
-from tests.support.apiclient import Api
+from tests.support.apiclient import ADA, SAM, Api
 from tests.support.rooms import alive, eventually, live_chat, pair
 from web.keys import ENGINE
 
@@ -26,9 +26,16 @@ POOR = m.Stats(rtt_ms=700, loss=0.1, jitter_ms=30, pair="relay", transport="tls"
 GOOD = m.Stats(rtt_ms=40, loss=0.0, jitter_ms=4, frames_decoded=300, fps=30, pair="host")
 
 
+SIDES = {"employee": ADA.id, "participant": SAM.id}
+
+
 async def payload(api: Api, chat_id: str) -> dict[str, object] | None:
+    """Each side's stored summary (what the `call.quality` webhook is built from), or None."""
     async with read_tx(api.client.app[ENGINE]) as conn:
-        return await call_quality_payload(conn, chat_id)
+        by_user = (await summaries_in(conn, [chat_id])).get(chat_id)
+    if not by_user:
+        return None
+    return {side: by_user.get(user_id) for side, user_id in SIDES.items()}
 
 
 async def saved(api: Api, chat_id: str, side: str, samples: int) -> dict[str, Any]:

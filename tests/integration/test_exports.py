@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rooms.call_quality import Sample, Summary
+from rooms.quality_store import save as save_quality
 from scheduling.clock import ManualClock
 from scheduling.db import write_tx
 from scheduling.model import Role
@@ -258,3 +260,36 @@ async def test_fifty_thousand_chats_stream_under_a_memory_bound(api: Api) -> Non
     print(
         f"export: {CHATS} chats, {size / 1e6:.1f} MB in {elapsed:.1f} s, peak {peak / 1e6:.2f} MB"
     )
+
+
+async def test_the_export_carries_each_calls_quality(api: Api) -> None:
+    """Without another source, the call-quality columns are the stored summaries' figures:
+    the worse verdict of the two people, the worse median round trip and loss, the route."""
+    event_id = await new_event(api)
+    grid = await starts(api, event_id, 30)
+    measured, free = await approved_chat(api, event_id, ADA, SAM, grid[:1], 30)
+    await api.call(SAM, "POST", f"/api/v1/chats/{measured}/book", {"slot_id": free[grid[0]]})
+    unmeasured, _ = await approved_chat(api, event_id, GRACE, PRIYA, grid[:1], 30)
+    engine = api.client.app[ENGINE]
+    now = api.clock.now()
+    good, poor = Summary(), Summary()
+    good.add(Sample(rtt_ms=40, loss=0.0, jitter_ms=4, fps=30, frames_decoded=300, pair="host"))
+    poor.add(Sample(rtt_ms=700, loss=0.1, jitter_ms=30, pair="relay", transport="tls"))
+    await save_quality(engine, measured, ADA.id, good, now)
+    await save_quality(engine, measured, SAM.id, poor, now)
+    rows = {
+        r["chat_id"]: r
+        for r in await get_csv(api, ORGANIZER, f"/api/v1/events/{event_id}/export/chats.csv")
+    }
+    got = rows[measured]
+    assert (got["call_quality"], got["call_rtt_ms_median"], got["call_loss_pct"]) == (
+        "poor",
+        "700",
+        "10.0",
+    )
+    assert got["call_route"] == "turn"
+    assert [rows[unmeasured][c] for c in ("call_quality", "call_rtt_ms_median", "call_route")] == [
+        "",
+        "",
+        "",
+    ]

@@ -47,12 +47,10 @@ def upgrade() -> None:
         sa.Column("answered_by", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_support_requests"),
     )
-    op.create_index(
-        "ix_support_requests_chat_id_created_at", "support_requests", ["chat_id", "created_at"]
-    )
+    op.create_index("ix_support_requests_chat", "support_requests", ["chat_id", "created_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_support_requests_chat_id_created_at", table_name="support_requests")
+    op.drop_index("ix_support_requests_chat", table_name="support_requests")
     op.drop_table("support_requests")
     op.drop_table("call_quality")
