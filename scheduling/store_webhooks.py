@@ -79,6 +79,24 @@ class Claimed:
 # --- the outbox ------------------------------------------------------------------------------
 
 
+# The enabled endpoints of the chats' fairs. Built once: an `in_` list's bind parameters are a
+# reference cycle, and a socket's leave must make none (rooms/attendance.py).
+_LISTENING = (
+    sa.select(
+        chats.c.id,
+        chats.c.event_id,
+        webhook_endpoints.c.id.label("endpoint_id"),
+        webhook_endpoints.c.event_types,
+    )
+    .select_from(chats.join(webhook_endpoints, webhook_endpoints.c.event_id == chats.c.event_id))
+    .where(
+        chats.c.id.in_(sa.bindparam("chat_ids", expanding=True)),
+        webhook_endpoints.c.enabled.is_(True),
+    )
+    .order_by(webhook_endpoints.c.id)
+)
+
+
 async def record(
     conn: AsyncConnection,
     kind: EventType,
@@ -104,19 +122,7 @@ async def record_many(
     if not items:
         return []
     chat_ids = sorted({chat_id for _, chat_id, _ in items})
-    rows = await conn.execute(
-        sa.select(
-            chats.c.id,
-            chats.c.event_id,
-            webhook_endpoints.c.id.label("endpoint_id"),
-            webhook_endpoints.c.event_types,
-        )
-        .select_from(
-            chats.join(webhook_endpoints, webhook_endpoints.c.event_id == chats.c.event_id)
-        )
-        .where(chats.c.id.in_(chat_ids), webhook_endpoints.c.enabled.is_(True))
-        .order_by(webhook_endpoints.c.id)
-    )
+    rows = await conn.execute(_LISTENING, {"chat_ids": chat_ids})
     wanted: dict[str, list[tuple[str, set[EventType]]]] = {}
     fair_of: dict[str, str] = {}
     for row in rows:
