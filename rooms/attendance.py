@@ -3,15 +3,18 @@
 Every node may run the settler; each transition is a compare-and-swap, so a chat settled by
 one node is simply skipped by the others.
 
-Joins are recorded through a per-node `JoinBuffer`: one write transaction per second for all the
-joins of that second instead of one `BEGIN IMMEDIATE` per join (docs/performance.md, finding 1).
-Attendance only feeds the settler, which runs after the room closed; `settle_ended` writes what
-every buffer of its engine in this process still holds first, and nodes write joins near a
-room's close at once (a settler on another node cannot see their buffers).
+Joins and leaves are recorded through a per-node `JoinBuffer`: one write transaction per second
+for all the joins and seats emptied in that second instead of one `BEGIN IMMEDIATE` (and one
+task) per socket (docs/performance.md, finding 1). Attendance only feeds the settler, which runs
+after the room closed; `settle_ended` writes what every buffer of its engine in this process
+still holds first, and nodes write joins and leaves near a room's close at once (a settler on
+another node cannot see their buffers).
 
 The room's webhooks are written in the same transactions: `room.opened` and
-`participant.joined` with the joins that cause them, `participant.left` on its own (a seat
-emptied is not stored anywhere else), and `room.closed` with the settling (store_chats).
+`participant.joined` with the joins that cause them, `participant.left` with the batch it was
+buffered in (a seat emptied is not stored anywhere else), in the order they happened, and
+`room.closed` with the settling (store_chats). A flush makes no reference cycle (its statements
+are built once, at import): a socket's life stays free of cyclic garbage (web/gc_policy.py).
 """
 
 from __future__ import annotations
@@ -19,22 +22,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from scheduling.db import insert_or, write_tx
+from scheduling.db import write_tx
 from scheduling.errors import DomainError
 from scheduling.join_window import window_times
 from scheduling.model import JoinPolicy
 from scheduling.schema import attendance, chats, webhook_endpoints
 from scheduling.store_chats import SETTLE_BATCH, ChatRecord, ended_unsettled, settle_chats
 from scheduling.store_events import join_terms
-from scheduling.store_webhooks import record, record_many
+from scheduling.store_webhooks import record_many
 from scheduling.webhook_payloads import (
     EventType,
     ParticipantPayload,
@@ -49,31 +53,36 @@ log = logging.getLogger("duet.rooms.attendance")
 FLUSH_EVERY_S = 1.0
 
 LeftReason = Literal["left", "timeout"]
+Reason = Literal["joined", "left", "timeout"]  # a `participant` payload's `reason`
 
 Times = dict[tuple[str, str], tuple[datetime, datetime]]  # (chat, user) -> (first, last join)
+Entry = tuple[str, str, datetime, Reason]  # (chat, user, at, what happened)
 
 
 @dataclass(slots=True)
 class Pending:
-    """Joins not written yet: the times per person, and each entry into a room (a join that
-    was not a resume within the grace) for its `participant.joined` webhook, in order."""
+    """What is not written yet: the join times per person, and each entry into a room (a join
+    that was not a resume within the grace) and each seat emptied for good, for their
+    `participant.joined` and `participant.left` webhooks, in the order they happened."""
 
     times: Times = field(default_factory=dict)
-    entries: list[tuple[str, str, datetime]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.times)
+        return bool(self.times or self.entries)
 
 
 class JoinBuffer:
-    """Joins waiting for one batched upsert; flushed `FLUSH_EVERY_S` after the first one."""
+    """Joins and leaves waiting for one batched write; flushed `FLUSH_EVERY_S` after the first
+    one, or at once for a room about to close (`write_now`)."""
 
     def __init__(self, engine: AsyncEngine, flush_every_s: float = FLUSH_EVERY_S) -> None:
         self.engine = engine
-        self._every = flush_every_s
+        self.flush_every_s = flush_every_s
         self._pending = Pending()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._again = False  # asked to write while a flush was running: one more after it
         # Held while rows are out of `_pending` but not committed yet (by a flush, or by the
         # settler writing them in its own transaction), so nobody settles without them.
         self.lock = asyncio.Lock()
@@ -84,25 +93,63 @@ class JoinBuffer:
         first, _ = times.get((chat_id, user_id), (now, now))
         times[(chat_id, user_id)] = (first, now)
         if entered:
-            self._pending.entries.append((chat_id, user_id, now))
+            self._pending.entries.append((chat_id, user_id, now, "joined"))
+        self._schedule()
+
+    def left(
+        self,
+        chat_id: str,
+        user_id: str,
+        reason: LeftReason,
+        now: datetime,
+        *,
+        write_now: bool = False,
+    ) -> None:
+        """A seat emptied for good (`participant.left`), written after that person's join
+        (an earlier entry of this buffer, or a batch already written)."""
+        self._pending.entries.append((chat_id, user_id, now, reason))
+        if write_now:
+            self._start()
+        else:
+            self._schedule()
+
+    def _schedule(self) -> None:
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
+            self._timer = asyncio.get_running_loop().call_later(self.flush_every_s, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._start()
+
+    def _start(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_logged(), name="attendance-flush")
+        else:
+            self._again = True
 
     async def _flush_logged(self) -> None:
-        try:
-            await self.flush()
-        except Exception:
-            log.exception("could not record %d joins; retrying", len(self._pending.times))
-            if self._timer is None and self._pending:
-                self._timer = asyncio.get_running_loop().call_later(self._every, self._on_timer)
+        again = True
+        while again:
+            self._again = False
+            try:
+                await self.flush()
+            except Exception:
+                pending = self._pending
+                log.exception(
+                    "could not record %d joins and %d entries or leaves; retrying",
+                    len(pending.times),
+                    len(pending.entries),
+                )
+                if self._pending:
+                    self._schedule()
+                return
+            again = self._again
 
     async def flush(self) -> None:
-        """Write every pending join in one transaction; on failure they stay pending."""
+        """Write everything pending in one transaction; on failure it stays pending."""
         async with self.lock:
             if not self._pending:
                 return
@@ -127,32 +174,63 @@ class JoinBuffer:
             times[key] = (first, last if newer is None else newer[1])
         self._pending.entries[:0] = batch.entries
 
+    async def idle(self) -> None:
+        """Wait for the write in flight (if any) to end, however it ends."""
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception):
+                await self._task
+
     async def close(self) -> None:
         """Flush what is left (shutdown); the buffer takes no more joins after this."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._task is not None and not self._task.done():
-            with contextlib.suppress(Exception):
-                await self._task
+        await self.idle()
         await self.flush()
+
+
+# Built once: building a statement makes reference cycles (an upsert's `excluded` alias, an
+# `in_` list's bind parameters), which a flush per second would leave for the collector.
+def _attendance_upsert(
+    insert: Callable[[sa.Table], sqlite.Insert | postgresql.Insert],
+) -> sqlite.Insert | postgresql.Insert:
+    stmt = insert(attendance)
+    return stmt.on_conflict_do_update(
+        index_elements=[attendance.c.chat_id, attendance.c.user_id],
+        set_={"last_seen_at": stmt.excluded.last_seen_at},
+    )
+
+
+_UPSERT_SQLITE = _attendance_upsert(sqlite.insert)
+_UPSERT_POSTGRESQL = _attendance_upsert(postgresql.insert)
+# The chats some enabled webhook endpoint of their fair listens to, and whether someone had
+# entered each (read before the batch's joins are written).
+_LISTENED_ROOMS = sa.select(
+    chats.c.id,
+    chats.c.event_id,
+    chats.c.employee_id,
+    sa.exists().where(attendance.c.chat_id == chats.c.id).label("came"),
+).where(
+    chats.c.id.in_(sa.bindparam("chat_ids", expanding=True)),
+    sa.exists().where(
+        webhook_endpoints.c.event_id == chats.c.event_id, webhook_endpoints.c.enabled.is_(True)
+    ),
+)
 
 
 async def _upsert(conn: AsyncConnection, batch: Pending) -> None:
     """First join kept, last join updated, for many rows at once; and in the same transaction
-    the webhooks of the entries: `room.opened` for a chat nobody had entered before, then
-    `participant.joined` (one statement more when no endpoint wants them)."""
-    rooms = await _entered_rooms(conn, batch.entries) if batch.entries else {}
-    stmt = insert_or(conn, attendance)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[attendance.c.chat_id, attendance.c.user_id],
-        set_={"last_seen_at": stmt.excluded.last_seen_at},
-    )
-    rows = [
-        {"chat_id": c, "user_id": u, "first_joined_at": first, "last_seen_at": last}
-        for (c, u), (first, last) in batch.times.items()
-    ]
-    await conn.execute(stmt, rows)
+    the webhooks of the entries and leaves, in order: `room.opened` for a chat nobody had
+    entered before, `participant.joined`, `participant.left` (one statement more when no
+    endpoint wants them)."""
+    rooms = await _listened_rooms(conn, batch.entries) if batch.entries else {}
+    if batch.times:
+        upsert = _UPSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _UPSERT_SQLITE
+        rows = [
+            {"chat_id": c, "user_id": u, "first_joined_at": first, "last_seen_at": last}
+            for (c, u), (first, last) in batch.times.items()
+        ]
+        await conn.execute(upsert, rows)
     if rooms:
         await _record_entries(conn, batch.entries, rooms)
 
@@ -164,74 +242,36 @@ class _Room:
     opened: bool  # someone had entered it before this batch
 
 
-async def _entered_rooms(
-    conn: AsyncConnection, entries: Sequence[tuple[str, str, datetime]]
-) -> dict[str, _Room]:
-    """The entered chats some enabled webhook endpoint of their fair listens to (read before
-    the joins are written: whether the room had opened already)."""
-    listened = sa.exists().where(
-        webhook_endpoints.c.event_id == chats.c.event_id, webhook_endpoints.c.enabled.is_(True)
-    )
-    came = sa.exists().where(attendance.c.chat_id == chats.c.id)
-    rows = await conn.execute(
-        sa.select(chats.c.id, chats.c.event_id, chats.c.employee_id, came.label("came")).where(
-            chats.c.id.in_(sorted({chat_id for chat_id, _, _ in entries})), listened
-        )
-    )
+async def _listened_rooms(conn: AsyncConnection, entries: Sequence[Entry]) -> dict[str, _Room]:
+    chat_ids = sorted({chat_id for chat_id, _, _, _ in entries})
+    rows = await conn.execute(_LISTENED_ROOMS, {"chat_ids": chat_ids})
     return {row.id: _Room(row.event_id, row.employee_id, bool(row.came)) for row in rows}
 
 
 async def _record_entries(
-    conn: AsyncConnection, entries: Sequence[tuple[str, str, datetime]], rooms: dict[str, _Room]
+    conn: AsyncConnection, entries: Sequence[Entry], rooms: dict[str, _Room]
 ) -> None:
     hooks: list[tuple[EventType, str, Payload]] = []
-    for chat_id, user_id, at in entries:
+    for chat_id, user_id, at, reason in entries:
         room = rooms.get(chat_id)
         if room is None:
             continue
-        if not room.opened:
+        if reason == "joined" and not room.opened:
             room.opened = True
             opened = RoomPayload(chat_id=chat_id, event_id=room.event_id, at=at)
             hooks.append((EventType.ROOM_OPENED, chat_id, opened))
         side: SideName = "employee" if user_id == room.employee_id else "participant"
         person = ParticipantPayload(
-            chat_id=chat_id, event_id=room.event_id, user_id=user_id, side=side, at=at
+            chat_id=chat_id,
+            event_id=room.event_id,
+            user_id=user_id,
+            side=side,
+            at=at,
+            reason=reason,
         )
-        hooks.append((EventType.PARTICIPANT_JOINED, chat_id, person))
-    await record_many(conn, hooks, now=max(at for _, _, at in entries))
-
-
-async def _chat_people(conn: AsyncConnection, chat_ids: set[str]) -> dict[str, tuple[str, str]]:
-    """chat id -> (its event, its employee)."""
-    rows = await conn.execute(
-        sa.select(chats.c.id, chats.c.event_id, chats.c.employee_id).where(
-            chats.c.id.in_(sorted(chat_ids))
-        )
-    )
-    return {row.id: (row.event_id, row.employee_id) for row in rows}
-
-
-async def record_left(
-    engine: AsyncEngine,
-    buffer: JoinBuffer,
-    chat_id: str,
-    user_id: str,
-    reason: LeftReason,
-    now: datetime,
-) -> None:
-    """`participant.left`: a person hung up, or dropped and did not come back in the grace.
-    Their join is written first (it may still be in `buffer`), so the two keep their order."""
-    await buffer.flush()
-    async with write_tx(engine) as conn:
-        people = await _chat_people(conn, {chat_id})
-        if chat_id not in people:
-            return
-        event_id, employee_id = people[chat_id]
-        side: SideName = "employee" if user_id == employee_id else "participant"
-        person = ParticipantPayload(
-            chat_id=chat_id, event_id=event_id, user_id=user_id, side=side, at=now, reason=reason
-        )
-        await record(conn, EventType.PARTICIPANT_LEFT, chat_id, person, now=now)
+        kind = EventType.PARTICIPANT_JOINED if reason == "joined" else EventType.PARTICIPANT_LEFT
+        hooks.append((kind, chat_id, person))
+    await record_many(conn, hooks, now=max(at for _, _, at, _ in entries))
 
 
 def absent_side(chat: ChatRecord, attended: set[str]) -> str:

@@ -79,6 +79,24 @@ class Claimed:
 # --- the outbox ------------------------------------------------------------------------------
 
 
+# The enabled endpoints of the chats' fairs. Built once: an `in_` list's bind parameters are a
+# reference cycle, and a socket's leave must make none (rooms/attendance.py).
+_LISTENING = (
+    sa.select(
+        chats.c.id,
+        chats.c.event_id,
+        webhook_endpoints.c.id.label("endpoint_id"),
+        webhook_endpoints.c.event_types,
+    )
+    .select_from(chats.join(webhook_endpoints, webhook_endpoints.c.event_id == chats.c.event_id))
+    .where(
+        chats.c.id.in_(sa.bindparam("chat_ids", expanding=True)),
+        webhook_endpoints.c.enabled.is_(True),
+    )
+    .order_by(webhook_endpoints.c.id)
+)
+
+
 async def record(
     conn: AsyncConnection,
     kind: EventType,
@@ -104,19 +122,7 @@ async def record_many(
     if not items:
         return []
     chat_ids = sorted({chat_id for _, chat_id, _ in items})
-    rows = await conn.execute(
-        sa.select(
-            chats.c.id,
-            chats.c.event_id,
-            webhook_endpoints.c.id.label("endpoint_id"),
-            webhook_endpoints.c.event_types,
-        )
-        .select_from(
-            chats.join(webhook_endpoints, webhook_endpoints.c.event_id == chats.c.event_id)
-        )
-        .where(chats.c.id.in_(chat_ids), webhook_endpoints.c.enabled.is_(True))
-        .order_by(webhook_endpoints.c.id)
-    )
+    rows = await conn.execute(_LISTENING, {"chat_ids": chat_ids})
     wanted: dict[str, list[tuple[str, set[EventType]]]] = {}
     fair_of: dict[str, str] = {}
     for row in rows:
@@ -392,9 +398,10 @@ async def pending_count(conn: AsyncConnection) -> int:
 # --- deliveries: the worker's side -------------------------------------------------------------
 
 
-def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
-    """Pending, due, not held by a live lease, and no earlier event of the same chat still
-    pending for the same endpoint."""
+def _pick_due() -> sa.Select[tuple[int]]:
+    """Due deliveries, oldest first, up to `:limit`: pending, due at `:now`, not held by a live
+    lease, and no earlier event of the same chat still pending for the same endpoint."""
+    now = sa.bindparam("now", type_=webhook_deliveries.c.next_attempt_at.type)
     earlier = webhook_deliveries.alias("earlier")
     waits = (
         sa.exists()
@@ -406,27 +413,33 @@ def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
         )
         .correlate(webhook_deliveries)
     )
-    return [
-        webhook_deliveries.c.status == PENDING,
-        webhook_deliveries.c.next_attempt_at <= now,
-        sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
-        ~waits,
-    ]
+    return (
+        sa.select(webhook_deliveries.c.id)
+        .where(
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            sa.or_(
+                webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now
+            ),
+            ~waits,
+        )
+        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+
+
+# Built once: every node's worker looks every second, and building this statement (its alias
+# above all) makes ~200 objects in reference cycles, left for the collector each time.
+_PICK_DUE = _pick_due()
+_PICK_DUE_LOCKING = _PICK_DUE.with_for_update(skip_locked=True, of=webhook_deliveries)
 
 
 async def claim(
     conn: AsyncConnection, owner: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claimed]:
     """Take up to `limit` due deliveries for `lease`; another node skips them meanwhile."""
-    pick = (
-        sa.select(webhook_deliveries.c.id)
-        .where(*_due(now))
-        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=webhook_deliveries)
-    ids = list((await conn.execute(pick)).scalars())
+    pick = _PICK_DUE_LOCKING if conn.dialect.name == "postgresql" else _PICK_DUE
+    ids = list((await conn.execute(pick, {"now": now, "limit": limit})).scalars())
     if not ids:
         return []
     claimed: list[Claimed] = []

@@ -25,7 +25,7 @@ import logging
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
@@ -43,7 +43,13 @@ from scheduling.db import read_tx
 from scheduling.schema import chat_history
 from scheduling.store_chats import ChatRecord
 from signaling import messages as m
-from signaling.admission import SEAT_TTL_S, Admission, IceServersFor, JoinRefused
+from signaling.admission import (
+    SEAT_TTL_S,
+    WRITE_THROUGH_BEFORE_CLOSE,
+    Admission,
+    IceServersFor,
+    JoinRefused,
+)
 from signaling.aiohttp_internals import check_internals
 from signaling.chat import Chat
 from signaling.close_codes import CloseCode
@@ -312,13 +318,14 @@ class SignalingNode:
     def _dropped(self) -> None:
         self.heap.socket_event()
 
-    def _left(self, chat_id: str, user_id: str, reason: attendance.LeftReason) -> None:
-        """A seat emptied for good: its `participant.left` webhook, after the person's join."""
+    def _left(
+        self, chat_id: str, user_id: str, reason: attendance.LeftReason, closes_at: datetime | None
+    ) -> None:
+        """A seat emptied for good: its `participant.left` webhook goes with the buffer's next
+        write, after the person's join; at once near the room's close, before its settling."""
         now = self.clock.now()
-        self.spawn(
-            attendance.record_left(self.engine, self.joins, chat_id, user_id, reason, now),
-            "webhook-left",
-        )
+        soon = closes_at is None or closes_at - now <= WRITE_THROUGH_BEFORE_CLOSE
+        self.joins.left(chat_id, user_id, reason, now, write_now=soon)
 
     def _schedule_settle(self) -> None:
         self._settle_timer = self.clock.call_at(

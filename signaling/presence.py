@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from rooms.attendance import LeftReason
@@ -40,6 +40,7 @@ ROOM_CLOSES: Final = frozenset(
 RECONNECTING_CLOSES: Final = frozenset(code for code in CloseCode if code.retry)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+OnLeft = Callable[[str, str, LeftReason, datetime | None], None]
 
 # Every node says it is alive this often, for this long (rooms/broker.py `mark_alive`).
 NODE_CHECK_EVERY: Final = timedelta(seconds=1)
@@ -56,8 +57,9 @@ class Presence:
     reconnect_grace_s: int
     spawn: Spawn
     on_dropped: Callable[[], None]  # the node's socket-event hook
-    # (chat id, user id, "left" | "timeout"): a seat emptied for good (`participant.left`).
-    on_left: Callable[[str, str, LeftReason], None] = lambda _chat, _user, _reason: None
+    # (chat id, user id, "left" | "timeout", when the room closes): a seat emptied for good
+    # (`participant.left`).
+    on_left: OnLeft = lambda _chat, _user, _reason, _closes_at: None
     # (chat, user, "connected" | "reconnecting" | "absent"): the live board's news
     on_seat: Callable[[str, str, str], None] = lambda _chat, _user, _state: None
     # Peers' nodes found not alive at the last check (`watch_nodes`), and the connections of
@@ -86,7 +88,7 @@ class Presence:
                 # The seat is empty now, so the peer must not keep relaying to it.
                 await self.broker.delete_seat(conn.chat_id, conn.user_id, conn.conn_id)
                 self._relay_vacated(conn.chat_id)
-                self.on_left(conn.chat_id, conn.user_id, "left")
+                self.on_left(conn.chat_id, conn.user_id, "left", conn.closes_at)
                 self.on_seat(conn.chat_id, conn.user_id, "absent")
                 await self._tell_peer(conn, m.PeerLeft(reason="left"), PEER_GONE)
                 return
@@ -100,15 +102,20 @@ class Presence:
                 m.PeerReconnecting(grace_s=grace),
                 PeerLink(self.board.node_id, conn.conn_id, False, conn.can_restart_ice),
             )
-            self._start_grace(conn.chat_id, conn.user_id, conn.conn_id, conn.peer_id)
+            self._start_grace(
+                conn.chat_id, conn.user_id, conn.conn_id, conn.peer_id, conn.closes_at
+            )
         except BrokerUnavailable:
             log.warning("broker unavailable while %s left chat %s", conn.user_id, conn.chat_id)
 
-    def _start_grace(self, chat_id: str, user_id: str, conn_id: str, peer_id: str) -> None:
+    def _start_grace(
+        self, chat_id: str, user_id: str, conn_id: str, peer_id: str, closes_at: datetime | None
+    ) -> None:
         self.clock.call_at(
             self.clock.now() + timedelta(seconds=self.reconnect_grace_s),
             lambda: self.spawn(
-                self._grace_over(chat_id, user_id, conn_id, peer_id), f"grace-{conn_id}"
+                self._grace_over(chat_id, user_id, conn_id, peer_id, closes_at),
+                f"grace-{conn_id}",
             ),
         )
 
@@ -119,14 +126,16 @@ class Presence:
                 peer.node, conn.chat_id, conn.peer_id, msg, conn_id=peer.conn, peer=link
             )
 
-    async def _grace_over(self, chat_id: str, user_id: str, conn_id: str, peer_id: str) -> None:
+    async def _grace_over(
+        self, chat_id: str, user_id: str, conn_id: str, peer_id: str, closes_at: datetime | None
+    ) -> None:
         self._adopted.discard(conn_id)
         seat = await self.broker.get_seat(chat_id, user_id)
         if seat is None or seat.conn_id != conn_id or seat.state != SeatState.RECONNECTING:
             return  # resumed (or replaced) in time
         await self.broker.delete_seat(chat_id, user_id, conn_id)
         self._relay_vacated(chat_id)
-        self.on_left(chat_id, user_id, "timeout")
+        self.on_left(chat_id, user_id, "timeout", closes_at)
         self.on_seat(chat_id, user_id, "absent")
         peer = await self.broker.get_seat(chat_id, peer_id)
         if peer is not None and peer.state == SeatState.CONNECTED:
@@ -179,7 +188,7 @@ class Presence:
             )
             self.on_seat(conn.chat_id, conn.peer_id, "reconnecting")
         if seat is not None:  # connected or reconnecting: the grace is ours now
-            self._start_grace(conn.chat_id, conn.peer_id, link.conn, conn.user_id)
+            self._start_grace(conn.chat_id, conn.peer_id, link.conn, conn.user_id, conn.closes_at)
         if link.connected:
             conn.peer = PeerLink(link.node, link.conn, False, link.can_restart_ice)
             conn.send(m.PeerReconnecting(grace_s=grace))

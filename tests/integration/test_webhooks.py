@@ -6,9 +6,11 @@ and Duet's per-attempt timeout are real time (they are a real server's)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
@@ -28,11 +30,20 @@ from scheduling.webhook_payloads import (
     SupportPayload,
 )
 from signaling import messages as m
+from signaling.ws import NODE
 from tests.support import seed
 from tests.support.apiclient import ADA, MEI, ORGANIZER, PRIYA, SAM, Api
 from tests.support.app import TEST_SECRET
 from tests.support.duet_nodes import poll
-from tests.support.rooms import closed_with, drop, live_chat, pair, rejoin, room_closes_at
+from tests.support.rooms import (
+    closed_with,
+    drop,
+    eventually,
+    live_chat,
+    pair,
+    rejoin,
+    room_closes_at,
+)
 from tests.support.webhook_receiver import receiver
 from web.config import Config
 from web.keys import ENGINE, WEBHOOKS
@@ -431,6 +442,105 @@ async def test_a_call_sends_room_and_participant_events_in_order(api: Api) -> No
         if "side" in r.body["data"] and "user_id" in r.body["data"]
     }
     assert sides == {ADA.id: "employee", SAM.id: "participant"}
+
+
+async def _participant_events(api: Api, chat_id: str) -> list[tuple[str, str, str]]:
+    """The chat's stored room and participant events: (type, user id, reason), in order."""
+    async with read_tx(api.client.app[ENGINE]) as db:
+        rows = await db.execute(
+            sa.select(webhook_events.c.type, webhook_events.c.payload)
+            .where(webhook_events.c.chat_id == chat_id)
+            .order_by(webhook_events.c.id)
+        )
+        found = [(kind, orjson.loads(payload)["data"]) for kind, payload in rows]
+    return [
+        (kind, data.get("user_id", ""), data.get("reason", ""))
+        for kind, data in found
+        if kind.startswith(("room.", "participant."))
+    ]
+
+
+async def test_joins_and_leaves_are_written_in_one_batch_in_order_without_cyclic_garbage(
+    api: Api,
+) -> None:
+    """Seats emptied go through the node's join buffer: one transaction for many joins and
+    leaves, each `participant.left` after that person's join; and a flush makes no reference
+    cycle (a socket's life must make none, web/gc_policy.py)."""
+    async with receiver() as rx:
+        _, _, rx.secret = await event_with_endpoint(api, rx.url)
+        chat_id, _ = await live_chat(api)
+        buffer = attendance.JoinBuffer(api.client.app[ENGINE], flush_every_s=3600)
+        now = api.clock.now()
+
+        def a_call() -> None:
+            buffer.add(chat_id, ADA.id, now, entered=True)
+            buffer.add(chat_id, SAM.id, now, entered=True)
+            buffer.left(chat_id, SAM.id, "left", now)
+            buffer.add(chat_id, SAM.id, now, entered=True)
+            buffer.add(chat_id, SAM.id, now)  # a resume: no event
+            buffer.left(chat_id, ADA.id, "timeout", now)
+
+        a_call()
+        await buffer.flush()  # statements compiled, connections opened
+        gc.collect()
+        gc.disable()
+        try:
+            a_call()
+            await buffer.flush()
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+        await buffer.close()
+    call = [
+        ("participant.joined", ADA.id, "joined"),
+        ("participant.joined", SAM.id, "joined"),
+        ("participant.left", SAM.id, "left"),
+        ("participant.joined", SAM.id, "joined"),
+        ("participant.left", ADA.id, "timeout"),
+    ]
+    assert await _participant_events(api, chat_id) == [("room.opened", "", ""), *call, *call]
+
+
+async def test_an_idle_delivery_round_makes_no_cyclic_garbage(api: Api) -> None:
+    """Every node's worker looks for due deliveries every second, webhooks or not: its round
+    must leave nothing for the collector (it ran during the soak test's cycle check)."""
+    worker = worker_of(api)
+    await worker.run_once()  # statements compiled, connections opened
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            assert await worker.run_once() == 0
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+async def test_a_leave_near_the_rooms_close_is_written_at_once(api: Api) -> None:
+    """Another node may settle the room as soon as it closes, and cannot see this node's
+    buffer: a seat emptied in the last seconds is written at once (after its join), like a
+    join then, so `participant.left` comes before `room.closed`."""
+    async with receiver() as rx:
+        _, _, rx.secret = await event_with_endpoint(api, rx.url)
+        chat_id, chat = await live_chat(api)
+        node = api.client.app[NODE]
+        node.joins.flush_every_s = 3600  # the buffer's timer never fires in this test
+        ada, sam = await pair(api, chat_id)
+        assert await _participant_events(api, chat_id) == []  # still buffered
+        api.clock.set(room_closes_at(chat) - timedelta(seconds=10))
+        await sam.send(m.Leave())
+        await closed_with(sam)
+        await eventually(
+            lambda: all(c.user_id != SAM.id for c in node.local.values()), "Sam's socket gone"
+        )
+        await node.joins.idle()
+        assert await _participant_events(api, chat_id) == [
+            ("room.opened", "", ""),
+            ("participant.joined", ADA.id, "joined"),
+            ("participant.joined", SAM.id, "joined"),
+            ("participant.left", SAM.id, "left"),
+        ]
+        await ada.close()
 
 
 async def test_support_and_call_quality_payloads_match_the_openapi_webhooks(api: Api) -> None:

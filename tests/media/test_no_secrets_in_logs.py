@@ -27,6 +27,7 @@ from scheduling.clock import ManualClock
 from scheduling.webhook_payloads import EventType
 from signaling import messages as m
 from signaling.close_codes import CloseCode
+from signaling.ws import NODE
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
 from tests.support.app import TEST_SECRET
 from tests.support.peers import MediaPeer
@@ -200,11 +201,13 @@ async def test_a_whole_fair_logs_no_secret(
     assert 'duet_precall_verdicts_total{aspect="camera",grade="ok"} 1.0' in await scraped.text()
 
     # --- the webhooks the fair caused, signed with the rotated secret ----------------------------
+    await api.client.app[NODE].joins.flush()  # what the node writes each second: joins, leaves
     try:
         await api.client.app[WEBHOOKS].drain()
     finally:
         await rx.stop()
-    assert {"chat.confirmed", "participant.joined"} <= {r.type for r in rx.accepted}
+    wanted = {"chat.confirmed", "participant.joined", "participant.left"}
+    assert wanted <= {r.type for r in rx.accepted}
     assert rx.accepted and all(r.verified for r in rx.requests)
 
     # --- every line, searched for every secret ---------------------------------------------------
