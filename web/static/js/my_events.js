@@ -21,11 +21,19 @@ const SAID = {
 let scope = null;
 let userId = null;
 let unseen = 0;
-const badge = h('a', { class: 'events-badge', id: 'events-badge', href: '#', hidden: true, title: t('updates.badge_title'), 'aria-live': 'polite',
+const badge = h('a', { class: 'events-badge', id: 'events-badge', href: '#', hidden: true, 'aria-live': 'polite',
   onclick: (e) => { e.preventDefault(); seen(); } });
+
+/** Its words in the current language (the topbar asks again after a change of language). */
+function label() {
+  badge.title = t('updates.badge_title');
+  if (unseen) badge.setAttribute('aria-label', t('updates.count', { count: unseen }));
+  else badge.removeAttribute('aria-label');
+}
 
 /** The badge element for the topbar. */
 export function eventsBadge() {
+  label();
   return badge;
 }
 
@@ -33,6 +41,7 @@ export function seen() {
   unseen = 0;
   badge.hidden = true;
   badge.textContent = '';
+  label();
 }
 
 /** Open the person's stream (once per signed-in person); onChange(news) redraws the view. */
@@ -50,7 +59,7 @@ export function startMyEvents(user, onChange) {
       unseen += 1;
       badge.hidden = false;
       badge.textContent = String(unseen);
-      badge.setAttribute('aria-label', t('updates.count', { count: unseen }));
+      label();
       toast(t(say, { name: data.with || t('updates.the_other_person') }), 'info');
       onChange(data);
     },
