@@ -189,7 +189,7 @@ async def test_a_german_browser_gets_every_page_in_german(tmp_path: Path) -> Non
         # The employee's dashboard, tab by tab; dates in German.
         page = await german("Grace Hopper")
         await expect(page.locator(".quota-box")).to_contain_text("Terminen belegt")
-        await expect(page.locator('.day[data-date="2026-11-30"] h3')).to_have_text(
+        await expect(page.locator('.day[data-date="2026-11-30"] h2')).to_have_text(
             re.compile(r"^Mo\., 30\. Nov\.$")
         )
         await assert_german(page, "employee/availability")
@@ -202,6 +202,20 @@ async def test_a_german_browser_gets_every_page_in_german(tmp_path: Path) -> Non
         page = await german("Olivia Organizer")
         await expect(page.locator(".event-form h2")).to_have_text("Veranstaltung")
         await assert_german(page, "organizer")
+        # The live board: today's chats grouped, each row's sentence; a row's side panel.
+        await page.get_by_role("link", name="Live-Übersicht").click()
+        await expect(page.locator("#live-status")).to_have_text("Verbunden")
+        row = page.locator(f'.board-row[data-chat="{LIVE_CHAT_ID}"]')
+        await expect(row).to_be_visible()
+        await assert_german(page, "organizer/live")
+        await row.locator("button").first.click()
+        await expect(page.locator("#board-panel")).to_be_visible()
+        await expect(page.locator("#board-panel")).to_contain_text("Keine Support-Anfrage")
+        await assert_german(page, "organizer/live, a chat's panel")
+        # The email settings.
+        await page.goto("/#/settings")
+        await expect(page.locator(".setting-row").first).to_be_visible()
+        await assert_german(page, "settings")
 
         # A refusal whose code the client knows is said in German (the server writes English).
         page = await german()

@@ -26,6 +26,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("js/call/precall_check.js", "Bearer {}"): "the Authorization scheme",
     ("js/views/organizer.js", "https://…"): "a URL's shape as a placeholder",
     ("js/call/chat_panel.js", "Enter"): "a KeyboardEvent key name",
+    ("js/call/call_view.js", "Escape"): "a KeyboardEvent key name",
+    ("js/sse.js", "Bearer {}"): "the Authorization scheme",
     ("index.html", "Duet"): "the product's name",
     ("index.html", "Duet needs JavaScript to run its video chats."): (
         "<noscript>: shown only when no script runs, so no catalogue can reach it"

@@ -114,6 +114,11 @@ export function t(key, params = {}) {
     Object.hasOwn(params, name) && params[name] !== undefined && params[name] !== null ? formatValue(params[name]) : whole);
 }
 
+/** Names joined as the language lists them ("Ada and Sam", "Ada und Sam"). */
+export function listOf(items) {
+  return new Intl.ListFormat(currentLocale, { type: 'conjunction' }).format(items);
+}
+
 /** Whether the catalogue has `key` (for mapping server codes to sentences when we know them). */
 export function has(key) {
   return Object.hasOwn(CATALOGUES[FALLBACK], key);

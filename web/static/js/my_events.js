@@ -4,26 +4,36 @@
 // the person did themselves is not sent (the page they did it on shows it already).
 
 import { h } from './dom.js';
+import { t } from './i18n.js';
 import { Scope } from './scope.js';
 import { openEventStream } from './sse.js';
 import { toast } from './ui.js';
 
+// What the toast says per new state of a chat; {name} is the other person.
 const SAID = {
-  requested: (who) => `New chat request with ${who}.`,
-  approved: (who) => `${who} approved the chat: pick a time.`,
-  declined: (who) => `${who} declined the chat request.`,
-  withdrawn: (who) => `${who} withdrew the chat request.`,
-  confirmed: (who) => `Your chat with ${who} is booked.`,
-  cancelled: (who) => `${who} cancelled your chat.`,
+  requested: 'updates.requested',
+  approved: 'updates.approved',
+  declined: 'updates.declined',
+  withdrawn: 'updates.withdrawn',
+  confirmed: 'updates.confirmed',
+  cancelled: 'updates.cancelled',
 };
 let scope = null;
 let userId = null;
 let unseen = 0;
-const badge = h('a', { class: 'events-badge', id: 'events-badge', href: '#', hidden: true, title: 'Updates since you last looked', 'aria-live': 'polite',
+const badge = h('a', { class: 'events-badge', id: 'events-badge', href: '#', hidden: true, 'aria-live': 'polite',
   onclick: (e) => { e.preventDefault(); seen(); } });
+
+/** Its words in the current language (the topbar asks again after a change of language). */
+function label() {
+  badge.title = t('updates.badge_title');
+  if (unseen) badge.setAttribute('aria-label', t('updates.count', { count: unseen }));
+  else badge.removeAttribute('aria-label');
+}
 
 /** The badge element for the topbar. */
 export function eventsBadge() {
+  label();
   return badge;
 }
 
@@ -31,6 +41,7 @@ export function seen() {
   unseen = 0;
   badge.hidden = true;
   badge.textContent = '';
+  label();
 }
 
 /** Open the person's stream (once per signed-in person); onChange(news) redraws the view. */
@@ -48,8 +59,8 @@ export function startMyEvents(user, onChange) {
       unseen += 1;
       badge.hidden = false;
       badge.textContent = String(unseen);
-      badge.setAttribute('aria-label', `${unseen} update${unseen === 1 ? '' : 's'}`);
-      toast(say(data.with || 'The other person'), 'info');
+      label();
+      toast(t(say, { name: data.with || t('updates.the_other_person') }), 'info');
       onChange(data);
     },
   });

@@ -1,6 +1,7 @@
 // Server-Sent Events read with fetch, so the bearer token travels in a header as on every other
 // request (EventSource cannot send one, and a token in a URL ends up in logs): docs/live.md.
 
+import { t } from './i18n.js';
 import { session } from './session.js';
 
 /**
@@ -27,13 +28,15 @@ export function openEventStream(path, { scope, onEvent, onStatus = () => {}, onR
         });
         if (resp.status === 401 || resp.status === 403 || resp.status === 404) {
           const problem = await resp.json().catch(() => ({}));
-          onRefused(problem.detail || `The server answered ${resp.status}.`);
+          onRefused(problem.detail || t('stream.refused', { status: String(resp.status) }));
           return;
         }
-        if (!resp.ok || !resp.body) throw new Error(`status ${resp.status}`);
-        onStatus('open');
-        delay = 500;
-        await readEvents(resp.body, onEvent);
+        // Any other answer (a 5xx from a node going away) is retried after the backoff below.
+        if (resp.ok && resp.body) {
+          onStatus('open');
+          delay = 500;
+          await readEvents(resp.body, onEvent);
+        }
       } catch (err) {
         if (stopped) return;
       }

@@ -359,11 +359,11 @@ export class CallSession {
     try {
       await api.post(`/chats/${this.chat.id}/support`, { text });
       this.view.supportText.value = '';
-      note.textContent = 'Sent. The organizer will answer here in the chat.';
+      note.textContent = t('call.help.sent');
       note.dataset.kind = 'success';
-      toast('Your request reached the organizer.', 'success');
+      toast(t('call.help.reached'), 'success');
     } catch (err) {
-      note.textContent = err.message || 'Your request could not be sent. Please try again.';
+      note.textContent = err.message || t('call.help.failed');
       note.dataset.kind = 'error';
     } finally {
       button.disabled = false;

@@ -1,6 +1,8 @@
 // The `stats` message (docs/protocol.md, "Call quality"): every 10 s the call's figures from
 // RTCPeerConnection.getStats(), as deltas over the interval where they are counters.
 
+import { serverSentence, t } from '../i18n.js';
+
 export const STATS_EVERY_MS = 10000;
 
 const round = (x) => Math.max(0, Math.round(x));
@@ -58,9 +60,16 @@ export async function measureStats(pc, relayMode, prev = {}) {
   return { msg, state: next };
 }
 
-const LABELS = { good: 'Good', fair: 'Fair', poor: 'Poor', unknown: '…' };
+const LABELS = { good: 'quality.verdict.good', fair: 'quality.verdict.fair', poor: 'quality.verdict.poor' };
+// The server's sentence (`words`) per verdict, said by the catalogue in another language.
+const SENTENCES = { good: 'quality.sentence.good', fair: 'quality.sentence.fair', poor: 'quality.sentence.poor', unknown: 'quality.sentence.unknown' };
 
-/** The connection indicator's text and look for a verdict. */
+/** The connection indicator's word for a verdict ('…' while nothing is measured). */
 export function qualityLabel(verdict) {
-  return LABELS[verdict] || LABELS.unknown;
+  return LABELS[verdict] ? t(LABELS[verdict]) : '…';
+}
+
+/** The indicator's tooltip sentence: the server's figures in English, the catalogue's otherwise. */
+export function qualitySentence(verdict, words) {
+  return serverSentence(SENTENCES[verdict], words);
 }

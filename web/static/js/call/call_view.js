@@ -4,20 +4,20 @@
 import { h, replace } from '../dom.js';
 import { clockDigits, initials } from '../format.js';
 import { t } from '../i18n.js';
-import { qualityLabel } from './call_stats.js';
+import { qualityLabel, qualitySentence } from './call_stats.js';
 
 /** A connection indicator: good / fair / poor as a dot and a word, the figures in its tooltip. */
 function qualityBadge(id, who) {
   return h('span', { class: 'quality', id, dataset: { verdict: 'unknown' }, title: t('quality.not_measured', { who }), tabindex: '0', role: 'img', 'aria-label': t('quality.not_measured_label', { who }) },
-    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word', 'aria-hidden': 'true' }, `${who} …`));
+    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word', 'aria-hidden': 'true' }, t('quality.word', { who, verdict: qualityLabel('unknown') })));
 }
 
 // What a screen reader hears when the other person comes and goes, and when they write.
 const ANNOUNCE = {
-  joined: (name) => `${name} joined the chat.`,
-  left: (name) => `${name} left the chat.`,
-  lost: (name) => `${name} lost the connection.`,
-  message: (name, text) => `${name} wrote: ${text}`,
+  joined: (name) => t('call.announce.joined', { name }),
+  left: (name) => t('call.announce.left', { name }),
+  lost: (name) => t('call.announce.lost', { name }),
+  message: (name, text) => t('call.announce.message', { name, text }),
 };
 // The announcements kept in the live region (older ones are dropped).
 const ANNOUNCE_KEEP = 5;
@@ -43,7 +43,7 @@ export class CallView {
     this.timeLeft = h('span', { class: 'time-left', id: 'time-left', 'aria-live': 'off' }, '');
     this.banner = h('div', { class: 'call-banner', id: 'call-banner', role: 'status', hidden: true });
     this.peerFlags = h('div', { class: 'tile-flags', id: 'peer-flags' });
-    this.myQuality = qualityBadge('my-quality', 'You');
+    this.myQuality = qualityBadge('my-quality', t('call.you'));
     this.peerQuality = qualityBadge('peer-quality', peerName);
     this.selfFlags = h('div', { class: 'tile-flags' });
     this.placeholder = h('div', { class: 'tile-placeholder', id: 'peer-placeholder' },
@@ -73,9 +73,9 @@ export class CallView {
     });
     // Support: a request to the organizer's live board, with an optional sentence (docs/live.md);
     // the event's own help page too, where it has one.
-    this.supportText = h('textarea', { id: 'support-text', rows: 3, maxlength: 500, 'aria-label': 'What do you need help with? (optional)', placeholder: 'What do you need help with? (optional)' });
+    this.supportText = h('textarea', { id: 'support-text', rows: 3, maxlength: 500, 'aria-label': t('call.help.question'), placeholder: t('call.help.question') });
     this.supportNote = h('div', { class: 'support-note', role: 'status' });
-    this.supportSend = h('button', { class: 'btn btn-primary btn-small', type: 'submit', dataset: { action: 'send-support-request' } }, 'Ask for help');
+    this.supportSend = h('button', { class: 'btn btn-primary btn-small', type: 'submit', dataset: { action: 'send-support-request' } }, t('call.help.send'));
     this.supportPanel = h('form', {
       class: 'support-panel card', id: 'support-panel', hidden: true,
       onsubmit: (e) => {
@@ -83,12 +83,12 @@ export class CallView {
         handlers.askSupport(this.supportText.value.trim(), this.supportSend, this.supportNote);
       },
     },
-    h('h2', {}, 'Ask the organizer for help'),
-    h('p', { class: 'muted small' }, 'The organizer sees your request at once and answers in this chat, as Support.'),
+    h('h2', {}, t('call.help.title')),
+    h('p', { class: 'muted small' }, t('call.help.text')),
     this.supportText, this.supportNote,
     h('div', { class: 'row' }, this.supportSend,
-      supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Help page') : null,
-      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.setSupportOpen(false) }, 'Close')));
+      supportUrl ? h('a', { class: 'btn btn-ghost btn-small', href: supportUrl, target: '_blank', rel: 'noopener noreferrer' }, t('call.help.help_page')) : null,
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', onclick: () => this.setSupportOpen(false) }, t('ui.close'))));
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) this.shareButton.hidden = true;
 
     this.chatPanel = chatPanel;
@@ -116,11 +116,12 @@ export class CallView {
   /** who: 'me' | 'peer'; verdict good | fair | poor | unknown; words: the server's sentence. */
   setQuality(who, verdict, words) {
     const badge = who === 'me' ? this.myQuality : this.peerQuality;
-    const name = who === 'me' ? 'You' : this.peerName;
+    const name = who === 'me' ? t('call.you') : this.peerName;
+    const said = t('quality.tooltip', { who: name, sentence: qualitySentence(verdict, words) });
     badge.dataset.verdict = verdict;
-    badge.title = `${name}: ${words}`;
-    badge.setAttribute('aria-label', `${name}: ${words}`);
-    badge.querySelector('.quality-word').textContent = `${name} ${qualityLabel(verdict)}`;
+    badge.title = said;
+    badge.setAttribute('aria-label', said);
+    badge.querySelector('.quality-word').textContent = t('quality.word', { who: name, verdict: qualityLabel(verdict) });
   }
 
   setSupportOpen(open) {

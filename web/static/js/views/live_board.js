@@ -5,34 +5,52 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { currentEvent } from '../events.js';
 import { clockOf, timeOf } from '../format.js';
+import { listOf, t } from '../i18n.js';
 import { serverNow, syncServerClock } from '../server_clock.js';
 import { openEventStream } from '../sse.js';
 import { alertBox, busy, emptyState, loading, pageHeader, showNotice } from '../ui.js';
 
 const NOW_GROUPS = [
-  ['reconnecting', 'Reconnecting'],
-  ['no_show_risk', 'No-show risk'],
-  ['waiting', 'Waiting'],
-  ['live', 'Live'],
-  ['open', 'Open, nobody in yet'],
+  ['reconnecting', 'board.group.reconnecting'],
+  ['no_show_risk', 'board.group.no_show_risk'],
+  ['waiting', 'board.group.waiting'],
+  ['live', 'board.group.live'],
+  ['open', 'board.group.open'],
 ];
-const VERDICT_WORDS = { good: 'Good', fair: 'Fair', poor: 'Poor', unknown: 'Not measured' };
-const MEDIA_WORDS = { direct: 'Direct', turn: 'Relayed (TURN)', relay: 'Through Duet' };
+const VERDICT_WORDS = { good: 'quality.verdict.good', fair: 'quality.verdict.fair', poor: 'quality.verdict.poor', unknown: 'quality.verdict.unknown' };
+// A person's connection in the side panel, after their seat.
+const SEAT_QUALITY = { good: 'board.seat.quality.good', fair: 'board.seat.quality.fair', poor: 'board.seat.quality.poor' };
+const MEDIA_WORDS = { direct: 'board.media.direct', turn: 'board.media.turn', relay: 'board.media.relay' };
+const ENDED_WORDS = { completed: 'board.state.completed', no_show: 'board.state.no_show', cancelled: 'board.state.cancelled' };
 const RANK = { poor: 3, fair: 2, good: 1, unknown: 0 };
 
+const verdictWord = (verdict) => (VERDICT_WORDS[verdict] ? t(VERDICT_WORDS[verdict]) : verdict);
+
+/** Whole minutes since `iso` on the server's clock (0 under a minute). */
 function minutesSince(iso) {
-  if (!iso) return '';
-  const minutes = Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 60000));
-  return minutes < 1 ? 'less than a minute' : minutes === 1 ? '1 min' : `${minutes} min`;
+  if (!iso) return 0;
+  return Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 60000));
+}
+
+/** How long since `iso`, as the object of "for …" ("3 min", "less than a minute"). */
+function durationSince(iso) {
+  const count = minutesSince(iso);
+  return count < 1 ? t('board.duration.under_a_minute') : t('board.duration.minutes', { count });
+}
+
+/** How long ago `iso` was ("3 min ago", "less than a minute ago"). */
+function agoSince(iso) {
+  const count = minutesSince(iso);
+  return count < 1 ? t('board.ago.under_a_minute') : t('board.ago.minutes', { count });
 }
 
 /** The call's quality badge: the worse of the two people's latest verdicts. */
 function qualityBadge(row) {
   const people = [row.employee, row.participant];
   const worst = people.reduce((a, b) => (RANK[b.verdict] > RANK[a.verdict] ? b : a));
-  const title = people.map((p) => `${p.name}: ${VERDICT_WORDS[p.verdict] || p.verdict}`).join(' · ');
-  return h('span', { class: 'quality', dataset: { verdict: worst.verdict }, title, 'aria-label': `Connection: ${title}` },
-    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word' }, VERDICT_WORDS[worst.verdict] || worst.verdict));
+  const title = people.map((p) => t('board.person_verdict', { name: p.name, verdict: verdictWord(p.verdict) })).join(' · ');
+  return h('span', { class: 'quality', dataset: { verdict: worst.verdict }, title, 'aria-label': t('board.connection', { people: title }) },
+    h('span', { class: 'quality-dot', 'aria-hidden': 'true' }), h('span', { class: 'quality-word' }, verdictWord(worst.verdict)));
 }
 
 /** One sentence on where the chat stands. */
@@ -44,39 +62,39 @@ function statusLine(row, timeZone) {
   switch (row.group) {
     case 'live': {
       const since = [e.since, p.since].filter(Boolean).sort().pop();
-      return `Live for ${minutesSince(since)}`;
+      return t('board.line.live', { duration: durationSince(since) });
     }
     case 'waiting':
-      return `${inside[0].name} is in, waiting for ${absent[0] ? absent[0].name : 'the other person'} for ${minutesSince(inside[0].since)}`;
+      return t('board.line.waiting', { name: inside[0].name, other: absent[0] ? absent[0].name : t('board.the_other_person'), duration: durationSince(inside[0].since) });
     case 'reconnecting':
-      return [e, p].filter((x) => x.seat === 'reconnecting').map((x) => `${x.name} is reconnecting…`).join(' ');
+      return [e, p].filter((x) => x.seat === 'reconnecting').map((x) => t('board.line.reconnecting', { name: x.name })).join(' ');
     case 'no_show_risk':
-      return `${absent.map((x) => x.name).join(' and ')} ${absent.length > 1 ? 'have' : 'has'} not joined; the chat started ${minutesSince(row.starts_at)} ago`;
+      return t('board.line.no_show_risk', { count: absent.length, names: listOf(absent.map((x) => x.name)), ago: agoSince(row.starts_at) });
     case 'open':
-      return 'The room is open; nobody is in yet';
+      return t('board.line.open');
     case 'next':
-      return `Opens at ${timeOf(row.opens_at, timeZone)}`;
+      return t('board.line.next', { time: timeOf(row.opens_at, timeZone) });
     default:
-      return { completed: 'Completed', no_show: 'No-show', cancelled: 'Cancelled' }[row.state] || 'Ended';
+      return ENDED_WORDS[row.state] ? t(ENDED_WORDS[row.state]) : t('board.state.ended');
   }
 }
 
 export async function renderLiveBoard(root, { scope }) {
-  replace(root, loading('Opening the live board…'));
+  replace(root, loading(t('board.loading')));
   const { event } = await currentEvent();
   if (!event) {
-    replace(root, pageHeader('Live board', null), emptyState('No event yet', 'Create the event first.'));
+    replace(root, pageHeader(t('board.title'), null), emptyState(t('board.no_event.title'), t('board.no_event.text')));
     return;
   }
   const rows = new Map();
   let selected = null;
   let timeZone = event.timezone;
-  const status = h('span', { class: 'live-status', id: 'live-status', dataset: { state: 'connecting' }, role: 'status' }, 'Connecting…');
-  const supportHost = h('section', { class: 'card board-support', id: 'board-support', 'aria-label': 'Support requests' });
+  const status = h('span', { class: 'live-status', id: 'live-status', dataset: { state: 'connecting' }, role: 'status' }, t('board.status.connecting'));
+  const supportHost = h('section', { class: 'card board-support', id: 'board-support', 'aria-label': t('board.support.title') });
   const nowHost = h('section', { class: 'board-now', id: 'board-now' });
   const nextHost = h('section', { class: 'card board-next', id: 'board-next' });
   const endedHost = h('section', { class: 'card board-ended', id: 'board-ended' });
-  const panel = h('aside', { class: 'card board-panel', id: 'board-panel', hidden: true, 'aria-label': 'Chat details' });
+  const panel = h('aside', { class: 'card board-panel', id: 'board-panel', hidden: true, 'aria-label': t('board.panel.label') });
   const errors = h('div');
   const boardEl = h('div', { class: 'board' });
 
@@ -89,8 +107,8 @@ export async function renderLiveBoard(root, { scope }) {
         h('span', { class: 'board-tags' },
           // live calls: the latest verdicts; ended ones: the call's, as saved
           row.group === 'live' || row.group === 'reconnecting' || row.group === 'waiting' || (row.group === 'ended' && (row.employee.verdict !== 'unknown' || row.participant.verdict !== 'unknown')) ? qualityBadge(row) : null,
-          row.media && row.group !== 'next' ? h('span', { class: 'badge', dataset: { media: row.media } }, MEDIA_WORDS[row.media] || row.media) : null,
-          row.support_open ? h('span', { class: 'badge badge-danger', dataset: { support: String(row.support_open) } }, 'Support') : null)));
+          row.media && row.group !== 'next' ? h('span', { class: 'badge', dataset: { media: row.media } }, MEDIA_WORDS[row.media] ? t(MEDIA_WORDS[row.media]) : row.media) : null,
+          row.support_open ? h('span', { class: 'badge badge-danger', dataset: { support: String(row.support_open) } }, t('board.support.badge')) : null)));
   }
 
   function list(items, empty) {
@@ -100,7 +118,7 @@ export async function renderLiveBoard(root, { scope }) {
   function render() {
     const all = [...rows.values()].sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id.localeCompare(b.id));
     const askers = all.filter((r) => r.support_open);
-    replace(supportHost, h('h2', {}, 'Support requests'),
+    replace(supportHost, h('h2', {}, t('board.support.title')),
       askers.length
         ? h('ol', { class: 'board-list' }, askers.map((row) => {
           const open = row.support.filter((s) => !s.answered_at);
@@ -109,18 +127,18 @@ export async function renderLiveBoard(root, { scope }) {
           return h('li', { class: 'board-row support-row', dataset: { chat: row.id } },
             h('button', { type: 'button', class: 'board-row-button', onclick: () => select(row.id) },
               h('span', { class: 'board-time' }, clockOf(last.created_at, timeZone)),
-              h('span', { class: 'board-people' }, h('strong', {}, who), ` in the chat ${row.employee.name} ↔ ${row.participant.name}`),
-              h('span', { class: 'board-line' }, last.text ? `“${last.text}”` : 'Pressed Support (no message)')));
+              h('span', { class: 'board-people' }, h('strong', {}, who), t('board.support.in_chat', { employee: row.employee.name, participant: row.participant.name })),
+              h('span', { class: 'board-line' }, last.text ? t('board.support.quoted', { text: last.text }) : t('board.support.no_text'))));
         }))
-        : h('p', { class: 'muted small' }, 'Nobody has asked for help.'));
-    replace(nowHost, NOW_GROUPS.map(([group, title]) => {
+        : h('p', { class: 'muted small' }, t('board.support.none')));
+    replace(nowHost, NOW_GROUPS.map(([group, titleKey]) => {
       const items = all.filter((r) => r.group === group);
-      return h('div', { class: 'card board-group', dataset: { group } }, h('h2', {}, title, h('span', { class: 'count' }, String(items.length))), list(items, 'None.'));
+      return h('div', { class: 'card board-group', dataset: { group } }, h('h2', {}, t(titleKey), h('span', { class: 'count' }, String(items.length))), list(items, t('board.group.none')));
     }));
     const next = all.filter((r) => r.group === 'next');
-    replace(nextHost, h('h2', {}, 'Next', h('span', { class: 'count' }, String(next.length))), list(next, 'Nothing more today.'));
+    replace(nextHost, h('h2', {}, t('board.next.title'), h('span', { class: 'count' }, String(next.length))), list(next, t('board.next.none')));
     const ended = all.filter((r) => r.group === 'ended');
-    replace(endedHost, h('h2', {}, 'Ended', h('span', { class: 'count' }, String(ended.length))), list(ended, 'None yet.'));
+    replace(endedHost, h('h2', {}, t('board.ended.title'), h('span', { class: 'count' }, String(ended.length))), list(ended, t('board.ended.none')));
     renderPanel();
   }
 
@@ -134,18 +152,18 @@ export async function renderLiveBoard(root, { scope }) {
   // and the last notice stay; only the chat's facts above it are drawn again.
   const panelInfo = h('div', { class: 'panel-info' });
   const answerNote = h('div');
-  const answerText = h('textarea', { id: 'support-answer', rows: 3, maxlength: 2000, required: true, 'aria-label': 'Answer as Support', placeholder: 'Both people see this in their chat, as Support.' });
-  const answerSend = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { action: 'send-support' } }, 'Send as Support');
+  const answerText = h('textarea', { id: 'support-answer', rows: 3, maxlength: 2000, required: true, 'aria-label': t('board.answer.label'), placeholder: t('board.answer.placeholder') });
+  const answerSend = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { action: 'send-support' } }, t('board.answer.send'));
   const answerForm = h('form', {
     class: 'support-form',
     onsubmit: (e) => {
       e.preventDefault();
       const chatId = selected;
       busy(answerSend, answerNote, async () => {
-        if (!answerText.value.trim()) throw new Error('Write the answer first.');
+        if (!answerText.value.trim()) throw new Error(t('board.answer.empty'));
         await api.post(`/chats/${chatId}/support/answer`, { text: answerText.value.trim() });
         answerText.value = '';
-        showNotice(answerNote, 'Sent: both people see it in their chat.', 'success');
+        showNotice(answerNote, t('board.answer.sent'), 'success');
       });
     },
   }, answerText, answerNote, h('div', { class: 'row' }, answerSend));
@@ -161,33 +179,35 @@ export async function renderLiveBoard(root, { scope }) {
       answerText.value = '';
       replace(answerNote);
     }
-    const seat = (p) => h('li', {}, h('strong', {}, p.name), ` · ${p.seat === 'connected' ? `in the room for ${minutesSince(p.since)}` : p.seat === 'reconnecting' ? 'reconnecting…' : 'not in the room'}`,
-      p.verdict !== 'unknown' ? ` · connection ${VERDICT_WORDS[p.verdict].toLowerCase()}` : '');
+    const seatWords = (p) => (p.seat === 'connected' ? t('board.seat.in_room', { duration: durationSince(p.since) })
+      : p.seat === 'reconnecting' ? t('board.seat.reconnecting') : t('board.seat.absent'));
+    const seat = (p) => h('li', {}, h('strong', {}, p.name), ` · ${seatWords(p)}`,
+      SEAT_QUALITY[p.verdict] ? ` · ${t(SEAT_QUALITY[p.verdict])}` : '');
     replace(panelInfo,
       h('div', { class: 'panel-head' }, h('h2', {}, `${row.employee.name} ↔ ${row.participant.name}`),
-        h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => { selected = null; render(); } }, 'Close')),
+        h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => { selected = null; render(); } }, t('ui.close'))),
       h('p', { class: 'muted' }, `${row.company} · ${timeOf(row.starts_at, timeZone)}–${clockOf(row.ends_at, timeZone)} · ${statusLine(row, timeZone)}`),
       h('ul', { class: 'panel-seats' }, seat(row.employee), seat(row.participant)),
-      h('h3', {}, 'Support'),
+      h('h3', {}, t('board.panel.support')),
       row.support.length
         ? h('ol', { class: 'panel-support', id: 'panel-support' }, row.support.map((s) => h('li', { dataset: { answered: String(Boolean(s.answered_at)) } },
-          h('span', { class: 'muted small' }, `${clockOf(s.created_at, timeZone)} · ${s.user_id === row.employee.id ? row.employee.name : row.participant.name}${s.answered_at ? ' · answered' : ''}`),
-          h('p', {}, s.text || 'Pressed Support (no message)'))))
-        : h('p', { class: 'muted small' }, 'No Support request in this chat.'));
+          h('span', { class: 'muted small' }, `${clockOf(s.created_at, timeZone)} · ${s.user_id === row.employee.id ? row.employee.name : row.participant.name}${s.answered_at ? ` · ${t('board.panel.answered')}` : ''}`),
+          h('p', {}, s.text || t('board.support.no_text')))))
+        : h('p', { class: 'muted small' }, t('board.panel.no_support')));
     if (!panel.contains(answerForm)) replace(panel, panelInfo, answerForm);
   }
 
   replace(root,
-    pageHeader('Live board', `${event.name} · today`, status, h('a', { class: 'btn btn-secondary btn-small', href: '#/organizer' }, 'Event settings')),
+    pageHeader(t('board.title'), t('board.subtitle', { event: event.name }), status, h('a', { class: 'btn btn-secondary btn-small', href: '#/organizer' }, t('board.settings_link'))),
     errors,
     boardEl);
-  boardEl.append(h('div', { class: 'board-main' }, supportHost, h('h2', { class: 'board-heading' }, 'Now'), nowHost, nextHost, endedHost), panel);
+  boardEl.append(h('div', { class: 'board-main' }, supportHost, h('h2', { class: 'board-heading' }, t('board.now')), nowHost, nextHost, endedHost), panel);
 
   openEventStream(`/events/${encodeURIComponent(event.id)}/live`, {
     scope,
     onStatus: (state) => {
       status.dataset.state = state;
-      status.textContent = state === 'open' ? 'Live' : 'Reconnecting…';
+      status.textContent = state === 'open' ? t('board.status.live') : t('board.status.reconnecting');
     },
     onRefused: (sentence) => replace(errors, alertBox(sentence)),
     onEvent: (name, data) => {
