@@ -7,6 +7,7 @@ it later; a message the server refuses for good (a bad address) raises `SendRefu
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from dataclasses import dataclass
@@ -44,17 +45,20 @@ class SmtpTransport:
 
     async def send(self, message: EmailMessage) -> None:
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                username=self.user or None,
-                password=self.password or None,
-                timeout=self.timeout,
-                cert_bundle=self.ca_file or None,
-            )
+            # aiosmtplib's timeout bounds each step of the exchange; this bounds the whole send,
+            # so a batch of sends always ends inside its lease (notifications/worker.py).
+            async with asyncio.timeout(self.timeout):
+                await aiosmtplib.send(
+                    message,
+                    hostname=self.host,
+                    port=self.port,
+                    use_tls=self.security == "tls",
+                    start_tls=self.security == "starttls",
+                    username=self.user or None,
+                    password=self.password or None,
+                    timeout=self.timeout,
+                    cert_bundle=self.ca_file or None,
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             if all(400 <= r.code < 500 for r in exc.recipients):
                 raise SendFailed(f"recipient deferred: {_first_line(exc)}") from exc

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from scheduling.after_chat_rules import check_company_member
 from scheduling.errors import DomainError, ErrorKind
-from scheduling.model import Role
+from scheduling.model import ChatState, Role, Side
 
 MAX_RESUME_BYTES = 5 * 1024 * 1024
 MAX_FILENAME = 200
@@ -96,3 +96,14 @@ def check_reader(role: Role, company_id: str | None, chat_company_id: str | None
         chat_company_id,
         "A participant's résumé is shared only with the company they talk to.",
     )
+
+
+# An invitation the participant has not accepted: the company must not see their résumé yet
+# (or ever, if they decline or the employee withdraws it).
+_NOT_ACCEPTED = (ChatState.REQUESTED, ChatState.DECLINED, ChatState.WITHDRAWN)
+
+
+def resume_shared(initiator: Side, state: ChatState) -> bool:
+    """Whether the participant has shared their résumé with the chat's company: with their own
+    request at once, with an employee's invitation only once they accepted it."""
+    return initiator == Side.PARTICIPANT or state not in _NOT_ACCEPTED

@@ -20,6 +20,7 @@ from scheduling.resume_rules import (
     check_reader,
     clean_filename,
     content_disposition,
+    resume_shared,
     too_large,
 )
 from scheduling.store_chats import get_chat
@@ -121,6 +122,12 @@ async def get_chat_resume_pdf(request: web.Request) -> web.Response:
         chat = await get_chat(conn, request.match_info["chat_id"])
         check_reader(who.role, who.company_id, None if chat is None else chat.company_id)
         assert chat is not None
+        if not resume_shared(chat.initiator, chat.state):
+            raise DomainError(
+                ErrorKind.NOT_FOUND,
+                "The participant has not accepted this invitation, so their résumé is not "
+                "shared with your company.",
+            )
         found = await resume_file(conn, chat.participant_id)
     if found is None:
         raise DomainError(ErrorKind.NOT_FOUND, "This participant has not shared a résumé.")

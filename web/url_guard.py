@@ -31,8 +31,12 @@ class UrlRefused(ValueError):
 
 
 def check_address(address: IpAddress, allow_private: bool) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address carried inside IPv6 (::ffff:a.b.c.d, 6to4's 2002:a.b.c.d::) is judged
+        # as the IPv4 address it reaches.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            address = embedded
     if address in METADATA:
         raise UrlRefused(f"{address} is a cloud metadata address; webhooks may never go there.")
     if allow_private:

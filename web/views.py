@@ -12,6 +12,7 @@ from datetime import datetime
 from scheduling.join_window import JoinWindow as Window
 from scheduling.join_window import join_window
 from scheduling.model import Profile, Role, SlotRecord
+from scheduling.resume_rules import resume_shared
 from scheduling.states import allowed_actions, tab_of
 from scheduling.store_availability import AvailabilityRecord, Offer
 from scheduling.store_chats import ChatRecord, HistoryEntry
@@ -111,6 +112,7 @@ def chat_view(
         who.role == Role.EMPLOYEE
         and who.company_id == chat.company_id
         and chat.participant_id in resume_holders
+        and resume_shared(chat.initiator, chat.state)
     )
     return r.Chat(
         id=chat.id,

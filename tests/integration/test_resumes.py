@@ -130,3 +130,23 @@ async def test_what_is_not_a_pdf_is_refused_in_a_sentence(api: Api) -> None:
     # A PDF just under the limit is fine (trailing bytes after %%EOF are ignored by readers).
     padded = real + b"\n%" + b" " * (MAX_RESUME_BYTES - len(real) - 2)
     assert (await upload(api, padded))["size"] == MAX_RESUME_BYTES
+
+
+async def test_an_invitation_shares_nothing_until_the_participant_accepts(api: Api) -> None:
+    """An employee may invite anyone: the invitation alone must not open their résumé (else a
+    recruiter could invite every participant to read every résumé)."""
+    event_id = await new_event(api)
+    await approved_chat(api, event_id, ADA, SAM, (await starts(api, event_id, 30))[:2], 30)
+    await api.call(PRIYA, "GET", "/api/v1/me")  # Priya is known once she has signed in
+    await upload(api, pdf_bytes(1, "priya"), who=PRIYA)
+    invite = await api.call(
+        ADA, "POST", f"/api/v1/events/{event_id}/chats", {"participant_id": PRIYA.id}, expect=201
+    )
+    path = f"/api/v1/chats/{invite['id']}/resume.pdf"
+    problem = await api.call(ADA, "GET", path, expect=404)
+    assert "not accepted this invitation" in problem["detail"]
+    assert (await api.call(ADA, "GET", f"/api/v1/chats/{invite['id']}"))["resume_url"] is None
+    await api.call(PRIYA, "POST", f"/api/v1/chats/{invite['id']}/approve")
+    status, body, _ = await fetch(api, ALAN, path)
+    assert status == 200 and body == pdf_bytes(1, "priya")
+    assert (await api.call(ADA, "GET", f"/api/v1/chats/{invite['id']}"))["resume_url"] == path

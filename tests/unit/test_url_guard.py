@@ -28,8 +28,9 @@ REFUSED = [
     "::",
     "240.0.0.1",  # reserved
     "::ffff:127.0.0.1",  # loopback in IPv6 clothing
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
 ]
-METADATA = ["169.254.169.254", "fd00:ec2::254"]
+METADATA = ["169.254.169.254", "fd00:ec2::254", "2002:a9fe:a9fe::"]  # the last: 6to4 of the first
 
 
 @pytest.mark.parametrize("address", REFUSED + METADATA)
