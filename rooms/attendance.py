@@ -35,7 +35,7 @@ from scheduling.db import write_tx
 from scheduling.errors import DomainError
 from scheduling.join_window import window_times
 from scheduling.model import JoinPolicy
-from scheduling.schema import attendance, chats, webhook_endpoints
+from scheduling.schema import attendance, chats, rooms_opened, webhook_endpoints
 from scheduling.store_chats import SETTLE_BATCH, ChatRecord, ended_unsettled, settle_chats
 from scheduling.store_events import join_terms
 from scheduling.store_webhooks import record_many
@@ -203,6 +203,15 @@ def _attendance_upsert(
 
 _UPSERT_SQLITE = _attendance_upsert(sqlite.insert)
 _UPSERT_POSTGRESQL = _attendance_upsert(postgresql.insert)
+# Claiming a room's `room.opened`: the transaction whose row goes in sends it. Two nodes that
+# write the two people's first joins in the same second both read "nobody came yet"; the
+# second insert waits for the first transaction and then inserts nothing.
+_CLAIM_OPENED_SQLITE = (
+    sqlite.insert(rooms_opened).on_conflict_do_nothing().returning(rooms_opened.c.chat_id)
+)
+_CLAIM_OPENED_POSTGRESQL = (
+    postgresql.insert(rooms_opened).on_conflict_do_nothing().returning(rooms_opened.c.chat_id)
+)
 # The chats some enabled webhook endpoint of their fair listens to, and whether someone had
 # entered each (read before the batch's joins are written).
 _LISTENED_ROOMS = sa.select(
@@ -248,18 +257,38 @@ async def _listened_rooms(conn: AsyncConnection, entries: Sequence[Entry]) -> di
     return {row.id: _Room(row.event_id, row.employee_id, bool(row.came)) for row in rows}
 
 
+async def _claim_opened(
+    conn: AsyncConnection, entries: Sequence[Entry], rooms: dict[str, _Room]
+) -> set[str]:
+    """The rooms whose `room.opened` this transaction sends (see `_CLAIM_OPENED_SQLITE`)."""
+    first: dict[str, datetime] = {}
+    for chat_id, _, at, reason in entries:
+        room = rooms.get(chat_id)
+        if reason == "joined" and room is not None and not room.opened:
+            first.setdefault(chat_id, at)
+    if not first:
+        return set()
+    claim = _CLAIM_OPENED_POSTGRESQL if conn.dialect.name == "postgresql" else _CLAIM_OPENED_SQLITE
+    rows = [{"chat_id": c, "opened_at": first[c]} for c in sorted(first)]  # one lock order
+    return set((await conn.execute(claim, rows)).scalars())
+
+
 async def _record_entries(
     conn: AsyncConnection, entries: Sequence[Entry], rooms: dict[str, _Room]
 ) -> None:
     hooks: list[tuple[EventType, str, Payload]] = []
+    claimed = await _claim_opened(conn, entries, rooms)
     for chat_id, user_id, at, reason in entries:
         room = rooms.get(chat_id)
         if room is None:
             continue
+        # The first entry into a room nobody had entered: `room.opened`, unless another
+        # node's transaction claimed it first.
         if reason == "joined" and not room.opened:
             room.opened = True
-            opened = RoomPayload(chat_id=chat_id, event_id=room.event_id, at=at)
-            hooks.append((EventType.ROOM_OPENED, chat_id, opened))
+            if chat_id in claimed:
+                opened = RoomPayload(chat_id=chat_id, event_id=room.event_id, at=at)
+                hooks.append((EventType.ROOM_OPENED, chat_id, opened))
         side: SideName = "employee" if user_id == room.employee_id else "participant"
         person = ParticipantPayload(
             chat_id=chat_id,

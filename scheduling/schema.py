@@ -326,6 +326,18 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_order", "endpoint_id", "chat_id", "status", "event_seq"),
 )
 
+# A room's `room.opened` is sent once: by the transaction that inserts this row (two nodes
+# writing the two people's first joins in the same second both saw no attendance yet;
+# rooms/attendance.py). Migration 0008.
+rooms_opened = sa.Table(
+    "rooms_opened",
+    metadata,
+    sa.Column(
+        "chat_id", sa.String(64), sa.ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+)
+
 # --- Around the call (issue 14, migration 0004): résumés, notes, marks, feedback ---------------
 
 # One PDF per participant, in the database so every node serves it.

@@ -6,6 +6,7 @@ and Duet's per-attempt timeout are real time (they are a real server's)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 from datetime import timedelta
 from typing import Any
@@ -637,3 +638,48 @@ async def test_every_chat_transition_has_its_event(api: Api) -> None:
     assert data["chat.declined"]["reason"] == "Ask Alan."
     assert data["chat.no_show"]["no_show_side"] == "both"
     assert data["chat.requested"]["initiator"] == "participant"
+
+
+async def test_two_nodes_writing_the_first_joins_at_once_send_one_room_opened(
+    api: Api, database_url: str, backend: str
+) -> None:
+    """Ada's node and Sam's node write their first joins in the same second: both read that
+    nobody had come yet, and still only one `room.opened` is written (rooms_opened's row)."""
+    async with receiver() as rx:
+        _, _, rx.secret = await event_with_endpoint(api, rx.url)
+    chat_id, _ = await live_chat(api)
+    now = api.clock.now()
+    other_node = make_engine(database_url)
+
+    def first_join(user_id: str) -> attendance.Pending:
+        return attendance.Pending(
+            times={(chat_id, user_id): (now, now)}, entries=[(chat_id, user_id, now, "joined")]
+        )
+
+    async def sams_node() -> None:
+        async with write_tx(other_node) as conn:
+            await attendance._upsert(conn, first_join(SAM.id))
+
+    async def sam_waits_for_ada() -> bool:
+        async with read_tx(api.client.app[ENGINE]) as conn:
+            waiting = await conn.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+            return bool(waiting.scalar())
+
+    try:
+        async with write_tx(api.client.app[ENGINE]) as conn:
+            await attendance._upsert(conn, first_join(ADA.id))
+            # Sam's node starts before Ada's commits (a context of its own: no shared tx).
+            sam = asyncio.create_task(sams_node(), context=contextvars.Context())
+            if backend == "postgresql":  # it read "nobody came" and now waits on the row
+                await poll(sam_waits_for_ada, 10.0, "Sam's node waiting on Ada's claim")
+        await asyncio.wait_for(sam, 10)
+    finally:
+        await other_node.dispose()
+    events = await _participant_events(api, chat_id)
+    assert events.count(("room.opened", "", "")) == 1
+    assert sorted(e for e in events if e[0] == "participant.joined") == [
+        ("participant.joined", ADA.id, "joined"),
+        ("participant.joined", SAM.id, "joined"),
+    ]
