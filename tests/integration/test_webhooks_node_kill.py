@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.apiclient import ADA, ORGANIZER, SAM
+from tests.support.apiclient import ORGANIZER
 from tests.support.duet_nodes import DuetNode, Rest, launch_node, poll, wait_ready
-from tests.support.seed import EVENT, next_event_day
+from tests.support.seed import confirmed_chat_on, next_event_day
 from tests.support.webhook_receiver import receiver
 
 pytestmark = pytest.mark.both_backends
@@ -43,22 +43,6 @@ def nodes() -> Iterator[list[DuetNode]]:
         node.stop()
 
 
-async def _confirmed_chat(api: Rest, event_id: str, day: str) -> str:
-    grid = await api.call(ADA, "GET", f"/api/v1/events/{event_id}/grid?date={day}&duration_min=30")
-    start = grid["slots"][0]["starts_at"]
-    body = {"days": [{"date": day, "duration_min": 30, "slots": [start]}]}
-    await api.call(ADA, "PUT", f"/api/v1/events/{event_id}/availability", body)
-    await api.call(ADA, "POST", f"/api/v1/events/{event_id}/availability/confirm")
-    chat = await api.call(
-        SAM, "POST", f"/api/v1/events/{event_id}/chats", {"employee_id": ADA.id}, expect=201
-    )
-    await api.call(ADA, "POST", f"/api/v1/chats/{chat['id']}/approve")
-    free = await api.call(SAM, "GET", f"/api/v1/events/{event_id}/employees/{ADA.id}/slots")
-    slot = next(s for s in free["slots"] if s["starts_at"] == start)
-    await api.call(SAM, "POST", f"/api/v1/chats/{chat['id']}/book", {"slot_id": slot["id"]})
-    return str(chat["id"])
-
-
 async def test_kill_9_mid_delivery_then_restart_loses_nothing(
     session: aiohttp.ClientSession, nodes: list[DuetNode], tmp_path: Path, database_url: str
 ) -> None:
@@ -66,20 +50,22 @@ async def test_kill_9_mid_delivery_then_restart_loses_nothing(
     nodes.append(node)
     await wait_ready(session, node)
     api = Rest(session, node, SECRET)
-    day = next_event_day(datetime.now(UTC)).isoformat()
-    event = {**EVENT, "days": [{**EVENT["days"][0], "date": day}]}
-    event_id = (await api.call(ORGANIZER, "POST", "/api/v1/events", event, expect=201))["id"]
     async with receiver() as rx:
         rx.mode = "slow"  # the first delivery is held open: the node is mid-delivery
-        created = await api.call(
-            ORGANIZER,
-            "POST",
-            f"/api/v1/events/{event_id}/webhooks",
-            {"url": rx.url, "event_types": ["chat.requested", "chat.approved", "chat.confirmed"]},
-            expect=201,
+        created: dict[str, Any] = {}
+
+        async def endpoint_on(event_id: str) -> None:
+            created["event_id"] = event_id
+            types = ["chat.requested", "chat.approved", "chat.confirmed"]
+            path = f"/api/v1/events/{event_id}/webhooks"
+            body = {"url": rx.url, "event_types": types}
+            created.update(await api.call(ORGANIZER, "POST", path, body, expect=201))
+            rx.secret = created["secret"]
+
+        chat_id, _ = await confirmed_chat_on(
+            api, next_event_day(datetime.now(UTC)), on_event=endpoint_on
         )
-        rx.secret = created["secret"]
-        chat_id = await _confirmed_chat(api, event_id, day)
+        event_id = created["event_id"]
         await asyncio.wait_for(rx.arrived.wait(), 10)
         in_flight = rx.requests[0]
         assert in_flight.type == "chat.requested" and in_flight.verified

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api, Person
@@ -71,8 +71,17 @@ def next_event_day(now: datetime) -> date:
     return (now.astimezone(ZoneInfo(EVENT["timezone"])) + timedelta(days=1)).date()
 
 
+class Caller(Protocol):
+    """What the booking helpers need of a client: the test app's `Api`, or a real node's
+    `tests.support.duet_nodes.Rest`."""
+
+    async def call(
+        self, person: Person, method: str, path: str, json: Any = None, expect: int = 200
+    ) -> Any: ...
+
+
 async def confirmed_chat_on(
-    api: Api, day: date, *, on_event: Callable[[str], Awaitable[object]] | None = None
+    api: Caller, day: date, *, on_event: Callable[[str], Awaitable[object]] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """`confirmed_chat` for a new event on ``day`` (that one books a fixed date): for tests on
     the real clock, whose TURN credentials a real coturn checks. `on_event(event_id)` runs
