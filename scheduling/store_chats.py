@@ -439,13 +439,24 @@ async def history(conn: AsyncConnection, chat_id: str) -> list[HistoryEntry]:
     ]
 
 
-async def ended_unsettled(conn: AsyncConnection, before: datetime) -> list[ChatRecord]:
-    """Confirmed chats whose slot ended before `before`: to settle as completed or no-show."""
-    q = _chat_select.where(chats.c.state == ChatState.CONFIRMED.value, chats.c.ends_at < before)
-    return [_record(r) for r in (await conn.execute(q)).mappings().all()]
-
-
 SETTLE_BATCH = 500
+
+
+async def ended_unsettled(
+    conn: AsyncConnection, before: datetime, page: int = SETTLE_BATCH
+) -> list[ChatRecord]:
+    """Confirmed chats whose slot ended before `before`: to settle as completed or no-show.
+
+    Read in pages of `page` rows, each awaited: when 5,000 rooms close at one instant,
+    turning all their rows into records in one go held the event loop for tens of milliseconds
+    (docs/performance.md, "The :00 join storm").
+    """
+    q = _chat_select.where(chats.c.state == ChatState.CONFIRMED.value, chats.c.ends_at < before)
+    found: list[ChatRecord] = []
+    result = await conn.stream(q.order_by(chats.c.id).execution_options(yield_per=page))
+    async for rows in result.mappings().partitions(page):
+        found += [_record(r) for r in rows]
+    return found
 
 
 async def settle_chats(

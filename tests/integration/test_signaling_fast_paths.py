@@ -28,14 +28,16 @@ from rooms.broker import SeatRecord, SeatState
 from rooms.broker_redis import RedisBroker
 from scheduling.db import read_tx
 from scheduling.schema import attendance as attendance_table
+from scheduling.store_chats import ended_unsettled
 from signaling import messages as m
 from signaling.aiohttp_internals import InlineQueue, write_frame_now
 from signaling.close_codes import CloseCode
 from signaling.codec import encode, encode_json_bytes
 from signaling.connection import OUTBOX_LIMIT, Connection
 from signaling.ws import NODE
-from tests.support.apiclient import ADA, SAM, Api
+from tests.support.apiclient import ADA, ALAN, GRACE, MEI, PRIYA, SAM, Api
 from tests.support.rooms import live_chat, pair, room_closes_at
+from tests.support.seed import confirmed_chat
 from tests.support.services import RunningService
 from web.keys import ENGINE
 
@@ -205,6 +207,21 @@ async def test_the_settler_writes_buffered_joins_before_judging(api: Api) -> Non
     settled = await attendance.settle_ended(engine, room_closes_at(chat), [buffer])
     assert [(c.id, c.state.value) for c in settled] == [(chat_id, "completed")]
     await buffer.close()
+
+
+@pytest.mark.both_backends
+@pytest.mark.parametrize("page", [1, 2, 500])
+async def test_ended_chats_are_read_in_pages_and_none_is_lost(api: Api, page: int) -> None:
+    """Settling reads the rooms of a closing instant page by page (a turn of the loop between
+    pages); every ended chat comes back once, whatever the page size."""
+    made = [
+        await confirmed_chat(api, employee, participant, nth=nth)
+        for nth, (employee, participant) in enumerate(((ADA, SAM), (ALAN, PRIYA), (GRACE, MEI)))
+    ]
+    after = max(room_closes_at(chat) for _, chat in made)
+    async with read_tx(api.client.app[ENGINE]) as conn:
+        ended = await ended_unsettled(conn, after, page=page)
+    assert sorted(c.id for c in ended) == sorted(chat_id for chat_id, _ in made)
 
 
 async def test_history_in_one_query_matches_every_edge(
