@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,9 @@ from scheduling.store_events import EventRecord, published_count
 from scheduling.store_integrity import from_integrity_error
 
 
-def free_slot_filter(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+def free_slot_filter(
+    now: datetime | sa.BindParameter[datetime],
+) -> tuple[sa.ColumnElement[bool], ...]:
     """The slots a participant may still pick: published, not started, held by no chat (the
     same rule `chat_rules.check_slot` applies to one slot), as a WHERE clause for many."""
     return (
@@ -326,23 +329,37 @@ async def next_free_slot_start(
     return earliest
 
 
+# id, day, starts_at, ends_at
+FreeSlotRow = tuple[int, date, datetime, datetime]
+# Built once: one employee's free slots is a hot read (docs/performance.md, issue #12), and
+# building the expression per call cost more than running it. Only the columns the answer
+# shows; the rest of a free slot is known (published, not booked).
+_FREE_SLOTS = (
+    sa.select(slots.c.id, slots.c.day, slots.c.starts_at, slots.c.ends_at)
+    .where(
+        slots.c.event_id == sa.bindparam("event_id"),
+        slots.c.employee_id == sa.bindparam("employee_id"),
+        *free_slot_filter(sa.bindparam("now", type_=slots.c.starts_at.type)),
+    )
+    .order_by(slots.c.starts_at)
+)
+
+
+async def free_slot_rows(
+    conn: AsyncConnection, event_id: str, employee_id: str, now: datetime
+) -> Sequence[FreeSlotRow]:
+    """Published, unbooked slots that have not started, in time order, as rows of
+    (id, day, starts_at, ends_at): the hot read of one employee's slots encodes them straight
+    away, without a record per slot. Empty for an employee or event without any."""
+    result = await conn.execute(
+        _FREE_SLOTS, {"event_id": event_id, "employee_id": employee_id, "now": now}
+    )
+    return cast(Sequence[FreeSlotRow], result.all())
+
+
 async def free_slots(
     conn: AsyncConnection, event_id: str, employee_id: str, now: datetime
 ) -> list[SlotRecord]:
     """Published, unbooked slots that have not started: what a participant may pick."""
-    rows = (
-        (
-            await conn.execute(
-                sa.select(slots)
-                .where(
-                    slots.c.event_id == event_id,
-                    slots.c.employee_id == employee_id,
-                    *free_slot_filter(now),
-                )
-                .order_by(slots.c.starts_at)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return [SlotRecord(r["id"], r["day"], r["starts_at"], r["ends_at"], True, False) for r in rows]
+    rows = await free_slot_rows(conn, event_id, employee_id, now)
+    return [SlotRecord(i, day, start, end, True, False) for i, day, start, end in rows]
