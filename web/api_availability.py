@@ -34,10 +34,10 @@ from scheduling.store_events import (
 )
 from web import request_bodies as rb
 from web import resources as r
-from web.answer_cache import Built
 from web.auth import Principal, principal
 from web.json_io import Body, json_body, json_response, read_query
 from web.keys import CLOCK, ENGINE, OFFERS, SLOTS
+from web.offers_cache import Built
 from web.offers_filter import check_day, facets, select
 from web.problems import Problem
 from web.views import availability_view, free_slot_view, offer_view, user_view
@@ -161,7 +161,7 @@ def slots_key(event_id: str, employee_id: str) -> str:
 async def get_offers(request: web.Request) -> web.Response:
     """Employees offering 1-1 chats, with their profiles: what participants browse.
 
-    The whole list is the same for everyone signed in: cached per event (web/answer_cache.py),
+    The whole list is the same for everyone signed in: cached per event (web/offers_cache.py),
     with an ETag, and 304 for a client that has the current list. A search, filters and a page
     (rb.OffersQuery) run over the cached list in memory, with an ETag of their own."""
     principal(request)
@@ -230,7 +230,7 @@ def _etags(header: str) -> set[str]:
 async def get_free_slots(request: web.Request) -> web.Response:
     """One employee's free slots: what a participant picks from.
 
-    Cached per (event, employee) like the offers (web/answer_cache.py), with an ETag and 304;
+    Cached per (event, employee) like the offers (web/offers_cache.py), with an ETag and 304;
     an entry goes when any node announces a change of that employee's free slots, and when its
     earliest slot starts."""
     principal(request)

@@ -40,7 +40,6 @@ from web import (
     api_system,
     api_webhooks,
 )
-from web.answer_cache import AnswerCache
 from web.api_availability import free_slots_changed
 from web.api_join import ice_servers
 from web.api_precall import precall_context, precall_ice_servers
@@ -52,6 +51,7 @@ from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, MAIL, OFFERS, SLOTS, W
 from web.logs import echo_request_id, request_context
 from web.mail import mail_context
 from web.metrics import METRICS, Metrics, metrics_endpoint
+from web.offers_cache import AnswerCache
 from web.problems import Problem, problem_middleware
 from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane

@@ -12,8 +12,8 @@ from notifications.worker import MailWorker
 from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from scheduling.store_exports import CallQuality
-from web.answer_cache import AnswerCache
 from web.config import Config
+from web.offers_cache import AnswerCache
 from web.webhook_worker import DeliveryWorker
 
 CONFIG = web.AppKey("config", Config)
@@ -24,7 +24,7 @@ CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("
 # Pre-call checks: the bounded pool of server-side peers and their recent verdicts.
 PRECALL = web.AppKey("precall", PrecallService)
 # The offers list per event and one employee's free slots per (event, employee), validated
-# through the broker (web/answer_cache.py).
+# through the broker (web/offers_cache.py).
 OFFERS = web.AppKey("offers", AnswerCache)
 SLOTS = web.AppKey("slots", AnswerCache)
 # This node's webhook sender (web/webhook_worker.py).

@@ -1,6 +1,6 @@
 """Search, filters and paging over the cached offers list, in memory.
 
-The list is built once per event (web/answer_cache.py) and is small beside what it saves
+The list is built once per event (web/offers_cache.py) and is small beside what it saves
 (1,000 people are ~1 MB): filtering the cached list costs well under a millisecond per
 thousand offers, where asking the database per query would rebuild the free-slot counts each
 time and bypass the cache's version checks.

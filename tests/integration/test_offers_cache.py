@@ -1,4 +1,4 @@
-"""The offers list is cached per event (web/answer_cache.py): served without a rebuild while
+"""The offers list is cached per event (web/offers_cache.py): served without a rebuild while
 nothing changed, with an ETag and 304 for clients, and never staler than the last committed
 publish or booking, whichever node made it."""
 

@@ -1,4 +1,4 @@
-"""One employee's free slots are cached per (event, employee) (web/answer_cache.py): served
+"""One employee's free slots are cached per (event, employee) (web/offers_cache.py): served
 without a rebuild while nothing changed, with an ETag and 304 for clients, never staler than the
 last committed publish, edit, booking or cancel, whichever node made it, and never showing a slot
 that has started."""

@@ -1,4 +1,5 @@
-"""Encoded answers cached per key on each node, validated through the broker on every read.
+"""Encoded answers cached per key on each node, validated through the broker on every read
+(named for its first kind, the offers list; one employee's free slots are the second).
 
 Two answers are read far more often than they change: the offers list of an event (26 ms to
 build for 900 employees, the same for everyone signed in) and one employee's free slots (what
