@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -249,6 +250,17 @@ class _SyncReads:
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         return self._conn.execute(statement, parameters)
+
+
+def sqlite_dbapi(conn: Any) -> sqlite3.Connection | None:
+    """The pysqlite connection under a `point_read` on SQLite, else None (PostgreSQL, or a read
+    that fell back to `read_tx`). For a hot read of many rows that converts them itself, where
+    SQLAlchemy's result machinery cost more than SQLite's own work (one employee's free slots:
+    `store_availability.free_slot_rows`, docs/performance.md)."""
+    if isinstance(conn, _SyncReads):
+        raw: sqlite3.Connection = conn._conn.connection.driver_connection  # type: ignore[assignment]
+        return raw
+    return None
 
 
 def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:

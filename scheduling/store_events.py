@@ -260,19 +260,20 @@ class JoinTerms:
     support_url: str
 
 
+# Built once: the join grant and one employee's slots read it per request, and building the
+# expression each time cost more than running it (docs/performance.md, issue #12).
+_JOIN_TERMS = sa.select(
+    events.c.join_opens_before_s,
+    events.c.join_grace_after_s,
+    events.c.media_mode,
+    events.c.support_url,
+).where(events.c.id == sa.bindparam("event_id"))
+
+
 async def join_terms(conn: AsyncConnection, event_id: str) -> JoinTerms:
     """The event's join policy, media mode and support link: one row, for the join grant (a
     hot path at :00, where `require_event`'s day and quota rows are dead weight)."""
-    row = (
-        await conn.execute(
-            sa.select(
-                events.c.join_opens_before_s,
-                events.c.join_grace_after_s,
-                events.c.media_mode,
-                events.c.support_url,
-            ).where(events.c.id == event_id)
-        )
-    ).first()
+    row = (await conn.execute(_JOIN_TERMS, {"event_id": event_id})).first()
     if row is None:
         raise DomainError(ErrorKind.NOT_FOUND, "There is no such event.")
     return JoinTerms(JoinPolicy(row[0], row[1]), row[2], row[3])

@@ -17,7 +17,7 @@ from scheduling.quota import slots_figure
 from scheduling.roles import quota_company
 from scheduling.slots import slot_grid
 from scheduling.store_availability import (
-    free_slots,
+    free_slot_rows,
     get_availability,
     list_offers,
     next_free_slot_start,
@@ -36,11 +36,11 @@ from web import request_bodies as rb
 from web import resources as r
 from web.auth import Principal, principal
 from web.json_io import Body, json_body, json_response, read_query
-from web.keys import CLOCK, ENGINE, OFFERS
-from web.offers_cache import Built, OffersCache
+from web.keys import CLOCK, ENGINE, OFFERS, SLOTS
+from web.offers_cache import Built
 from web.offers_filter import check_day, facets, select
 from web.problems import Problem
-from web.views import availability_view, offer_view, slot_view, user_view
+from web.views import availability_view, free_slot_view, offer_view, user_view
 
 routes = web.RouteTableDef()
 log = logging.getLogger("duet.web.offers")
@@ -93,7 +93,7 @@ async def put_my_availability(request: web.Request) -> web.Response:
         await ensure_user(conn, who.as_user())
         record = await save_draft(conn, event, who.user_id, _company(who), choices, profile, now)
         figure = await _figure(conn, event.id, _company(who), event.quotas.get(_company(who)))
-    await after_commit(partial(invalidate_offers, request.app[OFFERS], event.id))
+    await after_commit(partial(free_slots_changed, request.app, event.id, who.user_id))
     return json_response(availability_view(record, figure))
 
 
@@ -107,7 +107,7 @@ async def confirm_availability(request: web.Request) -> web.Response:
         await ensure_user(conn, who.as_user())
         record = await publish(conn, event, who.user_id, _company(who), now)
         figure = await _figure(conn, event.id, _company(who), event.quotas.get(_company(who)))
-    await after_commit(partial(invalidate_offers, request.app[OFFERS], event.id))
+    await after_commit(partial(free_slots_changed, request.app, event.id, who.user_id))
     return json_response(availability_view(record, figure))
 
 
@@ -139,14 +139,22 @@ async def get_quota(request: web.Request) -> web.Response:
     return json_response(r.CompanySlots(company_id=company_id, **figure))
 
 
-async def invalidate_offers(cache: OffersCache, event_id: str) -> None:
-    """After a committed change to what the offers list shows (publish, edit, a slot taken or
-    freed): every node builds it again. With the broker unreachable only this node's copy goes;
-    the others' expire within MAX_AGE_S (they cannot validate theirs meanwhile either)."""
-    try:
-        await cache.invalidate(event_id)
-    except BrokerUnavailable:
-        log.warning("could not announce a change of event %s's offers", event_id)
+async def free_slots_changed(app: web.Application, event_id: str, employee_id: str) -> None:
+    """After a committed change to an employee's free slots (publish, edit, a slot taken or
+    freed): every node builds the event's offers and that employee's slots again. With the
+    broker unreachable only this node's copies go; the others' expire within MAX_AGE_S (they
+    cannot validate theirs meanwhile either)."""
+    for cache, key in ((app[OFFERS], event_id), (app[SLOTS], slots_key(event_id, employee_id))):
+        try:
+            await cache.invalidate(key)
+        except BrokerUnavailable:
+            log.warning("could not announce a change of event %s's free slots", event_id)
+
+
+def slots_key(event_id: str, employee_id: str) -> str:
+    """One employee's slots in the cache: the event id's length first, so no two (event,
+    employee) pairs share a key whatever their ids hold."""
+    return f"{len(event_id)}:{event_id}:{employee_id}"
 
 
 @routes.get("/api/v1/events/{event_id}/offers")
@@ -183,15 +191,30 @@ async def get_offers(request: web.Request) -> web.Response:
         check_day(query, everything.facets.days)
         if etag is not None:  # the list's version and the query: a tag of its own
             etag = f'{etag[:-1]}-{_digest(request.query_string)}"'
-    if etag is None:
-        headers = {}
-    else:
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-        if etag in _etags(request.headers.get("If-None-Match", "")):
-            return web.Response(status=304, headers=headers)
-    if query is not None:
+        if _not_modified(request, etag):
+            return _not_modified_response(etag)
         body = json_body(select(everything.offers, query, everything.facets))
+    return _cached_response(request, body, etag)
+
+
+def _cached_response(request: web.Request, body: bytes, etag: str | None) -> web.Response:
+    """A cached answer with its ETag (`private, no-cache`: revalidate every time), or 304 when
+    the client holds it; without a tag (the broker is down) a plain answer."""
+    if etag is None:
+        return web.Response(body=body, content_type="application/json")
+    if _not_modified(request, etag):
+        return _not_modified_response(etag)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _not_modified(request: web.Request, etag: str | None) -> bool:
+    return etag is not None and etag in _etags(request.headers.get("If-None-Match", ""))
+
+
+def _not_modified_response(etag: str | None) -> web.Response:
+    assert etag is not None
+    return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
 
 def _digest(text: str) -> str:
@@ -205,15 +228,31 @@ def _etags(header: str) -> set[str]:
 
 @routes.get("/api/v1/events/{event_id}/employees/{employee_id}/slots")
 async def get_free_slots(request: web.Request) -> web.Response:
+    """One employee's free slots: what a participant picks from.
+
+    Cached per (event, employee) like the offers (web/offers_cache.py), with an ETag and 304;
+    an entry goes when any node announces a change of that employee's free slots, and when its
+    earliest slot starts."""
     principal(request)
-    now = request.app[CLOCK].now()
-    # A few lookups by key, in place on SQLite (scheduling/db.py: point_read).
-    async with point_read(request.app[ENGINE]) as conn:
-        await join_terms(conn, request.match_info["event_id"])  # 404 for no such event
-        found = await free_slots(
-            conn, request.match_info["event_id"], request.match_info["employee_id"], now
-        )
-    return json_response(r.SlotList([slot_view(s) for s in found]))
+    engine, clock = request.app[ENGINE], request.app[CLOCK]
+    event_id, employee_id = request.match_info["event_id"], request.match_info["employee_id"]
+
+    async def build() -> Built:
+        now = clock.now()
+        # Lookups by key, in place on SQLite (scheduling/db.py: point_read).
+        async with point_read(engine) as conn:
+            found = await free_slot_rows(conn, event_id, employee_id, now)
+            if not found:  # a slot's event exists (foreign key): only now ask for a 404
+                await join_terms(conn, event_id)
+        body = json_body(r.SlotList([free_slot_view(*row) for row in found]))
+        return Built(body, found[0][2] if found else None)  # their earliest start
+
+    try:
+        entry = await request.app[SLOTS].get(slots_key(event_id, employee_id), build)
+        body, etag = entry.body, entry.etag
+    except BrokerUnavailable:
+        body, etag = (await build()).body, None  # cannot validate a copy: from the database
+    return _cached_response(request, body, etag)
 
 
 @routes.get("/api/v1/events/{event_id}/participants")

@@ -40,18 +40,18 @@ from web import (
     api_system,
     api_webhooks,
 )
-from web.api_availability import invalidate_offers
+from web.api_availability import free_slots_changed
 from web.api_join import ice_servers
 from web.api_precall import precall_context, precall_ice_servers
 from web.auth import auth_middleware
 from web.config import Config
 from web.idempotency import idempotency_middleware
 from web.json_io import MAX_BODY
-from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, MAIL, OFFERS, WEBHOOKS
+from web.keys import CHAT_CHANGED, CLOCK, CONFIG, ENGINE, MAIL, OFFERS, SLOTS, WEBHOOKS
 from web.logs import echo_request_id, request_context
 from web.mail import mail_context
 from web.metrics import METRICS, Metrics, metrics_endpoint
-from web.offers_cache import OffersCache
+from web.offers_cache import AnswerCache
 from web.problems import Problem, problem_middleware
 from web.server_log import SERVER_LOG
 from web.socket_lane import socket_lane
@@ -132,7 +132,8 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     )
     await node.start()
     app[NODE] = node
-    offers = app[OFFERS] = OffersCache(node.broker, clock.now)
+    app[OFFERS] = AnswerCache(node.broker, clock.now, "offers")
+    app[SLOTS] = AnswerCache(node.broker, clock.now, "slots")
 
     async def chat_changed(chat: ChatRecord) -> None:
         mail = app.get(MAIL)
@@ -141,7 +142,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         await node.chat_changed(chat)
         await node.tell_people(chat)  # open pages and live boards (docs/live.md)
         if chat.state in (ChatState.CONFIRMED, ChatState.CANCELLED):  # a slot taken or freed
-            await invalidate_offers(offers, chat.event_id)
+            await free_slots_changed(app, chat.event_id, chat.employee_id)
 
     app[CHAT_CHANGED] = chat_changed
     yield

@@ -54,6 +54,11 @@ def mint_token(
 
 
 def verify_token(secret: str, token: str, now: datetime) -> Principal:
+    return _verify(secret, token, now)[0]
+
+
+def _verify(secret: str, token: str, now: datetime) -> tuple[Principal, int]:
+    """The token's principal and its expiry (Unix seconds), or the 401 it deserves."""
     try:
         claims = jwt.decode(
             token,
@@ -72,7 +77,7 @@ def verify_token(secret: str, token: str, now: datetime) -> Principal:
         ) from exc
     # Expiry is checked against the injected clock, not PyJWT's hidden wall-clock read.
     if int(claims["exp"]) <= int(now.timestamp()):
-        raise Problem(401, "token_expired", "Your sign-in has expired; please sign in again.")
+        raise _expired()
     try:
         role = Role(claims["role"])
     except ValueError as exc:
@@ -81,24 +86,50 @@ def verify_token(secret: str, token: str, now: datetime) -> Principal:
     if role == Role.EMPLOYEE and not company:
         raise Problem(401, "bad_token", "An employee's token must name their company.")
     email = claims.get("email")
-    return Principal(
+    who = Principal(
         str(claims["sub"]),
         role,
         str(company) if company else None,
         str(claims.get("name") or claims["sub"]),
         email if isinstance(email, str) and _EMAIL.fullmatch(email) else "",
     )
+    return who, int(claims["exp"])
+
+
+def _expired() -> Problem:
+    return Problem(401, "token_expired", "Your sign-in has expired; please sign in again.")
 
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Tokens this node verified, per app (the middleware's own): a browser sends the same token with
+# every request, and PyJWT's checks cost ~55 µs of a request's ~250 µs (one employee's slots,
+# docs/performance.md, issue #12). A token verified once with the same secret always verifies
+# again; only its expiry depends on the time, and is checked on every request.
+VERIFIED_MAX = 20_000
+
+
 def auth_middleware(secret: str, now: Callable[[], datetime]) -> Middleware:
+    verified: dict[str, tuple[Principal, int]] = {}
+
+    def check(token: str) -> Principal:
+        at = now()
+        known = verified.get(token)
+        if known is None:
+            known = _verify(secret, token, at)  # raises for a token that is not good
+            if len(verified) >= VERIFIED_MAX:
+                verified.clear()
+            verified[token] = known
+        elif known[1] <= int(at.timestamp()):
+            raise _expired()
+        return known[0]
+
     @web.middleware
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            who = verify_token(secret, header[7:].strip(), now())
+            who = check(header[7:].strip())
             request[PRINCIPAL_KEY] = who
             # On the rest of this request's log lines, its access line included: unbound with
             # the whole request's context by web/logs.py:request_context, further out.

@@ -13,7 +13,7 @@ from scheduling.clock import Clock
 from scheduling.store_chats import ChatRecord
 from scheduling.store_exports import CallQuality
 from web.config import Config
-from web.offers_cache import OffersCache
+from web.offers_cache import AnswerCache
 from web.webhook_worker import DeliveryWorker
 
 CONFIG = web.AppKey("config", Config)
@@ -23,8 +23,10 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 CHAT_CHANGED: web.AppKey[Callable[[ChatRecord], Awaitable[None]]] = web.AppKey("chat_changed")
 # Pre-call checks: the bounded pool of server-side peers and their recent verdicts.
 PRECALL = web.AppKey("precall", PrecallService)
-# The offers list per event, validated through the broker (web/offers_cache.py).
-OFFERS = web.AppKey("offers", OffersCache)
+# The offers list per event and one employee's free slots per (event, employee), validated
+# through the broker (web/offers_cache.py).
+OFFERS = web.AppKey("offers", AnswerCache)
+SLOTS = web.AppKey("slots", AnswerCache)
 # This node's webhook sender (web/webhook_worker.py).
 WEBHOOKS = web.AppKey("webhooks", DeliveryWorker)
 # The call-quality columns of the organizer's CSV export (scheduling/store_exports.py): unset,

@@ -1,16 +1,20 @@
-"""The offers list, cached per event: what 10,000 participants load when the doors open.
+"""Encoded answers cached per key on each node, validated through the broker on every read
+(named for its first kind, the offers list; one employee's free slots are the second).
 
-Building it counts every employee's free slots (26 ms for 900 employees and 43,200 slots,
-docs/performance.md); its answer is the same for everyone signed in, and changes only when an
-employee publishes or edits their availability, or a chat takes or frees a slot. So each node
-keeps the encoded answer per event, with an ETag for clients (304 when they have it).
+Two answers are read far more often than they change: the offers list of an event (26 ms to
+build for 900 employees, the same for everyone signed in) and one employee's free slots (what
+every participant opens before booking; ~0.5 ms of a node's CPU to read and encode, against a
+target of 2,000 a second per node). Both change only when an employee publishes or edits their
+availability, or a chat takes or frees a slot (docs/performance.md, issue #12). So each node
+keeps the encoded answer per key, with an ETag for clients (304 when they have it).
 
-Any node may make the change, so the cache is validated through the broker, not by this node's
-memory: a change writes a new version note for the event (`invalidate`), and every read first
-reads that note (one Redis round trip; nothing with the in-memory broker) along with the
-broker's epoch (a restarted Redis lost the notes: every entry built before is dropped). An
-entry also expires when the earliest free slot starts (its count drops then) and after MAX_AGE_S
-at most (what no note announces: a person's name or a company's, set by the host platform).
+Any node may make the change, so an entry is validated through the broker, not by this node's
+memory: a change writes a new version note for the key (`invalidate`, after its commit), and
+every read first reads that note (one Redis round trip; nothing with the in-memory broker) along
+with the broker's epoch (a restarted Redis lost the notes: every entry built before is dropped).
+An entry also expires when the earliest free slot it counts starts (that slot is no longer free)
+and after MAX_AGE_S at most (what no note announces: a person's name or a company's, set by the
+host platform).
 """
 
 from __future__ import annotations
@@ -32,15 +36,11 @@ NOTE_TTL_S: Final = 24 * 3600
 _NOTE: Final = "v"
 
 
-def _note_key(event_id: str) -> str:
-    # The broker's chat notes, under a name no chat id can take (ids are 32 hex digits).
-    return f"offers:{event_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Built:
-    """What a build returns: the encoded body, when its counts change by themselves, and the
-    decoded list it encodes (what searches and filters run over, web/offers_filter.py)."""
+    """What a build returns: the encoded body, when it changes by itself (its earliest free
+    slot starts), and the decoded answer it encodes (what the offers' searches and filters run
+    over, web/offers_filter.py)."""
 
     body: bytes
     next_slot_start: datetime | None
@@ -56,53 +56,75 @@ class Entry:
     items: Any = None
 
 
-class OffersCache:
-    """Per-event encoded offers, validated against the broker's version note on every read."""
+class AnswerCache:
+    """Encoded answers of one kind ("offers", "slots") per key, each validated against the
+    broker's version note for that key on every read.
 
-    def __init__(self, broker: Broker, now: Callable[[], datetime]) -> None:
+    `max_entries` bounds the memory of a kind with many keys (one entry per employee asked
+    about): past it, expired entries go, and if that is not enough, all of them."""
+
+    def __init__(
+        self, broker: Broker, now: Callable[[], datetime], kind: str, max_entries: int = 50_000
+    ) -> None:
         self._broker = broker
         self._now = now
+        self._kind = kind
+        self._max_entries = max_entries
         self._entries: dict[str, Entry] = {}
         self._building: dict[str, asyncio.Lock] = {}
-        self.builds = 0  # for tests and operators: how often the list was built
+        self.builds = 0  # for tests and operators: how often an answer was built
 
-    async def _version(self, event_id: str) -> str:
-        notes = await self._broker.chat_notes(_note_key(event_id))
+    def _note_key(self, key: str) -> str:
+        # The broker's chat notes, under a name no chat id can take (ids are 32 hex digits).
+        return f"{self._kind}:{key}"
+
+    async def _version(self, key: str) -> str:
+        notes = await self._broker.chat_notes(self._note_key(key))
         return f"{await self._broker.epoch()}/{notes.get(_NOTE, '')}"
 
-    async def get(self, event_id: str, build: Callable[[], Awaitable[Built]]) -> Entry:
-        """The event's offers, built at most once at a time per event on this node."""
-        version = await self._version(event_id)
-        entry = self._fresh(event_id, version)
+    async def get(self, key: str, build: Callable[[], Awaitable[Built]]) -> Entry:
+        """The answer for `key`, built at most once at a time per key on this node."""
+        version = await self._version(key)
+        entry = self._fresh(key, version)
         if entry is not None:
             return entry
-        lock = self._building.setdefault(event_id, asyncio.Lock())
-        async with lock:  # the first request builds; those arriving meanwhile take its result
-            entry = self._fresh(event_id, version)
-            if entry is not None:
-                return entry
-            built = await build()
-            self.builds += 1
-            now = self._now()
-            expires = now + timedelta(seconds=MAX_AGE_S)
-            if built.next_slot_start is not None:
-                expires = min(expires, built.next_slot_start)
-            digest = hashlib.blake2b(built.body, digest_size=12).hexdigest()
-            # Tagged with the version read before the build: a change made during the build
-            # has a newer note, so the next read builds again.
-            entry = Entry(version, built.body, f'"{digest}"', expires, built.items)
-            self._entries[event_id] = entry
-            return entry
+        lock = self._building.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:  # the first request builds; those arriving meanwhile take its result
+                entry = self._fresh(key, version)
+                if entry is not None:
+                    return entry
+                return self._keep(key, version, await build())
+        finally:
+            if not lock.locked() and self._building.get(key) is lock:
+                del self._building[key]  # at worst a waiter's rebuild: no lock per key forever
 
-    def _fresh(self, event_id: str, version: str) -> Entry | None:
-        entry = self._entries.get(event_id)
+    def _keep(self, key: str, version: str, built: Built) -> Entry:
+        self.builds += 1
+        now = self._now()
+        expires = now + timedelta(seconds=MAX_AGE_S)
+        if built.next_slot_start is not None:
+            expires = min(expires, built.next_slot_start)
+        digest = hashlib.blake2b(built.body, digest_size=12).hexdigest()
+        # Tagged with the version read before the build: a change made during the build has a
+        # newer note, so the next read builds again.
+        entry = Entry(version, built.body, f'"{digest}"', expires, built.items)
+        if len(self._entries) >= self._max_entries:
+            self._entries = {k: e for k, e in self._entries.items() if e.expires_at > now}
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+        self._entries[key] = entry
+        return entry
+
+    def _fresh(self, key: str, version: str) -> Entry | None:
+        entry = self._entries.get(key)
         if entry is None or entry.version != version or entry.expires_at <= self._now():
             return None
         return entry
 
-    async def invalidate(self, event_id: str) -> None:
-        """The event's offers changed (on any node): every node builds them again."""
-        self._entries.pop(event_id, None)
+    async def invalidate(self, key: str) -> None:
+        """The answer for `key` changed (on any node): every node builds it again."""
+        self._entries.pop(key, None)
         await self._broker.note_chat(
-            _note_key(event_id), _NOTE, secrets.token_urlsafe(9), NOTE_TTL_S
+            self._note_key(key), _NOTE, secrets.token_urlsafe(9), NOTE_TTL_S
         )

@@ -262,7 +262,14 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         )
     },
     "/api/v1/events/{event_id}/employees/{employee_id}/slots": {
-        "get": Op("An employee's free slots", r.SlotList, path=_event(employee_id=_STRING))
+        "get": Op(
+            "An employee's free slots",
+            r.SlotList,
+            path=_event(employee_id=_STRING),
+            rules="Published, not booked and not yet started, in time order. The answer "
+            "carries an ETag; with If-None-Match naming it, 304.",
+            responses={"304": {"description": "The client's copy (If-None-Match) is current"}},
+        )
     },
     "/api/v1/events/{event_id}/participants": {
         "get": Op(

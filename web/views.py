@@ -7,7 +7,7 @@ component, and msgspec encodes it faster than a dict.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 
 from scheduling.join_window import JoinWindow as Window
 from scheduling.join_window import join_window
@@ -56,6 +56,11 @@ def profile_view(p: Profile) -> rb.Profile:
 
 def slot_view(s: SlotRecord) -> r.Slot:
     return r.Slot(s.id, s.day, s.starts_at, s.ends_at, s.published, s.booked)
+
+
+def free_slot_view(slot_id: int, day: date, starts_at: datetime, ends_at: datetime) -> r.Slot:
+    """A row of `store_availability.free_slot_rows`: published and not booked, by definition."""
+    return r.Slot(slot_id, day, starts_at, ends_at, True, False)
 
 
 def availability_view(a: AvailabilityRecord, figure: dict[str, int]) -> r.Availability:
