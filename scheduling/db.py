@@ -278,13 +278,12 @@ def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:
 
         @event.listens_for(reader, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # BEGIN below, as the async engine does
+            # Autocommit at the driver: `point_read` says BEGIN itself, `point_select` needs
+            # none (one statement is its own snapshot); SQLAlchemy's COMMIT and ROLLBACK go to
+            # the driver, which sends them only inside a transaction.
+            dbapi_conn.isolation_level = None
             dbapi_conn.execute(f"PRAGMA busy_timeout={POINT_READ_BUSY_MS}")
             dbapi_conn.execute("PRAGMA query_only=ON")
-
-        @event.listens_for(reader, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
 
         engine.sync_engine._duet_point_reader = reader  # type: ignore[attr-defined]
     return reader
@@ -316,9 +315,28 @@ async def point_read(engine: AsyncEngine) -> AsyncIterator[Any]:
     started = time.perf_counter()
     try:
         with reader.connect() as sync_conn, sync_conn.begin():
+            sync_conn.exec_driver_sql("BEGIN")  # one snapshot for all the block's lookups
             yield _SyncReads(sync_conn)
     finally:
         _observed(engine, "read", started)  # a transaction like any other, for the metrics
+
+
+async def point_select(
+    engine: AsyncEngine, statement: sa.Select[Any], parameters: dict[str, Any]
+) -> sa.RowMapping | None:
+    """The first row of one SELECT by key, as `point_read` reads it, without its BEGIN and
+    COMMIT on SQLite: a single statement is its own consistent snapshot, and the two cost as
+    much as the lookup itself (the join grant: one statement, docs/performance.md)."""
+    reader = None if _joined() is not None else _sqlite_reader(engine)
+    if reader is None:
+        async with read_tx(engine) as conn:
+            return (await conn.execute(statement, parameters)).mappings().first()
+    started = time.perf_counter()
+    try:
+        with reader.connect() as sync_conn:
+            return sync_conn.execute(statement, parameters).mappings().first()
+    finally:
+        _observed(engine, "read", started)
 
 
 async def dispose_point_reader(engine: AsyncEngine) -> None:

@@ -107,7 +107,7 @@ class HistoryEntry:
 
 _employee = users.alias("employee")
 _participant = users.alias("participant")
-_chat_select = sa.select(
+chat_select = sa.select(
     chats, _employee.c.name.label("employee_name"), _participant.c.name.label("participant_name")
 ).select_from(
     chats.join(_employee, _employee.c.id == chats.c.employee_id).join(
@@ -116,7 +116,7 @@ _chat_select = sa.select(
 )
 
 
-def _record(row: sa.RowMapping) -> ChatRecord:
+def chat_record(row: sa.RowMapping) -> ChatRecord:
     return ChatRecord(
         id=row["id"],
         event_id=row["event_id"],
@@ -173,8 +173,8 @@ def chat_payload(chat: ChatRecord, reason: str = "") -> ChatPayload:
 
 
 async def get_chat(conn: AsyncConnection, chat_id: str) -> ChatRecord | None:
-    row = (await conn.execute(_chat_select.where(chats.c.id == chat_id))).mappings().first()
-    return None if row is None else _record(row)
+    row = (await conn.execute(chat_select.where(chats.c.id == chat_id))).mappings().first()
+    return None if row is None else chat_record(row)
 
 
 async def require_chat(conn: AsyncConnection, chat_id: str, user_id: str, role: Role) -> ChatRecord:
@@ -400,7 +400,7 @@ async def _slot_offer(conn: AsyncConnection, slot_id: int) -> SlotOffer | None:
 async def list_chats(
     conn: AsyncConnection, user_id: str, role: Role, event_id: str | None, tab: Tab | None
 ) -> list[ChatRecord]:
-    q = _chat_select
+    q = chat_select
     if role == Role.EMPLOYEE:
         q = q.where(chats.c.employee_id == user_id)
     elif role == Role.PARTICIPANT:
@@ -410,7 +410,7 @@ async def list_chats(
     if tab is not None:
         q = q.where(chats.c.state.in_([s.value for s in states_in_tab(tab)]))
     q = q.order_by(sa.func.coalesce(chats.c.starts_at, chats.c.created_at), chats.c.created_at)
-    return [_record(r) for r in (await conn.execute(q)).mappings().all()]
+    return [chat_record(r) for r in (await conn.execute(q)).mappings().all()]
 
 
 async def history(conn: AsyncConnection, chat_id: str) -> list[HistoryEntry]:
@@ -451,11 +451,11 @@ async def ended_unsettled(
     turning all their rows into records in one go held the event loop for tens of milliseconds
     (docs/performance.md, "The :00 join storm").
     """
-    q = _chat_select.where(chats.c.state == ChatState.CONFIRMED.value, chats.c.ends_at < before)
+    q = chat_select.where(chats.c.state == ChatState.CONFIRMED.value, chats.c.ends_at < before)
     found: list[ChatRecord] = []
     result = await conn.stream(q.order_by(chats.c.id).execution_options(yield_per=page))
     async for rows in result.mappings().partitions(page):
-        found += [_record(r) for r in rows]
+        found += [chat_record(r) for r in rows]
     return found
 
 

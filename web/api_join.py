@@ -12,11 +12,12 @@ from rooms import chatlog
 from rooms.broker import BrokerUnavailable
 from rooms.tickets import RoomPass, mint_ticket
 from rooms.timeline import from_ms, to_ms
-from scheduling.db import point_read, read_tx
+from scheduling.chat_rules import check_visible
+from scheduling.db import read_tx
 from scheduling.join_window import JoinClosedReason, join_window
 from scheduling.model import ChatState
 from scheduling.store_chats import require_chat
-from scheduling.store_events import join_terms
+from scheduling.store_join import join_facts
 from signaling import messages as m
 from signaling.ws import NODE
 from web import resources as r
@@ -59,13 +60,14 @@ async def post_join(request: web.Request) -> web.Response:
     who = principal(request)
     config = request.app[CONFIG]
     now = request.app[CLOCK].now()
-    # Three lookups by key, read in place on SQLite (scheduling/db.py: point_read): at :00
+    # One statement by key, read in place on SQLite (scheduling/db.py: point_select): at :00
     # every person of a time slot asks for this within seconds.
-    async with point_read(request.app[ENGINE]) as conn:
-        chat = await require_chat(conn, request.match_info["chat_id"], who.user_id, who.role)
-        event = await join_terms(conn, chat.event_id)
-        history_seq = await chatlog.last_seq_in(conn, chat.id)
-    if chat.side_of(who.user_id) is None:
+    facts = await join_facts(request.app[ENGINE], request.match_info["chat_id"])
+    side = None if facts is None else facts.chat.side_of(who.user_id)
+    check_visible(facts is not None, who.role, side)  # 404, as for any chat not one's own
+    assert facts is not None
+    chat, event, history_seq = facts.chat, facts.terms, facts.history_seq
+    if side is None:  # an organizer sees the chat but has no seat in it
         raise Problem(403, "not_a_member", "Only the two people of this chat can join it.")
     window = join_window(chat.view, event.join_policy, now)
     if not window.is_open:

@@ -1,5 +1,5 @@
-"""Hot reads (scheduling/db.py `point_read`): the join grant's lookups run in place on SQLite,
-and what they answer is never older than the last committed change.
+"""Hot reads (scheduling/db.py `point_read`, `point_select`): the join grant's one statement runs
+in place on SQLite, and what it answers is never older than the last committed change.
 
 At :00 every person of a time slot asks for a join grant within seconds; through aiosqlite each
 statement cost ~0.5 ms of CPU in thread hand-offs (docs/performance.md, "The join grant").
@@ -16,9 +16,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from scheduling.db import one_transaction, point_read, write_tx
+from rooms import chatlog
+from rooms.tickets import verify_ticket
+from scheduling.db import one_transaction, point_read, point_select, write_tx
 from scheduling.schema import events
-from tests.support.apiclient import ADA, SAM, Api
+from tests.support.apiclient import ADA, ORGANIZER, SAM, Api
+from tests.support.app import TEST_SECRET
 from tests.support.rooms import live_chat
 from web.keys import ENGINE
 
@@ -52,8 +55,32 @@ async def test_the_join_grant_reads_in_place_on_sqlite(api: Api, backend: str) -
     assert grant["ticket"] and grant["join_window"]["open"] is True
     if backend == "sqlite":
         assert seen == []  # nothing went through aiosqlite's worker thread
-    else:
-        assert any("FROM chats" in s for s in seen)
+    else:  # one round trip: the chat, its event's terms and its log's last seq together
+        assert [s for s in seen if "FROM chats" in s or "FROM events" in s] == [
+            s for s in seen if "FROM chats" in s and "events" in s and "chat_messages" in s
+        ]
+        assert len([s for s in seen if "FROM chats" in s]) == 1
+
+
+async def test_the_ticket_carries_the_chat_logs_last_seq(api: Api) -> None:
+    chat_id, _ = await live_chat(api)
+    engine = api.client.app[ENGINE]
+    first = await api.call(ADA, "POST", f"/api/v1/chats/{chat_id}/join")
+    for n in range(3):
+        await chatlog.append(engine, chat_id, ADA.id, f"m{n}", "Hello", api.clock.now())
+    second = await api.call(ADA, "POST", f"/api/v1/chats/{chat_id}/join")
+    seqs = [
+        verify_ticket(TEST_SECRET, g["ticket"], api.clock.now()).room.history_seq
+        for g in (first, second)
+    ]
+    assert seqs == [0, 3]
+
+
+async def test_the_join_grant_refuses_a_chat_it_cannot_see(api: Api) -> None:
+    chat_id, _ = await live_chat(api)
+    unknown = await api.call(ADA, "POST", f"/api/v1/chats/{'f' * 32}/join", expect=404)
+    organizer = await api.call(ORGANIZER, "POST", f"/api/v1/chats/{chat_id}/join", expect=403)
+    assert (unknown["code"], organizer["code"]) == ("not_found", "not_a_member")
 
 
 async def test_the_join_grant_sees_a_cancel_committed_just_before(api: Api) -> None:
@@ -90,3 +117,19 @@ async def test_a_point_read_inside_one_transaction_sees_its_own_changes(api: Api
             )
             assert row.scalar() == "x"
         await conn.rollback()
+
+
+async def test_a_point_select_inside_one_transaction_sees_its_own_changes(api: Api) -> None:
+    _, chat = await live_chat(api)
+    engine = api.client.app[ENGINE]
+    query = sa.select(events.c.support_url).where(events.c.id == sa.bindparam("id"))
+    async with one_transaction(engine) as conn:
+        await conn.execute(
+            events.update().where(events.c.id == chat["event_id"]).values(support_url="y")
+        )
+        row = await point_select(engine, query, {"id": chat["event_id"]})
+        assert row is not None and row["support_url"] == "y"
+        await conn.rollback()
+    row = await point_select(engine, query, {"id": chat["event_id"]})
+    assert row is not None and row["support_url"] == ""
+    assert await point_select(engine, query, {"id": "nosuchevent"}) is None
