@@ -8,9 +8,10 @@ database's constraints and triggers settle races, mapping their refusals to doma
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -116,7 +117,7 @@ chat_select = sa.select(
 )
 
 
-def chat_record(row: sa.RowMapping) -> ChatRecord:
+def chat_record(row: Mapping[Any, Any]) -> ChatRecord:
     return ChatRecord(
         id=row["id"],
         event_id=row["event_id"],

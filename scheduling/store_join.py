@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduling.db import point_select
+from scheduling.db import PointQuery, point_select
 from scheduling.model import JoinPolicy
 from scheduling.schema import chat_messages, chats, events
 from scheduling.store_chats import ChatRecord, chat_record, chat_select
@@ -34,7 +34,7 @@ _last_seq = (
     .scalar_subquery()
 )
 # Built once: building a Core statement per request cost more than running it (cProfile).
-_JOIN_FACTS = (
+JOIN_FACTS = PointQuery(
     chat_select.add_columns(
         events.c.join_opens_before_s.label("join_opens_before_s"),
         events.c.join_grace_after_s.label("join_grace_after_s"),
@@ -49,7 +49,7 @@ _JOIN_FACTS = (
 
 async def join_facts(engine: AsyncEngine, chat_id: str) -> JoinFacts | None:
     """The chat's facts for a grant, or None for no such chat (its event goes with it)."""
-    row = await point_select(engine, _JOIN_FACTS, {"chat_id": chat_id})
+    row = await point_select(engine, JOIN_FACTS, {"chat_id": chat_id})
     if row is None:
         return None
     return JoinFacts(

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite
 
 from rooms import chatlog
 from rooms.tickets import verify_ticket
-from scheduling.db import one_transaction, point_read, point_select, write_tx
-from scheduling.schema import events
+from scheduling.db import PointQuery, one_transaction, point_read, point_select, write_tx
+from scheduling.schema import chats, companies, events, users
+from scheduling.store_join import JOIN_FACTS
 from tests.support.apiclient import ADA, ORGANIZER, SAM, Api
 from tests.support.app import TEST_SECRET
 from tests.support.rooms import live_chat
@@ -122,7 +124,7 @@ async def test_a_point_read_inside_one_transaction_sees_its_own_changes(api: Api
 async def test_a_point_select_inside_one_transaction_sees_its_own_changes(api: Api) -> None:
     _, chat = await live_chat(api)
     engine = api.client.app[ENGINE]
-    query = sa.select(events.c.support_url).where(events.c.id == sa.bindparam("id"))
+    query = PointQuery(sa.select(events.c.support_url).where(events.c.id == sa.bindparam("id")))
     async with one_transaction(engine) as conn:
         await conn.execute(
             events.update().where(events.c.id == chat["event_id"]).values(support_url="y")
@@ -133,3 +135,24 @@ async def test_a_point_select_inside_one_transaction_sees_its_own_changes(api: A
     row = await point_select(engine, query, {"id": chat["event_id"]})
     assert row is not None and row["support_url"] == ""
     assert await point_select(engine, query, {"id": "nosuchevent"}) is None
+
+
+async def test_a_point_select_reads_what_sqlalchemy_reads(api: Api) -> None:
+    chat_id, _ = await live_chat(api)
+    engine = api.client.app[ENGINE]
+    await chatlog.append(engine, chat_id, SAM.id, "m1", "Hi", api.clock.now())
+    fast = await point_select(engine, JOIN_FACTS, {"chat_id": chat_id})
+    async with engine.connect() as conn:
+        slow = (await conn.execute(JOIN_FACTS.statement, {"chat_id": chat_id})).mappings().one()
+    assert fast is not None and dict(fast) == dict(slow)
+    assert fast["starts_at"].tzinfo is not None and fast["history_seq"] == 1
+
+
+def test_a_point_query_needs_distinct_column_keys_and_plain_parameters() -> None:
+    dialect = sqlite.dialect()
+    same_names = PointQuery(sa.select(users.c.name, companies.c.name))
+    with pytest.raises(ValueError, match="distinct keys"):
+        same_names.for_sqlite(dialect)
+    by_time = PointQuery(sa.select(chats.c.id).where(chats.c.starts_at == sa.bindparam("at")))
+    with pytest.raises(TypeError, match="needs conversion"):
+        by_time.for_sqlite(dialect)
