@@ -41,11 +41,13 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked `both_backends` that use the database run once per backend."""
-    if (
-        "backend" in metafunc.fixturenames
-        and metafunc.definition.get_closest_marker("both_backends") is not None
-    ):
+    """Tests marked `both_backends` that use the database run once per backend; those marked
+    `postgresql_only` (what only PostgreSQL has, such as its round trips) on PostgreSQL."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only") is not None:
+        metafunc.parametrize("backend", ("postgresql",), indirect=True)
+    elif metafunc.definition.get_closest_marker("both_backends") is not None:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

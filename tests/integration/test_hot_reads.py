@@ -64,6 +64,36 @@ async def test_the_join_grant_reads_in_place_on_sqlite(api: Api, backend: str) -
         assert len([s for s in seen if "FROM chats" in s]) == 1
 
 
+@pytest.mark.postgresql_only
+async def test_the_join_grant_is_one_round_trip_on_postgresql(api: Api) -> None:
+    """What PostgreSQL itself receives for a grant (asyncpg's own query log): the one
+    statement in autocommit, no BEGIN and COMMIT around it (three round trips before)."""
+    chat_id, _ = await live_chat(api)
+    sent: list[str] = []
+
+    def log(record: Any) -> None:
+        sent.append(record.query)
+
+    def checkout(dbapi_conn: Any, *_: Any) -> None:
+        task = asyncio.current_task()  # the request's, not a background worker's
+        if task is not None and "_handle_request" in task.get_coro().__qualname__:
+            dbapi_conn.driver_connection.add_query_logger(log)
+
+    def checkin(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.driver_connection.remove_query_logger(log)
+
+    pool = api.client.app[ENGINE].sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        await api.call(ADA, "POST", f"/api/v1/chats/{chat_id}/join")
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon after each query
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+    assert "BEGIN" not in " ".join(sent) and "COMMIT" not in " ".join(sent), sent
+
+
 async def test_the_ticket_carries_the_chat_logs_last_seq(api: Api) -> None:
     chat_id, _ = await live_chat(api)
     engine = api.client.app[ENGINE]
