@@ -73,8 +73,11 @@ class RedisBroker:
         # we would never learn that Redis restarted empty and our seats need writing back.
         self._sub_pool = redis.ConnectionPool.from_url(url, retry=Retry(NoBackoff(), 0))
         self._sub = redis.Redis(connection_pool=self._sub_pool)
-        # (channel, payload, when it was posted: time.monotonic())
-        self._outbox: asyncio.Queue[tuple[str, bytes, float]] = asyncio.Queue(OUTBOX_LIMIT)
+        # (channel, payload, when it was posted: time.monotonic(), None), or for a live board
+        # record (the records' hash, payload, when, (its key, the hash's TTL in seconds))
+        self._outbox: asyncio.Queue[tuple[str, bytes, float, tuple[str, int] | None]] = (
+            asyncio.Queue(OUTBOX_LIMIT)
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._deliver_live: Deliver | None = None
@@ -185,13 +188,24 @@ class RedisBroker:
                 batch.append(self._outbox.get_nowait())
             # One PUBLISH per destination node per batch, not per message: redis-py's cost per
             # command and per received message was most of a cross-node hop (docs/performance.md).
+            # The live board's records ride along, written before the news that announces them.
             frames: dict[str, list[bytes]] = {}
-            for channel, payload, _ in batch:
-                frames.setdefault(channel, []).append(payload)
+            records: dict[str, dict[str, bytes]] = {}
+            ttls: dict[str, int] = {}
+            for channel, payload, _, record in batch:
+                if record is None:
+                    frames.setdefault(channel, []).append(payload)
+                else:
+                    key, ttl_s = record
+                    records.setdefault(channel, {})[key] = payload  # the latest per key
+                    ttls[channel] = max(ttls.get(channel, 0), ttl_s)
             while True:
                 try:
                     sent_at = time.time()
                     async with self._redis.pipeline(transaction=False) as pipe:
+                        for name, mapping in records.items():
+                            pipe.hset(name, mapping=mapping)  # type: ignore[arg-type]  # bytes values
+                            pipe.expire(name, ttls[name])
                         for channel, payloads in frames.items():
                             pipe.publish(channel, msgpack.packb([sent_at, payloads]))
                         await pipe.execute()
@@ -215,7 +229,7 @@ class RedisBroker:
     def post(self, node_id: str, payload: bytes) -> None:
         self._idle.clear()
         try:
-            self._outbox.put_nowait((self._channel(node_id), payload, time.monotonic()))
+            self._outbox.put_nowait((self._channel(node_id), payload, time.monotonic(), None))
         except asyncio.QueueFull:
             self.dropped += 1  # notification only: the data is in the database
             log.error("redis outbox full; dropped a notification to %s", node_id)
@@ -228,20 +242,22 @@ class RedisBroker:
         this one included, hears it on the live channel."""
         self._idle.clear()
         try:
-            self._outbox.put_nowait((self._live_channel, payload, time.monotonic()))
+            self._outbox.put_nowait((self._live_channel, payload, time.monotonic(), None))
         except asyncio.QueueFull:
             self.dropped += 1
             log.error("redis outbox full; dropped live board news")
 
     async def put_live(self, key: str, payload: bytes, ttl_s: int) -> None:
-        name = f"{self._prefix}:live:records"
+        """Through the outbox as well: the record is written in the publisher's next pipeline,
+        before the news `publish_live` sends after it (no round trip of its own per join)."""
+        self._idle.clear()
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(name, key, payload)
-                pipe.expire(name, ttl_s)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
+            self._outbox.put_nowait(
+                (f"{self._prefix}:live:records", payload, time.monotonic(), (key, ttl_s))
+            )
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error("redis outbox full; dropped a live board record")
 
     async def live_records(self) -> list[bytes]:
         try:

@@ -75,6 +75,10 @@ class Presence:
         if not conn.joined:
             return
         self.on_dropped()
+        if conn.close_code == CloseCode.REPLACED:
+            # A newer socket took the seat (it told us before writing it): nothing to tell
+            # anyone, and no need to ask Redis whose seat it is.
+            return
         try:
             seat = await self.broker.get_seat(conn.chat_id, conn.user_id)
             if seat is None or seat.conn_id != conn.conn_id:
