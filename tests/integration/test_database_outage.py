@@ -8,6 +8,7 @@ process answers normally again: nothing to restart.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -18,10 +19,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import event
 
 from scheduling.clock import ManualClock
 from tests.support.apiclient import ORGANIZER, Api
 from tests.support.app import REPO_ROOT, TEST_NOW, TEST_SECRET
+from tests.support.rooms import eventually
 from tests.support.seed import WINTER_FAIR
 from tests.support.services import RunningService, free_port, postgres_url, psql
 from web.app import create_app
@@ -153,6 +156,29 @@ async def test_losing_postgresql_while_serving_is_503_and_coming_back_needs_no_r
     assert (await api.client.get("/readyz")).status == 200
     listed = await api.call(ORGANIZER, "GET", "/api/v1/events")
     assert [e["id"] for e in listed["events"]] == [first["id"]]  # the refused create left nothing
+    await api.call(ORGANIZER, "POST", "/api/v1/events", WINTER_FAIR, expect=201)
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
+    served: tuple[Api, RunningService],
+) -> None:
+    """No ping per checkout (it cost three round trips): a connection PostgreSQL closed, as
+    when an operator terminates backends, is noticed when the close arrives and replaced."""
+    api, server = served
+    pooled: list[Any] = []  # the asyncpg connections handed back to the pool
+    pool = api.client.app[ENGINE].sync_engine.pool
+    event.listen(pool, "checkin", lambda _dbapi, record: pooled.append(record.driver_connection))
+    await api.call(ORGANIZER, "POST", "/api/v1/events", WINTER_FAIR, expect=201)
+    assert pooled
+    await asyncio.to_thread(
+        psql,
+        server,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    await eventually(lambda: all(c.is_closed() for c in pooled), "the closes noticed")
+    listed = await api.call(ORGANIZER, "GET", "/api/v1/events")  # 200, not 503
+    assert len(listed["events"]) == 1
     await api.call(ORGANIZER, "POST", "/api/v1/events", WINTER_FAIR, expect=201)
 
 
