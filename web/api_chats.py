@@ -23,7 +23,7 @@ from scheduling.store_chats import (
     list_chats,
     require_chat,
 )
-from scheduling.store_events import EventRecord, ensure_user, get_user, require_event
+from scheduling.store_events import EventRecord, ensure_user, get_user, join_terms, require_event
 from scheduling.store_mail import emails_of
 from scheduling.store_resumes import resume_holders
 from scheduling.store_users import get_time_zone
@@ -137,13 +137,13 @@ async def post_action(request: web.Request) -> web.Response:
         chat = await act(
             conn, chat, action, Actor(who.user_id, side), now, text=text, slot_id=slot_id
         )
-        event = await require_event(conn, chat.event_id)
+        terms = await join_terms(conn, chat.event_id)  # the view's join window: one row
         shared = await _resumes(conn, who, [chat])
     on_change = request.app.get(CHAT_CHANGED)
     if on_change is not None:
         # Rooms close for a cancel or a move only once it is committed (web/idempotency.py).
         await after_commit(partial(on_change, chat))
-    return json_response(chat_view(chat, event, who, now, shared))
+    return json_response(chat_view(chat, terms, who, now, shared))
 
 
 @routes.get(f"/api/v1/chats/{CHAT_ID}/history")

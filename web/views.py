@@ -16,7 +16,7 @@ from scheduling.resume_rules import resume_shared
 from scheduling.states import allowed_actions, tab_of
 from scheduling.store_availability import AvailabilityRecord, Offer
 from scheduling.store_chats import ChatRecord, HistoryEntry
-from scheduling.store_events import EventRecord, UserRecord
+from scheduling.store_events import EventRecord, JoinTerms, UserRecord
 from web import request_bodies as rb
 from web import resources as r
 from web.auth import Principal
@@ -106,12 +106,13 @@ def window_view(window: Window, now: datetime) -> r.JoinWindow:
 
 def chat_view(
     chat: ChatRecord,
-    event: EventRecord,
+    event: EventRecord | JoinTerms,
     who: Principal,
     now: datetime,
     resume_holders: Collection[str] = (),
 ) -> r.Chat:
-    """`resume_holders`: participants with a résumé, read for an employee caller."""
+    """`event`: only its join policy is used (a write reads `join_terms`, one row, not the
+    whole event). `resume_holders`: participants with a résumé, read for an employee caller."""
     side = chat.side_of(who.user_id)
     shared = (
         who.role == Role.EMPLOYEE
