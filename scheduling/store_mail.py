@@ -140,7 +140,9 @@ class _Context:
 async def _context(
     conn: AsyncConnection, event_id: str, company_id: str, *user_ids: str
 ) -> _Context:
-    event = (
+    # The event's row and the company's name in one statement: each costs a round trip.
+    company_name = sa.select(companies.c.name).where(companies.c.id == company_id)
+    row = (
         (
             await conn.execute(
                 sa.select(
@@ -148,22 +150,22 @@ async def _context(
                     events.c.timezone,
                     events.c.join_opens_before_s,
                     events.c.join_grace_after_s,
+                    company_name.scalar_subquery().label("company_name"),
                 ).where(events.c.id == event_id)
             )
         )
         .mappings()
         .one()
     )
-    company = (
-        await conn.execute(sa.select(companies.c.name).where(companies.c.id == company_id))
-    ).scalar()
+    event = {k: v for k, v in row.items() if k != "company_name"}
+    company = row["company_name"]
     people = {
         row["id"]: dict(row)
         for row in (await conn.execute(sa.select(users).where(users.c.id.in_(user_ids))))
         .mappings()
         .all()
     }
-    return _Context(dict(event), company or company_id, people)
+    return _Context(event, company or company_id, people)
 
 
 def _person(row: dict[str, Any]) -> dict[str, str]:
