@@ -39,7 +39,7 @@ from rooms.live_feed import LiveFeed, LiveNews, NewsKind
 from rooms.tickets import Ticket
 from rooms.timeline import to_ms
 from scheduling.clock import Clock
-from scheduling.db import read_tx
+from scheduling.db import point_read
 from scheduling.schema import chat_history
 from scheduling.store_chats import ChatRecord
 from signaling import messages as m
@@ -293,7 +293,7 @@ class SignalingNode:
         """A chat changed in the database: its two people's open pages (their own event
         streams, on any node) and every live board hear of it."""
         at = to_ms(self.clock.now())
-        async with read_tx(self.engine) as conn:  # who did it: their own pages are not told
+        async with point_read(self.engine) as conn:  # who did it: their own pages are not told
             by = (
                 await conn.execute(
                     sa.select(chat_history.c.actor_id)
