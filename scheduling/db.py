@@ -44,10 +44,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 
-# PostgreSQL pool, per node: POOL_SIZE kept open, up to POOL_SIZE + POOL_OVERFLOW under load.
-# Two nodes stay far below PostgreSQL's default max_connections (100); docs/operations.md.
-POOL_SIZE = 10
-POOL_OVERFLOW = 10
+# PostgreSQL pool, per node: up to POOL_SIZE connections, opened as needed and then kept.
+# No overflow: an overflow connection is closed at its return whenever POOL_SIZE are idle, so
+# under a join storm's changing load they were opened and closed again request after request
+# (asyncpg's connect and authentication, ~4 % of the storm's CPU, docs/performance.md). Three
+# nodes stay below PostgreSQL's default max_connections (100); docs/operations.md.
+POOL_SIZE = 20
+POOL_OVERFLOW = 0
 POOL_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 5
 
