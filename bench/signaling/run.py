@@ -504,7 +504,7 @@ def measure(
         if final:
             result["gc"] = {
                 "loop": sorted({r["loop"] for r in final}),
-                "frozen_objects": max(r["frozen_objects"] for r in final),
+                "frozen_objects": max(r["frozen_objects"] or 0 for r in final),
                 "thresholds": final[0]["thresholds"],
                 # While serving: the joins, the idle sockets and every load. Start-up (imports,
                 # migrations) and the final mass disconnect are reported apart from it.
