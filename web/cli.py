@@ -60,6 +60,14 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 # aiohttp cancels them; systemd's TimeoutStopSec (90 s by default) must be longer.
 SHUTDOWN_TIMEOUT_S = 10.0
 
+# The listening socket's accept queue. aiohttp's default, 128, overflowed when the doors open:
+# at :00 a thousand WebSockets a second arrive while the node is busy, the kernel dropped the
+# SYNs beyond 128, and each dropped client waited for its retransmission (1 s, then 3 s, 7 s):
+# joins took 10-20 s at the p99 where the work itself queued for well under a second
+# (docs/performance.md, "The :00 join storm"). Linux caps it at net.core.somaxconn (4096 on
+# current kernels; docs/operations.md).
+LISTEN_BACKLOG = 4096
+
 
 async def _going_away(app: web.Application) -> None:
     """SIGTERM (a stop, a rolling upgrade): close every joined socket with 1001 now.
@@ -86,6 +94,7 @@ def _serve(config: Config) -> None:
         access_log=None,
         loop=_event_loop(),
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        backlog=LISTEN_BACKLOG,
     )
 
 
