@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import jwt
+import pytest
+
 from tests.support.apiclient import SAM, Api
 from web.auth import mint_token
 
@@ -35,3 +38,15 @@ async def test_a_token_changed_after_a_good_one_was_seen_is_refused(api: Api) ->
     other = mint_token("another-secret-of-at-least-32-bytes!!", SAM.record, api.clock.now())
     assert await me(api, other) == (401, "bad_token")
     assert await me(api, token) == (200, SAM.id)
+
+
+def test_a_key_that_is_a_public_key_is_refused_every_time() -> None:
+    """HS256 keys are checked once per key (web/auth.py), not skipped: a PEM public key used as an HMAC
+    secret (algorithm confusion) is refused on every use, before and after a good key."""
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidKeyError):
+            jwt.encode({"sub": "x"}, pem, algorithm="HS256")
+        assert jwt.decode(
+            jwt.encode({"sub": "x"}, "a" * 32, algorithm="HS256"), "a" * 32, algorithms=["HS256"]
+        ) == {"sub": "x"}
