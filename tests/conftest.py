@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient
 from scheduling.clock import ManualClock
 from scheduling.db import make_engine, migrate
 from tests.support.apiclient import Api
-from tests.support.app import TEST_NOW, TEST_SECRET
+from tests.support.app import TEST_NOW, TEST_SECRET, redis_config
 from tests.support.peers import loopback_host_addresses
 from tests.support.services import (
     MIGRATED_TEMPLATE,
@@ -156,3 +156,17 @@ def app_config(database_url: str) -> Config:
 async def api(aiohttp_client: Any, app_config: Config, clock: ManualClock) -> Api:
     client: TestClient = await aiohttp_client(create_app(app_config, clock=clock))
     return Api(client, TEST_SECRET, clock)
+
+
+@pytest.fixture
+async def two_nodes(
+    aiohttp_client: Any, database_url: str, clock: ManualClock, redis_service: RunningService
+) -> AsyncIterator[tuple[Api, Api]]:
+    """Two apps sharing one database and one Redis: what one node changes, the other serves."""
+    apps = [
+        await aiohttp_client(
+            create_app(redis_config(database_url, redis_service.port, node_id=n), clock=clock)
+        )
+        for n in ("node-a", "node-b")
+    ]
+    yield Api(apps[0], TEST_SECRET, clock), Api(apps[1], TEST_SECRET, clock)

@@ -133,8 +133,8 @@ class GcTimer:
         tmp.replace(self.report)
 
     def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
-        # The file is written off the event loop's thread: on a busy disk a write and rename
-        # held the loop for 100 ms, counted as the server's own stall at the close.
+        # The file is written off the event loop's thread: a write and a rename can wait on a
+        # busy disk, and the loop's stalls are what this report measures.
         threading.Thread(target=self.write, args=(self.dump(),), daemon=True).start()
 
     def at_exit(self) -> None:

@@ -9,43 +9,17 @@ real redis-server) and two people typing at once: every socket sees 1, 2, 3, ...
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from scheduling.clock import ManualClock
 from signaling import messages as m
 from signaling.ws import NODE
 from tests.support.apiclient import ADA, SAM, Api
-from tests.support.app import TEST_SECRET
 from tests.support.rooms import eventually, live_chat
-from tests.support.services import RunningService
 from tests.support.signal_client import SignalClient, join
-from web.app import create_app
-from web.config import Config
 
 pytestmark = [pytest.mark.redis, pytest.mark.both_backends]
-
-
-@pytest.fixture
-async def two_nodes(
-    aiohttp_client: Any, database_url: str, clock: ManualClock, redis_service: RunningService
-) -> AsyncIterator[tuple[Api, Api]]:
-    def config(node_id: str) -> Config:
-        return Config(
-            database_url=database_url,
-            jwt_secret=TEST_SECRET,
-            dev_login=True,
-            broker="redis",
-            redis_url=f"redis://127.0.0.1:{redis_service.port}/0",
-            node_id=node_id,
-        )
-
-    a = await aiohttp_client(create_app(config("node-a"), clock=clock))
-    b = await aiohttp_client(create_app(config("node-b"), clock=clock))
-    yield Api(a, TEST_SECRET, clock), Api(b, TEST_SECRET, clock)
 
 
 async def _chat_seqs(client: SignalClient, count: int) -> list[int]:

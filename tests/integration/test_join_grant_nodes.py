@@ -4,38 +4,12 @@ chat: scheduling/store_join.py reads it in one statement every time)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
-from scheduling.clock import ManualClock
 from tests.support.apiclient import ADA, SAM, Api
-from tests.support.app import TEST_SECRET
 from tests.support.rooms import live_chat
-from tests.support.services import RunningService
-from web.app import create_app
-from web.config import Config
 
 pytestmark = [pytest.mark.redis, pytest.mark.both_backends]
-
-
-@pytest.fixture
-async def two_nodes(
-    aiohttp_client: Any, database_url: str, clock: ManualClock, redis_service: RunningService
-) -> AsyncIterator[tuple[Api, Api]]:
-    def config(node_id: str) -> Config:
-        return Config(
-            database_url=database_url,
-            jwt_secret=TEST_SECRET,
-            broker="redis",
-            redis_url=f"redis://127.0.0.1:{redis_service.port}/0",
-            node_id=node_id,
-        )
-
-    a = await aiohttp_client(create_app(config("node-a"), clock=clock))
-    b = await aiohttp_client(create_app(config("node-b"), clock=clock))
-    yield Api(a, TEST_SECRET, clock), Api(b, TEST_SECRET, clock)
 
 
 async def test_a_cancel_on_one_node_is_refused_by_the_others_next_grant(

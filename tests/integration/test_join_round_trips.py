@@ -26,7 +26,7 @@ from signaling import messages as m
 from signaling.close_codes import CloseCode
 from signaling.ws import NODE
 from tests.support.apiclient import ADA, SAM, Api
-from tests.support.app import TEST_SECRET
+from tests.support.app import redis_config
 from tests.support.rooms import closed_with, eventually, live_chat, present
 from tests.support.services import RunningService
 from tests.support.signal_client import SignalClient, ticket
@@ -40,12 +40,9 @@ _TICKS = ("watch-nodes", "settle")
 
 @pytest.fixture
 def app_config(tmp_path: Path, redis_service: RunningService) -> Config:
-    return Config(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
-        jwt_secret=TEST_SECRET,
-        dev_login=True,
-        broker="redis",
-        redis_url=f"redis://127.0.0.1:{redis_service.port}/0",
+    return redis_config(
+        f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+        redis_service.port,
     )
 
 

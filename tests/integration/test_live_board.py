@@ -14,7 +14,7 @@ from rooms.support_store import SUPPORT_SENDER
 from scheduling.clock import ManualClock
 from signaling import messages as m
 from tests.support.apiclient import ADA, ORGANIZER, PRIYA, SAM, Api, Person
-from tests.support.app import TEST_SECRET
+from tests.support.app import TEST_SECRET, redis_config
 from tests.support.rooms import drop, live_chat
 from tests.support.services import RunningService
 from tests.support.signal_client import join
@@ -37,19 +37,12 @@ async def nodes(
         yield one, one
         return
     redis: RunningService = request.getfixturevalue("redis_service")
-
-    def config_of(node_id: str) -> Config:
-        return Config(
-            database_url=database_url,
-            jwt_secret=TEST_SECRET,
-            dev_login=True,
-            broker="redis",
-            redis_url=f"redis://127.0.0.1:{redis.port}/0",
-            node_id=node_id,
+    a, b = [
+        await aiohttp_client(
+            create_app(redis_config(database_url, redis.port, node_id=n), clock=clock)
         )
-
-    a = await aiohttp_client(create_app(config_of("node-a"), clock=clock))
-    b = await aiohttp_client(create_app(config_of("node-b"), clock=clock))
+        for n in ("node-a", "node-b")
+    ]
     yield Api(a, TEST_SECRET, clock), Api(b, TEST_SECRET, clock)
 
 

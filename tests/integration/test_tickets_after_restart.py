@@ -18,7 +18,7 @@ from scheduling.clock import ManualClock
 from signaling import messages as m
 from signaling.close_codes import CloseCode
 from tests.support.apiclient import SAM, Api
-from tests.support.app import TEST_SECRET
+from tests.support.app import TEST_SECRET, redis_config
 from tests.support.rooms import closed_with, live_chat, present, rejoin
 from tests.support.services import RunningService
 from tests.support.signal_client import ticket
@@ -28,12 +28,9 @@ from web.config import Config
 
 @pytest.fixture
 def app_config(tmp_path: Path, redis_service: RunningService) -> Config:
-    return Config(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
-        jwt_secret=TEST_SECRET,
-        dev_login=True,
-        broker="redis",
-        redis_url=f"redis://127.0.0.1:{redis_service.port}/0",
+    return redis_config(
+        f"sqlite+aiosqlite:///{tmp_path}/duet.sqlite3",
+        redis_service.port,
     )
 
 
