@@ -150,10 +150,9 @@ slots = sa.Table(
     sa.UniqueConstraint("employee_id", "starts_at"),
     sa.CheckConstraint("ends_at > starts_at", name="slot_positive_length"),
     # One employee's slots, and the offers' counts by employee and day read from the index
-    # alone; the event's earliest free slot in start order (migration 0009).
+    # alone (migration 0009).
     sa.Index("ix_slots_event_employee", "event_id", "employee_id", "day", "published", "starts_at"),
     sa.Index("ix_slots_event_company", "event_id", "company_id", "published"),
-    sa.Index("ix_slots_event_free_start", "event_id", "published", "starts_at"),
 )
 
 chats = sa.Table(
