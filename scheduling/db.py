@@ -412,25 +412,13 @@ async def point_select(
     """The first row of one SELECT by key, read in place as `point_read` reads, without its
     BEGIN and COMMIT on SQLite: a single statement is its own consistent snapshot (the join
     grant's one statement, docs/performance.md)."""
-    ambient = _joined()
-    reader = None if ambient is not None else _sqlite_reader(engine)
-    if reader is None:
-        if ambient is not None or is_sqlite(engine):
-            async with read_tx(engine) as conn:
-                first: Mapping[Any, Any] | None = (
-                    (await conn.execute(query.statement, parameters)).mappings().first()
-                )
-                return first
-        # PostgreSQL: the statement alone, in autocommit, without BEGIN and COMMIT around
-        # it: one network round trip where a read transaction took three.
-        started = time.perf_counter()
-        try:
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                first = (await conn.execute(query.statement, parameters)).mappings().first()
-                return first
-        finally:
-            _observed(engine, "read", started)
+    reader = None if _joined() is not None else _sqlite_reader(engine)
+    if reader is None:  # PostgreSQL (autocommit: one round trip), or `point_read`'s fallbacks
+        async with point_read(engine) as conn:
+            first: Mapping[Any, Any] | None = (
+                (await conn.execute(query.statement, parameters)).mappings().first()
+            )
+            return first
     started = time.perf_counter()
     compiled = query.for_sqlite(reader.dialect)
     try:
